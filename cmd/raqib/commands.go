@@ -1,0 +1,386 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/raqib/raqib/config"
+	"github.com/raqib/raqib/corpus"
+	"github.com/raqib/raqib/export"
+	"github.com/raqib/raqib/feeds"
+	"github.com/raqib/raqib/pipeline"
+	"github.com/raqib/raqib/storage"
+)
+
+// app is what most commands need: configuration, store and pipeline.
+type app struct {
+	cfg   *config.Config
+	store *storage.Bolt
+	pipe  *pipeline.Pipeline
+	log   *slog.Logger
+}
+
+func loadConfig(path string) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		var ce config.Errors
+		if errors.As(err, &ce) {
+			return nil, err
+		}
+		return nil, &exitError{2, err}
+	}
+	return cfg, nil
+}
+
+// openApp loads the configuration and opens the store; withPipeline also
+// builds the dedup index and imports the seeds.
+func openApp(ctx context.Context, path string, log *slog.Logger, withPipeline bool) (*app, error) {
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := storage.OpenBolt(cfg.Storage.Path)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, store: st, log: log}
+	if !withPipeline {
+		return a, nil
+	}
+	a.pipe, err = pipeline.New(ctx, st, cfg.Dedup.Window.D(), nil, log)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if _, err := a.importSeeds(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *app) close() {
+	if err := a.store.Close(); err != nil {
+		a.log.Error("close store", "error", err)
+	}
+}
+
+func (a *app) importSeeds(ctx context.Context) (int, error) {
+	if _, err := os.Stat(a.cfg.Seeds.Dir); errors.Is(err, os.ErrNotExist) {
+		a.log.Warn("no seed folder; nothing to import", "seeds.dir", a.cfg.Seeds.Dir)
+		return 0, nil
+	}
+	docs, err := corpus.Load(ctx, a.cfg.Seeds.Dir)
+	if err != nil {
+		return 0, err
+	}
+	n, err := a.pipe.ImportSeeds(ctx, docs)
+	if err != nil {
+		return 0, err
+	}
+	if n > 0 {
+		a.log.Info("imported seeds", "new", n, "total", len(docs))
+	}
+	return n, nil
+}
+
+func (a *app) poller() *feeds.Poller {
+	p := a.cfg.Poll
+	return &feeds.Poller{
+		Store:      a.store,
+		Fetcher:    feeds.NewFetcher(feeds.FetchOptions{UserAgent: p.UserAgent, ConnectTimeout: p.Connect.D(), MaxBody: int64(p.MaxBody), PerHost: p.PerHost}),
+		Ingester:   a.pipe,
+		Timeout:    p.Timeout.D(),
+		MaxBackoff: p.MaxBackof.D(),
+		Log:        a.log,
+	}
+}
+
+func enabledFeeds(cfg *config.Config) []config.Feed {
+	var out []config.Feed
+	for _, f := range cfg.Feeds {
+		if f.IsEnabled() {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cfgPath := flags("poll", "poll --once [--config PATH]", stderr)
+	once := fs.Bool("once", false, "poll every enabled feed once, then exit (required)")
+	quiet := fs.Bool("quiet", false, "print only the summary line")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if !*once {
+		return usageErr("poll: only --once is supported; the daemon is \"raqib run\"")
+	}
+	log := newLogger(stderr, "warn")
+	a, err := openApp(ctx, *cfgPath, log, true)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	results := a.poller().PollAll(ctx, enabledFeeds(a.cfg), a.cfg.Poll.Workers, true)
+	var items, stored, dups, failed int
+	for _, r := range results {
+		items += r.Items
+		stored += r.New
+		dups += r.Duplicates
+		if r.Err != nil {
+			failed++
+		}
+		if !*quiet {
+			fmt.Fprintln(stdout, describe(r))
+		}
+	}
+	fmt.Fprintf(stdout, "polled %d feeds: %d items seen, %d new (%d duplicates of known stories), %d failed\n", len(results), items, stored, dups, failed)
+	return ctx.Err()
+}
+
+func describe(r feeds.Result) string {
+	switch {
+	case r.Err != nil:
+		return fmt.Sprintf("%-20s error: %v", r.Feed, r.Err)
+	case r.Skipped != "":
+		return fmt.Sprintf("%-20s skipped: %s", r.Feed, r.Skipped)
+	case r.NotModified:
+		return fmt.Sprintf("%-20s not modified (304)", r.Feed)
+	case r.Unchanged:
+		return fmt.Sprintf("%-20s unchanged body", r.Feed)
+	}
+	return fmt.Sprintf("%-20s %d items, %d new, %d duplicates", r.Feed, r.Items, r.New, r.Duplicates)
+}
+
+func cmdCheck(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cfgPath := flags("check", "check [--config PATH]", stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(cfg.Seeds.Dir); err != nil {
+		fmt.Fprintf(stdout, "warning: seeds.dir %s: %v\n", cfg.Seeds.Dir, err)
+	} else if _, err := corpus.Load(context.Background(), cfg.Seeds.Dir); err != nil {
+		return &exitError{2, err}
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d feeds, %d channels, %d rules)\n", cfg.Path, len(cfg.Feeds), len(cfg.Alerts.Channels), len(cfg.Alerts.Rules))
+	return nil
+}
+
+func cmdSeedsImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cfgPath := flags("seeds import", "seeds import [--config PATH]", stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	log := newLogger(stderr, "warn")
+	a, err := openApp(ctx, *cfgPath, log, false)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	a.pipe, err = pipeline.New(ctx, a.store, a.cfg.Dedup.Window.D(), nil, log)
+	if err != nil {
+		return err
+	}
+	n, err := a.importSeeds(ctx)
+	if err != nil {
+		return err
+	}
+	all, err := a.store.Seeds(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "imported %d new seed documents (%d stored) from %s\n", n, len(all), a.cfg.Seeds.Dir)
+	return nil
+}
+
+func cmdFeedsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cfgPath := flags("feeds list", "feeds list [--config PATH] [--failing]", stderr)
+	failing := fs.Bool("failing", false, "only feeds whose last poll failed")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	a, err := openApp(ctx, *cfgPath, newLogger(stderr, "warn"), false)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "FEED\tSTATE\tLAST SUCCESS\tITEMS\tNEXT POLL\tLAST ERROR")
+	now := time.Now()
+	for _, f := range a.cfg.Feeds {
+		st, err := a.store.Feed(ctx, f.Name)
+		if errors.Is(err, storage.ErrNotFound) {
+			st = &storage.FeedState{Name: f.Name}
+		} else if err != nil {
+			return err
+		}
+		state := "ok"
+		switch {
+		case !f.IsEnabled():
+			state = "disabled in config"
+		case st.Disabled != "":
+			state = "disabled: " + st.Disabled
+		case st.LastPoll.IsZero():
+			state = "never polled"
+		case st.LastError != "":
+			state = fmt.Sprintf("failing (%d)", st.Failures)
+		}
+		if *failing && st.LastError == "" && st.Disabled == "" {
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", f.Name, state, when(st.LastSuccess), st.Items, nextPoll(a.cfg, f, st, now), oneLine(st.LastError, 80))
+	}
+	return tw.Flush()
+}
+
+func nextPoll(cfg *config.Config, f config.Feed, st *storage.FeedState, now time.Time) string {
+	if !f.IsEnabled() || st.Disabled != "" {
+		return "-"
+	}
+	spec := f.Schedule
+	if spec == "" {
+		spec = cfg.Poll.Schedule
+	}
+	sched, err := config.ParseSchedule(spec)
+	if err != nil {
+		return "?"
+	}
+	next := sched.Next(now)
+	if st.RetryAfter.After(next) {
+		next = st.RetryAfter
+	}
+	return when(next)
+}
+
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+func cmdStories(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cfgPath := flags("stories", "stories [--config PATH] [--since 24h] [--limit 20]", stderr)
+	since := fs.String("since", "7d", "only stories updated within this long")
+	limit := fs.Int("limit", 20, "how many stories")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	d, err := config.ParseDuration(*since)
+	if err != nil {
+		return usageErr("--since: %v", err)
+	}
+	a, err := openApp(ctx, *cfgPath, newLogger(stderr, "warn"), false)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	cs, err := a.store.Clusters(ctx, time.Now().Add(-d), *limit)
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		if c.Size < 2 {
+			continue
+		}
+		sort.Strings(c.Feeds)
+		fmt.Fprintf(stdout, "%3d  %s  %s\n     story %s; outlets: %s\n", c.Size, when(c.Updated), oneLine(c.Title, 90), c.ID, strings.Join(c.Feeds, ", "))
+		items, err := a.store.Items(ctx, storage.ListOptions{WithDuplicates: true, Since: time.Now().Add(-d)})
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			if it.Cluster == c.ID {
+				sim := "first seen"
+				if it.DuplicateOf != "" {
+					sim = fmt.Sprintf("similarity %.2f", it.Similarity)
+				}
+				fmt.Fprintf(stdout, "       - %-14s %s (%s)\n", it.Feed, oneLine(it.Title, 70), sim)
+			}
+		}
+	}
+	return nil
+}
+
+func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cfgPath := flags("export", "export --format json [--all] [--limit N] [--config PATH]", stderr)
+	format := fs.String("format", "json", "json")
+	all := fs.Bool("all", false, "include items recognised as duplicates")
+	limit := fs.Int("limit", 100, "at most this many items, newest first; 0 for all")
+	rule := fs.String("rule", "", "only items that matched the rule NAME")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *format != "json" {
+		return usageErr("export: --format %q is not supported (json)", *format)
+	}
+	if *limit < 0 {
+		return usageErr("export: --limit must be 0 or more")
+	}
+	a, err := openApp(ctx, *cfgPath, newLogger(stderr, "warn"), false)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if *rule != "" {
+		found := false
+		for _, r := range a.cfg.Alerts.Rules {
+			found = found || r.Name == *rule
+		}
+		if !found {
+			return usageErr("export: no rule named %q in %s", *rule, a.cfg.Path)
+		}
+	}
+	items, err := a.store.Items(ctx, storage.ListOptions{Limit: *limit, WithDuplicates: *all, Rule: *rule})
+	if err != nil {
+		return err
+	}
+	entries, err := withClusters(ctx, a.store, items)
+	if err != nil {
+		return err
+	}
+	title := "raqib: all stories"
+	if *rule != "" {
+		title = "raqib: " + *rule
+	}
+	return export.WriteJSON(stdout, export.Meta{Title: title}, entries)
+}
+
+func withClusters(ctx context.Context, st storage.Store, items []*storage.Item) ([]export.Entry, error) {
+	cache := map[string]*storage.Cluster{}
+	out := make([]export.Entry, 0, len(items))
+	for _, it := range items {
+		c, ok := cache[it.Cluster]
+		if !ok {
+			var err error
+			c, err = st.Cluster(ctx, it.Cluster)
+			if err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return nil, err
+			}
+			cache[it.Cluster] = c
+		}
+		out = append(out, export.Entry{Item: it, Cluster: c})
+	}
+	return out, nil
+}

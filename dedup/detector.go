@@ -1,0 +1,56 @@
+package dedup
+
+import (
+	"fmt"
+	"time"
+)
+
+// Verdict is the outcome of checking one new document.
+type Verdict struct {
+	Duplicate bool
+	Of        string  // the earlier document's id
+	Score     float64 // how much of the new document was already seen, 0..1
+	Reason    string
+}
+
+// Detector finds, for a new document, the earlier document it repeats.
+type Detector struct {
+	Index *Index
+	// Window is how far back history counts; seeds never expire.
+	Window time.Duration
+	// Fingerprint loads a stored document's fingerprint.
+	Fingerprint func(id string) (Fingerprint, error)
+	// Candidates is how many index hits are compared exactly.
+	Candidates int
+}
+
+// Check compares doc with the documents it shares text with and returns the
+// best match, a duplicate or not.
+func (d *Detector) Check(doc *Doc, now time.Time) (Verdict, error) {
+	limit := d.Candidates
+	if limit <= 0 {
+		limit = 8
+	}
+	var since time.Time
+	if d.Window > 0 {
+		since = now.Add(-d.Window)
+	}
+	best := Verdict{}
+	for _, c := range d.Index.Candidates(doc.Print.Samples(), since, limit) {
+		fp, err := d.Fingerprint(c.ID)
+		if err != nil {
+			return Verdict{}, fmt.Errorf("load fingerprint %s: %w", c.ID, err)
+		}
+		v := Judge(doc, &fp)
+		v.Of = c.ID
+		if v.Duplicate && (!best.Duplicate || v.Score > best.Score) || (!best.Duplicate && v.Score > best.Score) {
+			best = v
+		}
+	}
+	return best, nil
+}
+
+// Add puts a stored document into the index.
+func (d *Detector) Add(id string, date time.Time, f *Fingerprint) {
+	d.Index.Add(id, date, f.Samples())
+}

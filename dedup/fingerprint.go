@@ -1,0 +1,249 @@
+// Package dedup recognises the same story told again: near-duplicate
+// detection of news items against the seed corpus and recent history.
+//
+// Each document becomes a fingerprint: the sorted set of hashes of its
+// word 3-shingles and of its words. A consistent sample of the shingles
+// (those whose hash is 0 mod 4) goes into an in-memory inverted index, so a
+// new item finds the documents it shares text with without comparing against
+// every stored one; the candidates are then compared exactly on their full
+// fingerprints. See docs/DEDUP.md for the method and its measured figures.
+package dedup
+
+import (
+	"encoding/binary"
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/raqib/raqib/textnorm"
+)
+
+const (
+	shingleSize = 3
+	sampleMod   = 4
+	maxSamples  = 128
+)
+
+// Doc is a document prepared for comparison.
+type Doc struct {
+	Words    []string // dedup-folded words of the body
+	Shingles []uint64 // per position, hash of words[i:i+shingleSize]
+	Title    []string
+	Print    Fingerprint
+}
+
+// Fingerprint is the compact form stored for every document.
+type Fingerprint struct {
+	Shingles []uint32 // sorted, unique
+	Words    []uint32 // sorted, unique
+	Length   int      // words in the body
+}
+
+// foldDedup goes beyond textnorm.Normalize where copy-editors differ but
+// matching should not: hamza seats and a lone hamza.
+func foldDedup(w string) string {
+	if !strings.ContainsAny(w, "ؤئء") {
+		return w
+	}
+	var b strings.Builder
+	for _, r := range w {
+		switch r {
+		case 'ؤ':
+			b.WriteRune('و')
+		case 'ئ':
+			b.WriteRune('ي')
+		case 'ء':
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// Prepare turns a title and a plain-text body into a Doc. A body-less item
+// is compared on its title.
+func Prepare(title, body string) *Doc {
+	d := &Doc{}
+	d.Title = words(title)
+	d.Words = words(body)
+	if len(d.Words) == 0 {
+		d.Words = d.Title
+	}
+	d.Shingles = shingles(d.Words)
+	d.Print = Fingerprint{Shingles: uniq32(d.Shingles), Words: wordSet(d.Words), Length: len(d.Words)}
+	return d
+}
+
+func words(s string) []string {
+	ws := textnorm.Words(textnorm.Normalize(s))
+	for i, w := range ws {
+		ws[i] = foldDedup(w)
+	}
+	return ws
+}
+
+// hashWord is FNV-1a, 64 bits.
+func hashWord(w string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(w); i++ {
+		h ^= uint64(w[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// mix is the splitmix64 finaliser: shingle hashes must be uniform for
+// mod-sampling to be an unbiased sample.
+func mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+func shingles(ws []string) []uint64 {
+	if len(ws) == 0 {
+		return nil
+	}
+	hs := make([]uint64, len(ws))
+	for i, w := range ws {
+		hs[i] = hashWord(w)
+	}
+	n := len(ws) - shingleSize + 1
+	if n < 1 {
+		n = 1
+	}
+	out := make([]uint64, n)
+	for i := 0; i < n; i++ {
+		var h uint64
+		for j := i; j < i+shingleSize && j < len(hs); j++ {
+			h = h*0x9E3779B97F4A7C15 + hs[j]
+		}
+		out[i] = mix(h)
+	}
+	return out
+}
+
+func uniq32(hs []uint64) []uint32 {
+	out := make([]uint32, len(hs))
+	for i, h := range hs {
+		out[i] = uint32(h >> 32)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func wordSet(ws []string) []uint32 {
+	out := make([]uint32, len(ws))
+	for i, w := range ws {
+		out[i] = uint32(mix(hashWord(w)) >> 32)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Samples are the shingle hashes that go into the index: those 0 mod
+// sampleMod, at most maxSamples of the smallest, so every document picks
+// the same shingles and containment survives sampling.
+func (f *Fingerprint) Samples() []uint32 {
+	var out []uint32
+	for _, h := range f.Shingles {
+		if mix(uint64(h))%sampleMod == 0 {
+			out = append(out, h)
+			if len(out) == maxSamples {
+				break
+			}
+		}
+	}
+	if len(out) == 0 && len(f.Shingles) > 0 {
+		// A very short text still needs one entry to be found by.
+		out = append(out, f.Shingles[0])
+	}
+	return out
+}
+
+// Encode writes the fingerprint as delta-coded varints.
+func (f *Fingerprint) Encode() []byte {
+	buf := make([]byte, 0, 3*binary.MaxVarintLen32+2*(len(f.Shingles)+len(f.Words)))
+	buf = binary.AppendUvarint(buf, 1) // format version
+	buf = binary.AppendUvarint(buf, uint64(f.Length))
+	for _, list := range [][]uint32{f.Shingles, f.Words} {
+		buf = binary.AppendUvarint(buf, uint64(len(list)))
+		prev := uint32(0)
+		for _, h := range list {
+			buf = binary.AppendUvarint(buf, uint64(h-prev))
+			prev = h
+		}
+	}
+	return buf
+}
+
+var errCorrupt = errors.New("corrupt fingerprint")
+
+// Decode reads what Encode wrote.
+func Decode(b []byte) (Fingerprint, error) {
+	var f Fingerprint
+	next := func() (uint64, error) {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			return 0, errCorrupt
+		}
+		b = b[n:]
+		return v, nil
+	}
+	if v, err := next(); err != nil || v != 1 {
+		return f, errCorrupt
+	}
+	l, err := next()
+	if err != nil {
+		return f, err
+	}
+	f.Length = int(l)
+	for i := 0; i < 2; i++ {
+		n, err := next()
+		if err != nil || n > uint64(len(b)) {
+			return f, errCorrupt
+		}
+		list := make([]uint32, n)
+		prev := uint32(0)
+		for j := range list {
+			d, err := next()
+			if err != nil {
+				return f, err
+			}
+			prev += uint32(d)
+			list[j] = prev
+		}
+		if i == 0 {
+			f.Shingles = list
+		} else {
+			f.Words = list
+		}
+	}
+	return f, nil
+}
+
+// intersect counts common elements of two sorted lists.
+func intersect(a, b []uint32) int {
+	n, i, j := 0, 0, 0
+	for i < len(a) && j < len(b) {
+		switch {
+		case a[i] < b[j]:
+			i++
+		case a[i] > b[j]:
+			j++
+		default:
+			n++
+			i++
+			j++
+		}
+	}
+	return n
+}
+
+func has(sorted []uint32, h uint32) bool {
+	_, ok := slices.BinarySearch(sorted, h)
+	return ok
+}

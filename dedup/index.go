@@ -1,0 +1,198 @@
+package dedup
+
+import (
+	"slices"
+	"sort"
+	"sync"
+	"time"
+)
+
+// stopPosting: a sampled shingle held by more documents than this is site
+// furniture or a stock phrase, and says nothing about which story it is.
+const stopPosting = 2000
+
+type docMeta struct {
+	id   string
+	date int64 // unix seconds; 0 for seeds, which never expire
+	dead bool
+}
+
+// Index maps sampled shingles to the documents that hold them. The bulk is
+// one sorted slice of (hash<<32 | ordinal), 8 bytes an entry, searched by
+// binary search; recent additions sit in a small map until merged.
+type Index struct {
+	mu    sync.RWMutex
+	docs  []docMeta
+	byID  map[string]uint32
+	base  []uint64
+	delta map[uint32][]uint32
+	nd    int
+}
+
+// NewIndex returns an empty index.
+func NewIndex() *Index {
+	return &Index{byID: map[string]uint32{}, delta: map[uint32][]uint32{}}
+}
+
+// Len is the number of documents indexed.
+func (ix *Index) Len() int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return len(ix.byID)
+}
+
+// Add indexes a document's samples; a zero date marks a document that
+// never leaves the window (a seed).
+func (ix *Index) Add(id string, date time.Time, samples []uint32) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if _, ok := ix.byID[id]; ok {
+		return
+	}
+	var unix int64
+	if !date.IsZero() {
+		unix = date.Unix()
+	}
+	ord := uint32(len(ix.docs))
+	ix.docs = append(ix.docs, docMeta{id: id, date: unix})
+	ix.byID[id] = ord
+	for _, s := range samples {
+		ix.delta[s] = append(ix.delta[s], ord)
+		ix.nd++
+	}
+	if ix.nd > 65536 && ix.nd > len(ix.base)/4 {
+		ix.merge()
+	}
+}
+
+// Load adds many documents at once (at start) and merges once.
+func (ix *Index) Load(id string, date time.Time, samples []uint32) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if _, ok := ix.byID[id]; ok {
+		return
+	}
+	var unix int64
+	if !date.IsZero() {
+		unix = date.Unix()
+	}
+	ord := uint32(len(ix.docs))
+	ix.docs = append(ix.docs, docMeta{id: id, date: unix})
+	ix.byID[id] = ord
+	for _, s := range samples {
+		ix.base = append(ix.base, uint64(s)<<32|uint64(ord))
+	}
+}
+
+// Seal sorts what Load added.
+func (ix *Index) Seal() {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	slices.Sort(ix.base)
+}
+
+func (ix *Index) merge() {
+	add := make([]uint64, 0, ix.nd)
+	for h, ords := range ix.delta {
+		for _, o := range ords {
+			add = append(add, uint64(h)<<32|uint64(o))
+		}
+	}
+	slices.Sort(add)
+	merged := make([]uint64, 0, len(ix.base)+len(add))
+	i, j := 0, 0
+	for i < len(ix.base) || j < len(add) {
+		var v uint64
+		if j >= len(add) || (i < len(ix.base) && ix.base[i] < add[j]) {
+			v = ix.base[i]
+			i++
+		} else {
+			v = add[j]
+			j++
+		}
+		if !ix.docs[uint32(v)].dead {
+			merged = append(merged, v)
+		}
+	}
+	ix.base = merged
+	ix.delta = map[uint32][]uint32{}
+	ix.nd = 0
+}
+
+// Expire forgets documents dated before cutoff (seeds stay).
+func (ix *Index) Expire(cutoff time.Time) int {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	n := 0
+	c := cutoff.Unix()
+	for i := range ix.docs {
+		d := &ix.docs[i]
+		if !d.dead && d.date != 0 && d.date < c {
+			d.dead = true
+			delete(ix.byID, d.id)
+			n++
+		}
+	}
+	if n > 0 {
+		ix.merge()
+	}
+	return n
+}
+
+// Remove forgets one document (its commit failed).
+func (ix *Index) Remove(id string) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if o, ok := ix.byID[id]; ok {
+		ix.docs[o].dead = true
+		delete(ix.byID, id)
+	}
+}
+
+// Candidate is a stored document sharing sampled shingles with a query.
+type Candidate struct {
+	ID   string
+	Hits int
+}
+
+// Candidates returns up to limit documents sharing the most samples with
+// the query, dated at or after since (seeds always qualify).
+func (ix *Index) Candidates(samples []uint32, since time.Time, limit int) []Candidate {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	hits := map[uint32]int{}
+	s := since.Unix()
+	count := func(o uint32) {
+		d := ix.docs[o]
+		if !d.dead && (d.date == 0 || d.date >= s) {
+			hits[o]++
+		}
+	}
+	for _, h := range samples {
+		lo := sort.Search(len(ix.base), func(i int) bool { return ix.base[i]>>32 >= uint64(h) })
+		hi := lo + sort.Search(len(ix.base)-lo, func(i int) bool { return ix.base[lo+i]>>32 > uint64(h) })
+		if hi-lo+len(ix.delta[h]) > stopPosting {
+			continue
+		}
+		for _, v := range ix.base[lo:hi] {
+			count(uint32(v))
+		}
+		for _, o := range ix.delta[h] {
+			count(o)
+		}
+	}
+	out := make([]Candidate, 0, len(hits))
+	for o, n := range hits {
+		out = append(out, Candidate{ID: ix.docs[o].id, Hits: n})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Hits != out[j].Hits {
+			return out[i].Hits > out[j].Hits
+		}
+		return out[i].ID < out[j].ID
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out
+}

@@ -1,0 +1,111 @@
+// Package export renders the stored stream as feeds for readers and tools.
+package export
+
+import (
+	"encoding/json"
+	"io"
+	"time"
+
+	"github.com/raqib/raqib/storage"
+	"github.com/raqib/raqib/textnorm"
+)
+
+// Meta describes the exported feed itself.
+type Meta struct {
+	Title       string
+	HomePageURL string
+	FeedURL     string
+	Description string
+}
+
+// Raqib is the "_raqib" extension object on every exported item.
+type Raqib struct {
+	Feed        string   `json:"feed"`
+	DuplicateOf string   `json:"duplicate_of,omitempty"`
+	Similarity  *float64 `json:"similarity,omitempty"`
+	Cluster     string   `json:"cluster"`
+	ClusterSize int      `json:"cluster_size"`
+	Outlets     []string `json:"outlets,omitempty"`
+	Rules       []string `json:"rules"`
+	Language    string   `json:"language,omitempty"`
+}
+
+type jsonItem struct {
+	ID            string   `json:"id"`
+	URL           string   `json:"url,omitempty"`
+	Title         string   `json:"title,omitempty"`
+	ContentHTML   string   `json:"content_html,omitempty"`
+	ContentText   string   `json:"content_text,omitempty"`
+	Summary       string   `json:"summary,omitempty"`
+	DatePublished string   `json:"date_published,omitempty"`
+	DateModified  string   `json:"date_modified,omitempty"`
+	Authors       []author `json:"authors,omitempty"`
+	Language      string   `json:"language,omitempty"`
+	Raqib         Raqib    `json:"_raqib"`
+}
+
+type author struct {
+	Name string `json:"name"`
+}
+
+type jsonFeed struct {
+	Version     string     `json:"version"`
+	Title       string     `json:"title"`
+	HomePageURL string     `json:"home_page_url,omitempty"`
+	FeedURL     string     `json:"feed_url,omitempty"`
+	Description string     `json:"description,omitempty"`
+	Language    string     `json:"language,omitempty"`
+	Items       []jsonItem `json:"items"` // always present, even when empty
+}
+
+// Entry is an item with its story's cluster, ready to render.
+type Entry struct {
+	Item    *storage.Item
+	Cluster *storage.Cluster
+}
+
+// WriteJSON writes a JSON Feed 1.1 document.
+func WriteJSON(w io.Writer, m Meta, entries []Entry) error {
+	f := jsonFeed{Version: "https://jsonfeed.org/version/1.1", Title: m.Title, HomePageURL: m.HomePageURL, FeedURL: m.FeedURL, Description: m.Description, Items: []jsonItem{}}
+	for _, e := range entries {
+		it := e.Item
+		ji := jsonItem{ID: it.ID, URL: it.URL, Title: it.Title, Language: it.Language}
+		content := it.Content
+		if content == "" {
+			content = it.Summary
+		} else if it.Summary != "" {
+			ji.Summary = textnorm.HTMLToText(it.Summary)
+		}
+		if textnorm.LooksLikeHTML(content) {
+			ji.ContentHTML = content
+		} else {
+			ji.ContentText = content
+		}
+		if !it.Published.IsZero() {
+			ji.DatePublished = it.Published.UTC().Format(time.RFC3339)
+		}
+		if !it.Updated.IsZero() {
+			ji.DateModified = it.Updated.UTC().Format(time.RFC3339)
+		}
+		for _, a := range it.Authors {
+			ji.Authors = append(ji.Authors, author{Name: a})
+		}
+		ji.Raqib = Raqib{Feed: it.Feed, DuplicateOf: it.DuplicateOf, Cluster: it.Cluster, ClusterSize: 1, Rules: it.Rules, Language: it.Language}
+		if ji.Raqib.Rules == nil {
+			ji.Raqib.Rules = []string{}
+		}
+		if it.DuplicateOf != "" {
+			s := it.Similarity
+			ji.Raqib.Similarity = &s
+		}
+		if e.Cluster != nil {
+			ji.Raqib.ClusterSize = e.Cluster.Size
+			ji.Raqib.Outlets = e.Cluster.Feeds
+		}
+		f.Items = append(f.Items, ji)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(f)
+}

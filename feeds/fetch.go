@@ -1,0 +1,264 @@
+// Package feeds fetches, parses and schedules news feeds.
+package feeds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Version is raqib's version, sent in the User-Agent.
+var Version = "0.1.0"
+
+// FetchOptions configure a Fetcher.
+type FetchOptions struct {
+	UserAgent      string
+	ConnectTimeout time.Duration
+	MaxBody        int64
+	PerHost        int
+	// AllowPrivate lets feeds live on link-local and metadata addresses;
+	// loopback and private ranges are always allowed (intranet feeds).
+	AllowLinkLocal bool
+}
+
+// Fetcher performs polite conditional GETs with limits.
+type Fetcher struct {
+	opt    FetchOptions
+	client *http.Client
+
+	mu    sync.Mutex
+	hosts map[string]chan struct{}
+}
+
+// NewFetcher builds a Fetcher; zero options take safe defaults.
+func NewFetcher(opt FetchOptions) *Fetcher {
+	if opt.UserAgent == "" {
+		opt.UserAgent = "raqib/" + Version + " (media monitor; +https://github.com/raqib/raqib)"
+	}
+	if opt.ConnectTimeout <= 0 {
+		opt.ConnectTimeout = 10 * time.Second
+	}
+	if opt.MaxBody <= 0 {
+		opt.MaxBody = 10 << 20
+	}
+	if opt.PerHost <= 0 {
+		opt.PerHost = 2
+	}
+	dialer := &net.Dialer{Timeout: opt.ConnectTimeout, KeepAlive: 30 * time.Second}
+	if !opt.AllowLinkLocal {
+		dialer.Control = refuseLinkLocal
+	}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		TLSHandshakeTimeout:   opt.ConnectTimeout,
+		ResponseHeaderTimeout: 0, // the request context's total timeout bounds it
+		MaxIdleConnsPerHost:   opt.PerHost,
+		IdleConnTimeout:       90 * time.Second,
+		ForceAttemptHTTP2:     true,
+	}
+	f := &Fetcher{opt: opt, hosts: map[string]chan struct{}{}}
+	f.client = &http.Client{Transport: tr, CheckRedirect: checkRedirect}
+	return f
+}
+
+// refuseLinkLocal stops connections to link-local addresses, where cloud
+// metadata services live, whatever name resolved to them.
+func refuseLinkLocal(network, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
+	}
+	ip := net.ParseIP(host)
+	if ip != nil && (ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast()) {
+		return fmt.Errorf("refusing to connect to link-local address %s", host)
+	}
+	return nil
+}
+
+type redirectsKey struct{}
+
+// redirects records the statuses of a request's redirect hops.
+type redirects struct{ statuses []int }
+
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return fmt.Errorf("stopped after 10 redirects (a redirect loop?)")
+	}
+	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+		return fmt.Errorf("refusing redirect to %s: not http or https", req.URL.Redacted())
+	}
+	if r, ok := req.Context().Value(redirectsKey{}).(*redirects); ok && req.Response != nil {
+		r.statuses = append(r.statuses, req.Response.StatusCode)
+	}
+	return nil
+}
+
+// Request is one conditional GET.
+type Request struct {
+	URL          string
+	ETag         string
+	LastModified string
+}
+
+// Response is the outcome of a successful fetch (2xx or 304).
+type Response struct {
+	Status       int
+	Body         []byte
+	ContentType  string
+	ETag         string
+	LastModified string
+	FinalURL     string
+	// PermanentURL is set when every redirect hop was permanent (301/308):
+	// the feed has moved and its stored URL should follow.
+	PermanentURL string
+}
+
+// NotModified reports a 304.
+func (r *Response) NotModified() bool { return r.Status == http.StatusNotModified }
+
+// HTTPError is a non-success status.
+type HTTPError struct {
+	Status     int
+	RetryAfter time.Duration // from the Retry-After header, if any
+}
+
+func (e *HTTPError) Error() string {
+	msg := fmt.Sprintf("HTTP %d %s", e.Status, http.StatusText(e.Status))
+	switch e.Status {
+	case http.StatusGone:
+		msg += ": the feed is gone for good; remove it from the configuration"
+	case http.StatusNotFound:
+		msg += ": check the feed's URL"
+	case http.StatusUnauthorized, http.StatusForbidden:
+		msg += ": the server refuses raqib (needs credentials, or blocks the User-Agent)"
+	}
+	if e.RetryAfter > 0 {
+		msg += fmt.Sprintf(" (Retry-After %s)", e.RetryAfter)
+	}
+	return msg
+}
+
+// ErrTooLarge is returned when a body passes the size cap.
+var ErrTooLarge = errors.New("body too large")
+
+// Fetch performs one conditional GET within ctx, which carries the total timeout.
+func (f *Fetcher) Fetch(ctx context.Context, r Request) (*Response, error) {
+	u, err := url.Parse(r.URL)
+	if err != nil {
+		return nil, fmt.Errorf("bad URL %q: %w", r.URL, err)
+	}
+	release, err := f.acquireHost(ctx, strings.ToLower(u.Host))
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+
+	hops := &redirects{}
+	ctx = context.WithValue(ctx, redirectsKey{}, hops)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.URL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("bad URL %q: %w", r.URL, err)
+	}
+	req.Header.Set("User-Agent", f.opt.UserAgent)
+	req.Header.Set("Accept", "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, application/json;q=0.8, text/xml;q=0.8, */*;q=0.5")
+	if r.ETag != "" {
+		req.Header.Set("If-None-Match", r.ETag)
+	}
+	if r.LastModified != "" {
+		req.Header.Set("If-Modified-Since", r.LastModified)
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return nil, describeNetError(err)
+	}
+	defer resp.Body.Close()
+
+	out := &Response{
+		Status:       resp.StatusCode,
+		ContentType:  resp.Header.Get("Content-Type"),
+		ETag:         resp.Header.Get("ETag"),
+		LastModified: resp.Header.Get("Last-Modified"),
+		FinalURL:     resp.Request.URL.String(),
+	}
+	if len(hops.statuses) > 0 {
+		permanent := true
+		for _, s := range hops.statuses {
+			permanent = permanent && (s == http.StatusMovedPermanently || s == http.StatusPermanentRedirect)
+		}
+		if permanent {
+			out.PermanentURL = out.FinalURL
+		}
+	}
+	switch {
+	case resp.StatusCode == http.StatusNotModified:
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return out, nil
+	case resp.StatusCode < 200 || resp.StatusCode > 299:
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return nil, &HTTPError{Status: resp.StatusCode, RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
+	}
+	// The transport has already undone gzip, so the cap counts decompressed
+	// bytes and a gzip bomb stops at the cap.
+	body, err := io.ReadAll(io.LimitReader(resp.Body, f.opt.MaxBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("read body: %w", describeNetError(err))
+	}
+	if int64(len(body)) > f.opt.MaxBody {
+		return nil, fmt.Errorf("%w: more than %d bytes (raise poll.max_body if the feed is really that big)", ErrTooLarge, f.opt.MaxBody)
+	}
+	out.Body = body
+	return out, nil
+}
+
+func describeNetError(err error) error {
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
+		return fmt.Errorf("timed out (poll.timeout): %w", err)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("body cut short (truncated transfer or gzip stream): %w", err)
+	}
+	return err
+}
+
+// acquireHost waits for one of the host's connection slots.
+func (f *Fetcher) acquireHost(ctx context.Context, host string) (func(), error) {
+	f.mu.Lock()
+	sem, ok := f.hosts[host]
+	if !ok {
+		sem = make(chan struct{}, f.opt.PerHost)
+		f.hosts[host] = sem
+	}
+	f.mu.Unlock()
+	select {
+	case sem <- struct{}{}:
+		return func() { <-sem }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for a connection slot to %s: %w", host, ctx.Err())
+	}
+}
+
+// parseRetryAfter reads seconds or an HTTP date; 0 when absent or bad.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}

@@ -1,0 +1,176 @@
+package feeds
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mmcdole/gofeed"
+
+	"github.com/raqib/raqib/storage"
+	"github.com/raqib/raqib/textnorm"
+)
+
+// trackingParams are query parameters that say where a reader came from, not
+// what they read.
+var trackingParams = map[string]bool{"fbclid": true, "gclid": true, "dclid": true, "msclkid": true, "mc_cid": true, "mc_eid": true, "igshid": true, "yclid": true}
+
+// CanonicalURL normalises a link for identity: lower-case scheme and host, no
+// default port, no fragment, no tracking parameters, sorted query. It
+// returns "" for what is not an absolute http(s) URL.
+func CanonicalURL(raw string) string {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "HTTP" && u.Scheme != "HTTPS") || u.Host == "" {
+		return ""
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
+	host := strings.ToLower(u.Hostname())
+	port := u.Port()
+	if (u.Scheme == "http" && port == "80") || (u.Scheme == "https" && port == "443") {
+		port = ""
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	u.Host = host
+	u.Fragment, u.RawFragment = "", ""
+	u.User = nil
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			if strings.HasPrefix(strings.ToLower(k), "utm_") || trackingParams[strings.ToLower(k)] {
+				delete(q, k)
+			}
+		}
+		u.RawQuery = encodeSorted(q)
+	}
+	if u.Path == "" {
+		u.Path = "/"
+	}
+	return u.String()
+}
+
+func encodeSorted(q url.Values) string {
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		for _, v := range q[k] {
+			parts = append(parts, url.QueryEscape(k)+"="+url.QueryEscape(v))
+		}
+	}
+	return strings.Join(parts, "&")
+}
+
+// Keys are an item's exact-identity keys, most specific first: its GUID, its
+// canonical link, else a hash of title and date. A GUID that is a URL or URI
+// names the item everywhere; a bare GUID ("12345") only within its feed.
+func Keys(feed, guid, link, title string, date time.Time) []string {
+	var keys []string
+	if g := strings.TrimSpace(guid); g != "" {
+		if c := CanonicalURL(g); c != "" {
+			keys = append(keys, "url:"+c)
+		} else if strings.HasPrefix(g, "tag:") || strings.HasPrefix(g, "urn:") {
+			keys = append(keys, "guid:"+g)
+		} else {
+			keys = append(keys, "guid:"+feed+":"+g)
+		}
+	}
+	// A link to a site's front page names no item: some feeds give it to all.
+	if c := CanonicalURL(link); c != "" {
+		if u, _ := url.Parse(c); u != nil && (u.Path != "/" || u.RawQuery != "") {
+			k := "url:" + c
+			if len(keys) == 0 || keys[0] != k {
+				keys = append(keys, k)
+			}
+		}
+	}
+	if len(keys) == 0 {
+		h := sha256.Sum256([]byte(textnorm.Normalize(title) + "\x00" + date.UTC().Format(time.RFC3339)))
+		keys = append(keys, "hash:"+feed+":"+hex.EncodeToString(h[:12]))
+	}
+	return keys
+}
+
+// ItemID is the stable public id derived from an item's first key.
+func ItemID(firstKey string) string {
+	h := sha256.Sum256([]byte(firstKey))
+	return hex.EncodeToString(h[:10])
+}
+
+// maxTitle and maxContent bound what one item can hold.
+const (
+	maxTitle   = 2000
+	maxContent = 1 << 20
+)
+
+// ToItems converts a parsed feed into items ready for the pipeline.
+func ToItems(feedName, language string, f *gofeed.Feed, now time.Time) []*storage.Item {
+	lang := language
+	if lang == "" {
+		lang = f.Language
+	}
+	out := make([]*storage.Item, 0, len(f.Items))
+	seen := map[string]bool{}
+	for _, gi := range f.Items {
+		if gi == nil {
+			continue
+		}
+		it := &storage.Item{
+			Feed:     feedName,
+			GUID:     strings.TrimSpace(gi.GUID),
+			URL:      strings.TrimSpace(gi.Link),
+			Title:    truncate(strings.TrimSpace(textnorm.HTMLToText(gi.Title)), maxTitle),
+			Content:  truncate(gi.Content, maxContent),
+			Summary:  truncate(gi.Description, maxContent),
+			Language: lang,
+			Fetched:  now,
+		}
+		if it.URL == "" && len(gi.Links) > 0 {
+			it.URL = strings.TrimSpace(gi.Links[0])
+		}
+		if gi.PublishedParsed != nil {
+			it.Published = sane(*gi.PublishedParsed, now)
+		}
+		if gi.UpdatedParsed != nil {
+			it.Updated = sane(*gi.UpdatedParsed, now)
+		}
+		for _, a := range gi.Authors {
+			if a != nil && a.Name != "" {
+				it.Authors = append(it.Authors, a.Name)
+			}
+		}
+		if it.Title == "" && it.Content == "" && it.Summary == "" && it.URL == "" {
+			continue // nothing to identify or show
+		}
+		it.Keys = Keys(feedName, it.GUID, it.URL, it.Title+"\n"+it.Summary, it.Date())
+		it.ID = ItemID(it.Keys[0])
+		if seen[it.ID] {
+			continue // the feed lists the same item twice
+		}
+		seen[it.ID] = true
+		out = append(out, it)
+	}
+	return out
+}
+
+// sane drops dates that cannot be meant: far future or before feeds existed.
+func sane(t time.Time, now time.Time) time.Time {
+	if t.Year() < 1990 || t.After(now.Add(48*time.Hour)) {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}

@@ -1,0 +1,188 @@
+package feeds
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"mime"
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/mmcdole/gofeed"
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/htmlindex"
+	xunicode "golang.org/x/text/encoding/unicode"
+)
+
+// prolog matches the XML declaration's encoding attribute.
+var prologEncoding = regexp.MustCompile(`^(\s*<\?xml[^>]*?\bencoding\s*=\s*)["']([A-Za-z0-9._:-]+)["']`)
+
+// ParseError is a body that is not a feed raqib can read.
+type ParseError struct{ Msg string }
+
+func (e *ParseError) Error() string { return e.Msg }
+
+// Parse turns a fetched body into a feed. contentType is the HTTP header
+// (its charset counts), language the feed's configured language (a hint
+// for bodies that declare no charset and are not UTF-8).
+func Parse(body []byte, contentType, language string) (*gofeed.Feed, error) {
+	text, err := ToUTF8(body, contentType, language)
+	if err != nil {
+		return nil, err
+	}
+	trimmed := bytes.TrimLeft(text, " \t\r\n")
+	if len(trimmed) == 0 {
+		return nil, &ParseError{"empty body: the server answered 200 with nothing in it"}
+	}
+	if looksLikeHTMLPage(trimmed) {
+		return nil, &ParseError{"the server sent an HTML page, not a feed: the URL may be a web page; use the address of its RSS or Atom link"}
+	}
+	feed, err := gofeed.NewParser().Parse(bytes.NewReader(text))
+	if err != nil {
+		if errors.Is(err, gofeed.ErrFeedTypeNotDetected) {
+			return nil, &ParseError{fmt.Sprintf("not an RSS, Atom or JSON feed (starts with %q)", preview(trimmed))}
+		}
+		return nil, &ParseError{fmt.Sprintf("malformed feed: %v", err)}
+	}
+	return feed, nil
+}
+
+func preview(b []byte) string {
+	if len(b) > 40 {
+		b = b[:40]
+	}
+	return strings.ToValidUTF8(string(b), "?")
+}
+
+func looksLikeHTMLPage(b []byte) bool {
+	head := strings.ToLower(string(b[:min(len(b), 512)]))
+	head = strings.TrimPrefix(head, "\ufeff")
+	if strings.HasPrefix(head, "<?xml") {
+		// XHTML served with a prolog: still a page if its root is html.
+		if i := strings.Index(head, "?>"); i >= 0 {
+			head = strings.TrimLeft(head[i+2:], " \t\r\n")
+		}
+	}
+	return strings.HasPrefix(head, "<!doctype html") || strings.HasPrefix(head, "<html")
+}
+
+// ToUTF8 returns body as UTF-8. The charset comes from, in order: a byte
+// order mark, the HTTP Content-Type (RFC 7303 gives it precedence), the XML
+// prolog, and else detection. A prolog naming another charset is rewritten
+// to utf-8 so that the XML parser does not decode twice. Control bytes that
+// XML forbids are dropped.
+func ToUTF8(body []byte, contentType, language string) ([]byte, error) {
+	body = bytes.TrimPrefix(body, []byte("\xef\xbb\xbf"))
+	var enc encoding.Encoding
+	var name string
+	if bytes.HasPrefix(body, []byte("\xff\xfe")) || bytes.HasPrefix(body, []byte("\xfe\xff")) {
+		enc, name = xunicode.UTF16(xunicode.BigEndian, xunicode.ExpectBOM), "utf-16"
+	}
+	if enc == nil && contentType != "" {
+		if _, params, err := mime.ParseMediaType(contentType); err == nil && params["charset"] != "" {
+			name = strings.ToLower(params["charset"])
+		}
+	}
+	if enc == nil && name == "" {
+		if m := prologEncoding.FindSubmatch(body[:min(len(body), 200)]); m != nil {
+			name = strings.ToLower(string(m[2]))
+		}
+	}
+	if enc == nil && name != "" {
+		e, err := htmlindex.Get(name)
+		if err == nil {
+			enc = e
+		}
+		// An unknown label falls through to detection rather than failing:
+		// the bytes decide.
+	}
+	if enc != nil {
+		if n, _ := htmlindex.Name(enc); n == "utf-8" {
+			enc = nil
+		}
+	}
+	if enc == nil {
+		if utf8.Valid(body) {
+			return fixProlog(stripControl(body)), nil
+		}
+		enc = detect(body, language)
+	}
+	out, err := enc.NewDecoder().Bytes(body)
+	if err != nil {
+		return nil, &ParseError{fmt.Sprintf("cannot decode the body as %s: %v", name, err)}
+	}
+	return fixProlog(stripControl(out)), nil
+}
+
+func fixProlog(b []byte) []byte {
+	m := prologEncoding.FindSubmatchIndex(b[:min(len(b), 200)])
+	if m == nil || strings.EqualFold(string(b[m[4]:m[5]]), "utf-8") {
+		return b
+	}
+	out := make([]byte, 0, len(b))
+	out = append(out, b[:m[4]]...)
+	out = append(out, "utf-8"...)
+	return append(out, b[m[5]:]...)
+}
+
+// stripControl drops C0 control characters other than tab, CR and LF; XML
+// forbids them and one NUL would otherwise fail the whole feed.
+func stripControl(b []byte) []byte {
+	clean := true
+	for _, c := range b {
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return b
+	}
+	out := make([]byte, 0, len(b))
+	for _, c := range b {
+		if c >= 0x20 || c == '\t' || c == '\n' || c == '\r' {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// detect guesses the legacy charset of a body that is not UTF-8 and says
+// none. Arabic feeds use windows-1256 or ISO-8859-6; both decode any byte,
+// so the one that yields more Arabic letters (and fewer unassigned or
+// accented-Latin characters) wins. Other languages fall back to windows-1252.
+func detect(body []byte, language string) encoding.Encoding {
+	candidates := []encoding.Encoding{charmap.Windows1256, charmap.ISO8859_6, charmap.Windows1252}
+	lang := strings.ToLower(language)
+	if lang != "" && !strings.HasPrefix(lang, "ar") && !strings.HasPrefix(lang, "fa") && !strings.HasPrefix(lang, "ur") {
+		candidates = []encoding.Encoding{charmap.Windows1252, charmap.Windows1256}
+	}
+	best, bestScore := candidates[0], -1<<31
+	for _, enc := range candidates {
+		out, err := enc.NewDecoder().Bytes(body)
+		if err != nil {
+			continue
+		}
+		score := 0
+		for _, r := range string(out) {
+			switch {
+			case r < 0x80:
+			case r == utf8.RuneError || r == 0x1A || (r >= 0x80 && r < 0xA0):
+				score -= 5
+			case r >= 0x0600 && r <= 0x06FF:
+				score += 2
+			case unicode.IsLetter(r):
+				score++
+			default:
+				score--
+			}
+		}
+		if score > bestScore {
+			best, bestScore = enc, score
+		}
+	}
+	return best
+}

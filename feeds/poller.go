@@ -1,0 +1,266 @@
+package feeds
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/raqib/raqib/config"
+	"github.com/raqib/raqib/storage"
+)
+
+// Ingester takes a fetch's items through dedup, matching and storage, and
+// commits the feed's new state in the same transaction.
+type Ingester interface {
+	Ingest(ctx context.Context, feed *storage.FeedState, items []*storage.Item) (*storage.CommitResult, error)
+}
+
+// Poller polls feeds: conditional GET, parse, ingest, and state with backoff.
+type Poller struct {
+	Store      storage.Store
+	Fetcher    *Fetcher
+	Ingester   Ingester
+	Timeout    time.Duration
+	MaxBackoff time.Duration
+	Log        *slog.Logger
+	Now        func() time.Time
+	// OnResult, if set, is called after each poll (metrics, progress).
+	OnResult func(Result)
+}
+
+// Result is the outcome of one feed's poll.
+type Result struct {
+	Feed        string
+	Status      int
+	NotModified bool
+	Unchanged   bool // 200 with the same body as last time: not parsed
+	Items       int  // items in the feed
+	New         int  // items stored
+	Duplicates  int  // of those, near or exact copies of a story already seen
+	Skipped     string
+	Err         error
+	Took        time.Duration
+}
+
+func (p *Poller) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+func (p *Poller) log() *slog.Logger {
+	if p.Log != nil {
+		return p.Log
+	}
+	return slog.Default()
+}
+
+// State returns the stored state of a feed, reset when the configuration
+// names another URL than the one the state was made for.
+func (p *Poller) State(ctx context.Context, f config.Feed) (*storage.FeedState, error) {
+	st, err := p.Store.Feed(ctx, f.Name)
+	if errors.Is(err, storage.ErrNotFound) {
+		return &storage.FeedState{Name: f.Name, URL: f.URL, ConfiguredURL: f.URL}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if st.ConfiguredURL != f.URL {
+		st.URL, st.ConfiguredURL = f.URL, f.URL
+		st.ETag, st.LastModified, st.BodyHash = "", "", ""
+		st.Disabled, st.Failures, st.RetryAfter = "", 0, time.Time{}
+	}
+	return st, nil
+}
+
+// Poll fetches one feed and ingests what is new. With force, backoff after
+// failures is ignored (a one-shot run asked for now), but a server's own
+// Retry-After and a disabled feed are still respected.
+func (p *Poller) Poll(ctx context.Context, f config.Feed, force bool) (res Result) {
+	start := p.now()
+	res.Feed = f.Name
+	defer func() {
+		res.Took = time.Since(start)
+		if p.OnResult != nil {
+			p.OnResult(res)
+		}
+	}()
+	st, err := p.State(ctx, f)
+	if err != nil {
+		res.Err = fmt.Errorf("load state: %w", err)
+		return res
+	}
+	if st.Disabled != "" {
+		res.Skipped = "disabled: " + st.Disabled
+		return res
+	}
+	if st.RetryAfter.After(start) && (!force || st.LastStatus == http.StatusTooManyRequests || st.LastStatus == http.StatusServiceUnavailable) {
+		res.Skipped = "backing off until " + st.RetryAfter.Format(time.RFC3339)
+		return res
+	}
+
+	fctx, cancel := context.WithTimeout(ctx, p.Timeout)
+	defer cancel()
+	resp, err := p.Fetcher.Fetch(fctx, Request{URL: st.URL, ETag: st.ETag, LastModified: st.LastModified})
+	st.LastPoll = start
+	st.Polls++
+	if err != nil {
+		p.fail(ctx, st, err, &res)
+		return res
+	}
+	res.Status = resp.Status
+	st.LastStatus = resp.Status
+	if resp.PermanentURL != "" && resp.PermanentURL != st.URL {
+		p.log().Info("feed moved permanently", "feed", f.Name, "from", st.URL, "to", resp.PermanentURL)
+		st.URL = resp.PermanentURL
+	}
+	if resp.NotModified() {
+		res.NotModified = true
+		p.succeed(st, resp)
+		if err := p.Store.PutFeed(ctx, st); err != nil {
+			res.Err = fmt.Errorf("save state: %w", err)
+		}
+		return res
+	}
+	sum := sha256.Sum256(resp.Body)
+	hash := hex.EncodeToString(sum[:16])
+	if hash == st.BodyHash {
+		// The server ignores conditional GET but sends what it sent before.
+		res.Unchanged = true
+		p.succeed(st, resp)
+		if err := p.Store.PutFeed(ctx, st); err != nil {
+			res.Err = fmt.Errorf("save state: %w", err)
+		}
+		return res
+	}
+	parsed, err := Parse(resp.Body, resp.ContentType, f.Language)
+	if err != nil {
+		p.fail(ctx, st, err, &res)
+		return res
+	}
+	items := ToItems(f.Name, f.Language, parsed, p.now())
+	res.Items = len(items)
+	p.succeed(st, resp)
+	st.BodyHash = hash
+	// The state (validators, body hash) advances in the same transaction
+	// as the items: a crash before it commits refetches the same body.
+	cr, err := p.Ingester.Ingest(ctx, st, items)
+	if err != nil {
+		res.Err = fmt.Errorf("store items: %w", err)
+		return res
+	}
+	res.New = len(cr.Stored)
+	for _, it := range cr.Stored {
+		if it.DuplicateOf != "" {
+			res.Duplicates++
+		}
+	}
+	return res
+}
+
+func (p *Poller) succeed(st *storage.FeedState, resp *Response) {
+	st.LastSuccess = st.LastPoll
+	st.LastError, st.Failures = "", 0
+	st.RetryAfter = time.Time{}
+	if !resp.NotModified() || resp.ETag != "" {
+		st.ETag = resp.ETag
+	}
+	if !resp.NotModified() || resp.LastModified != "" {
+		st.LastModified = resp.LastModified
+	}
+}
+
+// fail records an error and schedules the next attempt with capped
+// exponential backoff and jitter, or the server's Retry-After.
+func (p *Poller) fail(ctx context.Context, st *storage.FeedState, err error, res *Result) {
+	res.Err = err
+	st.Failures++
+	st.LastError = err.Error()
+	st.LastErrorAt = st.LastPoll
+	var he *HTTPError
+	var wait time.Duration
+	if errors.As(err, &he) {
+		st.LastStatus = he.Status
+		res.Status = he.Status
+		if he.Status == http.StatusGone {
+			st.Disabled = "410 Gone at " + st.LastPoll.Format(time.RFC3339)
+			p.log().Warn("feed disabled: the server says it is gone for good", "feed", st.Name, "url", st.URL)
+		}
+		wait = he.RetryAfter
+	} else {
+		st.LastStatus = 0
+	}
+	if wait == 0 {
+		wait = Backoff(st.Failures, p.MaxBackoff)
+	} else if p.MaxBackoff > 0 && wait > p.MaxBackoff {
+		wait = p.MaxBackoff
+	}
+	st.RetryAfter = st.LastPoll.Add(wait)
+	p.log().Warn("poll failed", "feed", st.Name, "error", err, "failures", st.Failures, "retry_after", st.RetryAfter.Format(time.RFC3339))
+	if perr := p.Store.PutFeed(ctx, st); perr != nil {
+		res.Err = fmt.Errorf("%w; and saving the feed's state failed: %v", err, perr)
+	}
+}
+
+// Backoff is the wait after n consecutive failures: 1m doubling, capped,
+// with ±20% jitter so that feeds failing together do not retry together.
+func Backoff(n int, max time.Duration) time.Duration {
+	if max <= 0 {
+		max = 6 * time.Hour
+	}
+	d := time.Minute
+	for i := 1; i < n && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	jitter := time.Duration((rand.Float64()*0.4 - 0.2) * float64(d))
+	return d + jitter
+}
+
+// PollAll polls feeds with at most workers at once and returns every result
+// in the order of feeds.
+func (p *Poller) PollAll(ctx context.Context, feeds []config.Feed, workers int, force bool) []Result {
+	if workers < 1 {
+		workers = 1
+	}
+	results := make([]Result, len(feeds))
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(workers, len(feeds)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				results[i] = p.Poll(ctx, feeds[i], force)
+			}
+		}()
+	}
+	for i := range feeds {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	return results
+}
+
+// Offset spreads feeds that share a schedule over the jitter window: a
+// stable per-feed delay, so each feed keeps an even period.
+func Offset(name string, jitter time.Duration) time.Duration {
+	if jitter <= 0 {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return time.Duration(h.Sum64() % uint64(jitter))
+}

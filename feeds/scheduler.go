@@ -1,0 +1,85 @@
+package feeds
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/raqib/raqib/config"
+)
+
+// Scheduler polls each feed on its cron schedule. A feed's poll never
+// overlaps itself; a global semaphore bounds concurrent polls; each feed
+// waits a stable offset within the jitter window before fetching.
+type Scheduler struct {
+	Poller   *Poller
+	Feeds    []config.Feed
+	Default  string // poll.schedule
+	Workers  int
+	Jitter   time.Duration
+	PollNow  bool // poll every feed once at start
+	running  atomic.Bool
+	inFlight sync.WaitGroup
+}
+
+// Running reports whether the scheduler is up (for readiness checks).
+func (s *Scheduler) Running() bool { return s.running.Load() }
+
+// Run schedules the feeds and blocks until ctx is done, then waits for
+// in-flight polls, which see ctx cancelled, to return.
+func (s *Scheduler) Run(ctx context.Context) error {
+	c := cron.New(cron.WithParser(cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)))
+	sem := make(chan struct{}, max(1, s.Workers))
+	var startup []func()
+	for _, f := range s.Feeds {
+		if !f.IsEnabled() {
+			continue
+		}
+		spec := f.Schedule
+		if spec == "" {
+			spec = s.Default
+		}
+		var busy atomic.Bool
+		offset := Offset(f.Name, s.Jitter)
+		job := func() {
+			if !busy.CompareAndSwap(false, true) {
+				return // the previous poll of this feed is still running
+			}
+			s.inFlight.Add(1)
+			defer s.inFlight.Done()
+			defer busy.Store(false)
+			select {
+			case <-time.After(offset):
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			defer func() { <-sem }()
+			s.Poller.Poll(ctx, f, false)
+		}
+		if _, err := c.AddFunc(spec, job); err != nil {
+			return fmt.Errorf("schedule feed %s (%q): %w", f.Name, spec, err)
+		}
+		startup = append(startup, job)
+	}
+	c.Start()
+	s.running.Store(true)
+	if s.PollNow {
+		for _, job := range startup {
+			go job()
+		}
+	}
+	<-ctx.Done()
+	s.running.Store(false)
+	<-c.Stop().Done()
+	s.inFlight.Wait()
+	return nil
+}

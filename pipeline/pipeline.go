@@ -1,0 +1,227 @@
+// Package pipeline takes fetched items through normalisation, exact and
+// near-duplicate detection, story clustering and rule matching, and commits
+// each fetch's items, clusters, alerts and feed state in one transaction.
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/raqib/raqib/corpus"
+	"github.com/raqib/raqib/dedup"
+	"github.com/raqib/raqib/storage"
+	"github.com/raqib/raqib/textnorm"
+)
+
+// Matcher finds the alert rules an item matches and the alerts to raise.
+// It is called under the pipeline's lock, before the commit.
+type Matcher interface {
+	// Match returns the names of the rules that match the item's text, and
+	// the alerts to queue for them (the store drops alerts already queued
+	// for the same rule and story).
+	Match(it *storage.Item, text string) (rules []string, alerts []*storage.Alert)
+}
+
+// Pipeline is safe for concurrent use; ingestion is serialised so that two
+// feeds bringing the same story at once still make one cluster.
+type Pipeline struct {
+	Store    storage.Store
+	Detector *dedup.Detector
+	Matcher  Matcher
+	Log      *slog.Logger
+	Now      func() time.Time
+
+	mu sync.Mutex
+}
+
+// New builds a pipeline, loading the near-duplicate index from the store.
+func New(ctx context.Context, st storage.Store, window time.Duration, m Matcher, log *slog.Logger) (*Pipeline, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	p := &Pipeline{Store: st, Matcher: m, Log: log, Now: time.Now}
+	ix := dedup.NewIndex()
+	since := p.Now().Add(-window)
+	err := st.Fingerprints(ctx, since, func(f storage.Fingerprint) error {
+		fp, err := dedup.Decode(f.Data)
+		if err != nil {
+			log.Warn("skipping unreadable fingerprint", "doc", f.DocID, "error", err)
+			return nil
+		}
+		ix.Load(f.DocID, f.Date, fp.Samples())
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load dedup index: %w", err)
+	}
+	ix.Seal()
+	p.Detector = &dedup.Detector{Index: ix, Window: window}
+	return p, nil
+}
+
+// Text is the plain text an item is compared and matched on: its content,
+// else its summary.
+func Text(it *storage.Item) string {
+	body := it.Content
+	if strings.TrimSpace(textnorm.HTMLToText(body)) == "" {
+		body = it.Summary
+	}
+	return textnorm.HTMLToText(body)
+}
+
+func textHash(d *dedup.Doc) string {
+	h := sha256.New()
+	for _, w := range d.Words {
+		h.Write([]byte(w))
+		h.Write([]byte{' '})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// ImportSeeds stores the seed documents and indexes the new ones.
+func (p *Pipeline) ImportSeeds(ctx context.Context, docs []*corpus.Doc) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.Now()
+	seeds := make([]*storage.Seed, 0, len(docs))
+	prints := map[string]*dedup.Fingerprint{}
+	for _, d := range docs {
+		doc := dedup.Prepare("", d.Text)
+		s := &storage.Seed{Name: d.Name, Date: d.Date, Text: d.Text, Hash: d.Hash, Imported: now, Fingerprint: doc.Print.Encode()}
+		seeds = append(seeds, s)
+		prints[s.ID()] = &doc.Print
+	}
+	n, err := p.Store.PutSeeds(ctx, seeds)
+	if err != nil {
+		return 0, fmt.Errorf("import seeds: %w", err)
+	}
+	for id, fp := range prints {
+		p.Detector.Add(id, time.Time{}, fp) // no-op for seeds already indexed
+	}
+	return n, nil
+}
+
+// Ingest stores what is new among a fetch's items, with the feed's state,
+// in one transaction.
+func (p *Pipeline) Ingest(ctx context.Context, feed *storage.FeedState, items []*storage.Item) (*storage.CommitResult, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.Now()
+	batch := &storage.Batch{Feed: feed}
+	local := map[string]*dedup.Fingerprint{}
+	cluster := map[string]string{} // batch item id -> cluster
+	var indexed []string
+	p.Detector.Fingerprint = func(id string) (dedup.Fingerprint, error) {
+		if fp, ok := local[id]; ok {
+			return *fp, nil
+		}
+		data, err := p.Store.Fingerprint(ctx, id)
+		if err != nil {
+			return dedup.Fingerprint{}, err
+		}
+		return dedup.Decode(data)
+	}
+	for _, it := range items {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if id, err := p.Store.LookupKeys(ctx, it.Keys); err != nil {
+			return nil, err
+		} else if id != "" {
+			continue // the same item, seen before
+		}
+		text := Text(it)
+		doc := dedup.Prepare(it.Title, text)
+		it.Fingerprint = doc.Print.Encode()
+		it.TextHash = textHash(doc)
+		if it.Language == "" {
+			if textnorm.ArabicShare(it.Title+" "+text) > 0.5 {
+				it.Language = "ar"
+			}
+		}
+		of, score, err := p.findEarlier(ctx, doc, it.TextHash, now)
+		if err != nil {
+			return nil, err
+		}
+		if of != "" {
+			c, err := p.clusterOf(ctx, of, cluster)
+			if err != nil {
+				return nil, err
+			}
+			it.Cluster, it.DuplicateOf, it.Similarity = c, c, round(score)
+		} else {
+			it.Cluster = it.ID
+		}
+		cluster[it.ID] = it.Cluster
+		local[it.ID] = &doc.Print
+		p.Detector.Add(it.ID, now, &doc.Print)
+		indexed = append(indexed, it.ID)
+		if p.Matcher != nil {
+			it.Rules, batch.Alerts = p.matchInto(it, text, batch.Alerts)
+		}
+		batch.Items = append(batch.Items, it)
+	}
+	res, err := p.Store.Commit(ctx, batch)
+	if err != nil {
+		for _, id := range indexed {
+			p.Detector.Index.Remove(id)
+		}
+		return nil, err
+	}
+	for _, it := range res.Skipped {
+		p.Detector.Index.Remove(it.ID)
+	}
+	return res, nil
+}
+
+func (p *Pipeline) matchInto(it *storage.Item, text string, alerts []*storage.Alert) ([]string, []*storage.Alert) {
+	rules, as := p.Matcher.Match(it, text)
+	return rules, append(alerts, as...)
+}
+
+// findEarlier returns the id of the earlier document that doc repeats: an
+// exact copy of its text first, else the best near-duplicate.
+func (p *Pipeline) findEarlier(ctx context.Context, doc *dedup.Doc, hash string, now time.Time) (string, float64, error) {
+	id, err := p.Store.LookupKeys(ctx, []string{"text:" + hash})
+	if err != nil {
+		return "", 0, err
+	}
+	if id != "" {
+		return id, 1, nil
+	}
+	v, err := p.Detector.Check(doc, now)
+	if err != nil {
+		return "", 0, err
+	}
+	if v.Duplicate {
+		return v.Of, v.Score, nil
+	}
+	return "", 0, nil
+}
+
+// clusterOf is the story a stored or batch document belongs to.
+func (p *Pipeline) clusterOf(ctx context.Context, id string, batch map[string]string) (string, error) {
+	if strings.HasPrefix(id, "seed:") {
+		return id, nil
+	}
+	if c, ok := batch[id]; ok {
+		return c, nil
+	}
+	it, err := p.Store.Item(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return id, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("load item %s: %w", id, err)
+	}
+	return it.Cluster, nil
+}
+
+func round(f float64) float64 { return float64(int(f*1000+0.5)) / 1000 }

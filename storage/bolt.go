@@ -1,0 +1,505 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterr "go.etcd.io/bbolt/errors"
+)
+
+var (
+	bMeta     = []byte("meta")
+	bFeeds    = []byte("feeds")
+	bItems    = []byte("items")    // seq (8 bytes) -> Item JSON
+	bIDs      = []byte("ids")      // item id -> seq
+	bKeys     = []byte("keys")     // identity key -> item id
+	bByTime   = []byte("bytime")   // date nanos (8) | seq (8) -> item id
+	bClusters = []byte("clusters") // cluster id -> Cluster JSON
+	bSeeds    = []byte("seeds")    // file name -> Seed JSON
+	bPrints   = []byte("prints")   // doc id -> date nanos (8) | fingerprint
+	bAlerts   = []byte("alerts")   // alert id -> Alert JSON
+	allBucket = [][]byte{bMeta, bFeeds, bItems, bIDs, bKeys, bByTime, bClusters, bSeeds, bPrints, bAlerts}
+)
+
+// Bolt is the embedded BoltDB store.
+type Bolt struct {
+	db   *bolt.DB
+	path string
+}
+
+// OpenBolt opens (creating if needed) the database file at path. A file held
+// by another process gives ErrInUse within lockWait.
+func OpenBolt(path string) (*Bolt, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 500 * time.Millisecond, FreelistType: bolt.FreelistMapType})
+	if errors.Is(err, bolterr.ErrTimeout) {
+		return nil, fmt.Errorf("open store %s: %w", path, ErrInUse)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	s := &Bolt{db: db, path: path}
+	if err := s.init(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *Bolt) init() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, name := range allBucket {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bMeta)
+		v := meta.Get([]byte("schema"))
+		switch {
+		case v == nil:
+			return meta.Put([]byte("schema"), u64(SchemaVersion))
+		case binary.BigEndian.Uint64(v) > SchemaVersion:
+			return fmt.Errorf("schema version %d is newer than this raqib understands (%d): upgrade raqib", binary.BigEndian.Uint64(v), SchemaVersion)
+		}
+		// Older schema versions migrate here, one step at a time.
+		return nil
+	})
+}
+
+// Path is the database file.
+func (s *Bolt) Path() string { return s.path }
+
+// DB exposes the bolt handle for consistency checks in tests and tools.
+func (s *Bolt) DB() *bolt.DB { return s.db }
+
+func (s *Bolt) Close() error { return s.db.Close() }
+
+func u64(n uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, n)
+	return b
+}
+
+func timeKey(t time.Time, seq uint64) []byte {
+	b := make([]byte, 16)
+	binary.BigEndian.PutUint64(b, uint64(t.UnixNano())+(1<<63)) // order negative times too
+	binary.BigEndian.PutUint64(b[8:], seq)
+	return b
+}
+
+func getJSON[T any](b *bolt.Bucket, key []byte) (*T, error) {
+	v := b.Get(key)
+	if v == nil {
+		return nil, ErrNotFound
+	}
+	var t T
+	if err := json.Unmarshal(v, &t); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", key, err)
+	}
+	return &t, nil
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, data)
+}
+
+func (s *Bolt) Feed(_ context.Context, name string) (*FeedState, error) {
+	var f *FeedState
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		f, err = getJSON[FeedState](tx.Bucket(bFeeds), []byte(name))
+		return err
+	})
+	return f, err
+}
+
+func (s *Bolt) Feeds(_ context.Context) ([]*FeedState, error) {
+	var out []*FeedState
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bFeeds).ForEach(func(k, _ []byte) error {
+			f, err := getJSON[FeedState](tx.Bucket(bFeeds), k)
+			if err == nil {
+				out = append(out, f)
+			}
+			return err
+		})
+	})
+	return out, err
+}
+
+func (s *Bolt) PutFeed(_ context.Context, f *FeedState) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return putJSON(tx.Bucket(bFeeds), []byte(f.Name), f)
+	})
+}
+
+func (s *Bolt) LookupKeys(_ context.Context, keys []string) (string, error) {
+	var id string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		id = lookupKeys(tx, keys)
+		return nil
+	})
+	return id, err
+}
+
+func lookupKeys(tx *bolt.Tx, keys []string) string {
+	kb := tx.Bucket(bKeys)
+	for _, k := range keys {
+		if v := kb.Get([]byte(k)); v != nil {
+			return string(v)
+		}
+	}
+	return ""
+}
+
+func (s *Bolt) Commit(_ context.Context, batch *Batch) (*CommitResult, error) {
+	res := &CommitResult{}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		res.Stored, res.Skipped = nil, nil
+		items, ids := tx.Bucket(bItems), tx.Bucket(bIDs)
+		for _, it := range batch.Items {
+			if lookupKeys(tx, it.Keys) != "" || ids.Get([]byte(it.ID)) != nil {
+				res.Skipped = append(res.Skipped, it)
+				continue
+			}
+			seq, err := items.NextSequence()
+			if err != nil {
+				return err
+			}
+			it.Seq = seq
+			if err := putJSON(items, u64(seq), it); err != nil {
+				return fmt.Errorf("store item %s: %w", it.ID, err)
+			}
+			if err := ids.Put([]byte(it.ID), u64(seq)); err != nil {
+				return err
+			}
+			for _, k := range it.Keys {
+				if err := tx.Bucket(bKeys).Put([]byte(k), []byte(it.ID)); err != nil {
+					return err
+				}
+			}
+			if err := tx.Bucket(bByTime).Put(timeKey(it.Date(), seq), []byte(it.ID)); err != nil {
+				return err
+			}
+			if it.TextHash != "" && tx.Bucket(bKeys).Get([]byte("text:"+it.TextHash)) == nil {
+				if err := tx.Bucket(bKeys).Put([]byte("text:"+it.TextHash), []byte(it.ID)); err != nil {
+					return err
+				}
+			}
+			if it.Fingerprint != nil {
+				// History's window counts from when raqib saw the item.
+				if err := tx.Bucket(bPrints).Put([]byte(it.ID), printValue(it.Fetched, it.Fingerprint)); err != nil {
+					return err
+				}
+			}
+			if err := addToCluster(tx, it); err != nil {
+				return err
+			}
+			res.Stored = append(res.Stored, it)
+		}
+		stored := map[string]bool{}
+		for _, it := range res.Stored {
+			stored[it.ID] = true
+		}
+		ab := tx.Bucket(bAlerts)
+		for _, a := range batch.Alerts {
+			if !stored[a.ItemID] || ab.Get([]byte(a.ID)) != nil {
+				continue // its item was skipped, or this story already alerted
+			}
+			if err := putJSON(ab, []byte(a.ID), a); err != nil {
+				return err
+			}
+		}
+		if batch.Feed != nil {
+			batch.Feed.Items += len(res.Stored)
+			if err := putJSON(tx.Bucket(bFeeds), []byte(batch.Feed.Name), batch.Feed); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		if batch.Feed != nil {
+			batch.Feed.Items -= len(res.Stored)
+		}
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	return res, nil
+}
+
+func printValue(date time.Time, data []byte) []byte {
+	v := make([]byte, 8+len(data))
+	if !date.IsZero() {
+		binary.BigEndian.PutUint64(v, uint64(date.UnixNano()))
+	}
+	copy(v[8:], data)
+	return v
+}
+
+func addToCluster(tx *bolt.Tx, it *Item) error {
+	cb := tx.Bucket(bClusters)
+	c, err := getJSON[Cluster](cb, []byte(it.Cluster))
+	if errors.Is(err, ErrNotFound) {
+		c = &Cluster{ID: it.Cluster, Title: it.Title, First: it.Date()}
+	} else if err != nil {
+		return err
+	}
+	c.Size++
+	found := false
+	for _, f := range c.Feeds {
+		found = found || f == it.Feed
+	}
+	if !found {
+		c.Feeds = append(c.Feeds, it.Feed)
+	}
+	c.Updated = it.Fetched
+	return putJSON(cb, []byte(c.ID), c)
+}
+
+func (s *Bolt) Item(_ context.Context, id string) (*Item, error) {
+	var it *Item
+	err := s.db.View(func(tx *bolt.Tx) error {
+		seq := tx.Bucket(bIDs).Get([]byte(id))
+		if seq == nil {
+			return ErrNotFound
+		}
+		var err error
+		it, err = getJSON[Item](tx.Bucket(bItems), seq)
+		return err
+	})
+	return it, err
+}
+
+func (s *Bolt) Items(_ context.Context, opt ListOptions) ([]*Item, error) {
+	var out []*Item
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bByTime).Cursor()
+		items, ids := tx.Bucket(bItems), tx.Bucket(bIDs)
+		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			seq := ids.Get(v)
+			if seq == nil {
+				continue
+			}
+			it, err := getJSON[Item](items, seq)
+			if err != nil {
+				return err
+			}
+			if !opt.Since.IsZero() && it.Date().Before(opt.Since) {
+				break
+			}
+			if (!opt.WithDuplicates && it.DuplicateOf != "") || (opt.Feed != "" && it.Feed != opt.Feed) || (opt.Rule != "" && !hasString(it.Rules, opt.Rule)) {
+				continue
+			}
+			out = append(out, it)
+			if opt.Limit > 0 && len(out) >= opt.Limit {
+				break
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+func hasString(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Bolt) ItemCount(_ context.Context) (int, error) {
+	var n int
+	err := s.db.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bIDs).Stats().KeyN
+		return nil
+	})
+	return n, err
+}
+
+func (s *Bolt) Cluster(_ context.Context, id string) (*Cluster, error) {
+	var c *Cluster
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		c, err = getJSON[Cluster](tx.Bucket(bClusters), []byte(id))
+		return err
+	})
+	return c, err
+}
+
+func (s *Bolt) Clusters(_ context.Context, since time.Time, limit int) ([]*Cluster, error) {
+	var out []*Cluster
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bClusters).ForEach(func(k, v []byte) error {
+			var c Cluster
+			if err := json.Unmarshal(v, &c); err != nil {
+				return fmt.Errorf("decode cluster %s: %w", k, err)
+			}
+			if c.Updated.Before(since) {
+				return nil
+			}
+			out = append(out, &c)
+			return nil
+		})
+	})
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Size != out[j].Size {
+			return out[i].Size > out[j].Size
+		}
+		return out[i].Updated.After(out[j].Updated)
+	})
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, err
+}
+
+func (s *Bolt) PutSeeds(_ context.Context, seeds []*Seed) (int, error) {
+	added := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		added = 0
+		sb := tx.Bucket(bSeeds)
+		for _, sd := range seeds {
+			old, err := getJSON[Seed](sb, []byte(sd.Name))
+			if err == nil && old.Hash == sd.Hash {
+				continue
+			}
+			if err := putJSON(sb, []byte(sd.Name), sd); err != nil {
+				return err
+			}
+			if sd.Fingerprint != nil {
+				if err := tx.Bucket(bPrints).Put([]byte(sd.ID()), printValue(time.Time{}, sd.Fingerprint)); err != nil {
+					return err
+				}
+			}
+			if old == nil {
+				c := &Cluster{ID: sd.ID(), Size: 1, Feeds: []string{"seeds"}, Title: firstLine(sd.Text), First: sd.Date, Updated: sd.Imported}
+				if err := putJSON(tx.Bucket(bClusters), []byte(c.ID), c); err != nil {
+					return err
+				}
+			}
+			added++
+		}
+		return nil
+	})
+	return added, err
+}
+
+func firstLine(s string) string {
+	if i := bytes.IndexByte([]byte(s), '\n'); i >= 0 {
+		s = s[:i]
+	}
+	r := []rune(s)
+	if len(r) > 120 {
+		return string(r[:120]) + "…"
+	}
+	return s
+}
+
+func (s *Bolt) Seeds(_ context.Context) ([]*Seed, error) {
+	var out []*Seed
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bSeeds).ForEach(func(k, v []byte) error {
+			var sd Seed
+			if err := json.Unmarshal(v, &sd); err != nil {
+				return fmt.Errorf("decode seed %s: %w", k, err)
+			}
+			out = append(out, &sd)
+			return nil
+		})
+	})
+	return out, err
+}
+
+func (s *Bolt) Seed(_ context.Context, name string) (*Seed, error) {
+	var sd *Seed
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		sd, err = getJSON[Seed](tx.Bucket(bSeeds), []byte(name))
+		return err
+	})
+	return sd, err
+}
+
+func (s *Bolt) Fingerprints(_ context.Context, since time.Time, fn func(Fingerprint) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bPrints).ForEach(func(k, v []byte) error {
+			if len(v) < 8 {
+				return nil
+			}
+			nanos := int64(binary.BigEndian.Uint64(v))
+			var date time.Time
+			if nanos != 0 {
+				date = time.Unix(0, nanos)
+			}
+			isSeed := bytes.HasPrefix(k, []byte("seed:"))
+			if !isSeed && date.Before(since) {
+				return nil
+			}
+			return fn(Fingerprint{DocID: string(k), Date: date, Data: v[8:]})
+		})
+	})
+}
+
+func (s *Bolt) Fingerprint(_ context.Context, id string) ([]byte, error) {
+	var out []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bPrints).Get([]byte(id))
+		if len(v) < 8 {
+			return ErrNotFound
+		}
+		out = append([]byte(nil), v[8:]...)
+		return nil
+	})
+	return out, err
+}
+
+func (s *Bolt) Alerts(_ context.Context, state string) ([]*Alert, error) {
+	var out []*Alert
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bAlerts).ForEach(func(k, v []byte) error {
+			var a Alert
+			if err := json.Unmarshal(v, &a); err != nil {
+				return fmt.Errorf("decode alert %s: %w", k, err)
+			}
+			if state == "" || a.State == state {
+				out = append(out, &a)
+			}
+			return nil
+		})
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out, err
+}
+
+func (s *Bolt) Alert(_ context.Context, id string) (*Alert, error) {
+	var a *Alert
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		a, err = getJSON[Alert](tx.Bucket(bAlerts), []byte(id))
+		return err
+	})
+	return a, err
+}
+
+func (s *Bolt) UpdateAlert(_ context.Context, a *Alert) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return putJSON(tx.Bucket(bAlerts), []byte(a.ID), a)
+	})
+}

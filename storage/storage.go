@@ -1,0 +1,211 @@
+// Package storage keeps raqib's state: feeds, items, story clusters, seed
+// documents, near-duplicate fingerprints and the alert outbox.
+//
+// The pipeline depends on the Store interface only; Bolt is the embedded
+// default. A second backend (PostgreSQL, for several daemons sharing one feed
+// set) implements the same interface.
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// SchemaVersion is written to the meta bucket; Open migrates older files.
+const SchemaVersion = 1
+
+// ErrInUse is returned when another process holds the database.
+var ErrInUse = errors.New("database is in use by another raqib process")
+
+// ErrNotFound is returned by lookups of things that are not stored.
+var ErrNotFound = errors.New("not found")
+
+// FeedState is what raqib remembers about a feed between polls.
+type FeedState struct {
+	Name string `json:"name"`
+	// URL is where the feed is fetched now; a permanent redirect changes it.
+	URL string `json:"url"`
+	// ConfiguredURL is the URL in the configuration when URL was set, so a
+	// user who edits the configuration is obeyed over an old redirect.
+	ConfiguredURL string    `json:"configured_url"`
+	ETag          string    `json:"etag,omitempty"`
+	LastModified  string    `json:"last_modified,omitempty"`
+	BodyHash      string    `json:"body_hash,omitempty"`
+	LastPoll      time.Time `json:"last_poll,omitzero"`
+	LastSuccess   time.Time `json:"last_success,omitzero"`
+	LastStatus    int       `json:"last_status,omitempty"`
+	LastError     string    `json:"last_error,omitempty"`
+	LastErrorAt   time.Time `json:"last_error_at,omitzero"`
+	Failures      int       `json:"failures,omitempty"`
+	// RetryAfter is the earliest next poll, after backoff or Retry-After.
+	RetryAfter time.Time `json:"retry_after,omitzero"`
+	// Disabled holds the reason the feed is no longer polled (410 Gone).
+	Disabled string `json:"disabled,omitempty"`
+	Items    int    `json:"items"`
+	Polls    int    `json:"polls"`
+}
+
+// Item is one stored news item.
+type Item struct {
+	ID        string    `json:"id"`
+	Seq       uint64    `json:"seq"`
+	Feed      string    `json:"feed"`
+	GUID      string    `json:"guid,omitempty"`
+	URL       string    `json:"url,omitempty"`
+	Title     string    `json:"title"`
+	Content   string    `json:"content,omitempty"`
+	Summary   string    `json:"summary,omitempty"`
+	Authors   []string  `json:"authors,omitempty"`
+	Language  string    `json:"language,omitempty"`
+	Published time.Time `json:"published,omitzero"`
+	Updated   time.Time `json:"updated,omitzero"`
+	Fetched   time.Time `json:"fetched"`
+
+	// Keys are the exact-identity keys (guid, canonical URL, content hash).
+	Keys []string `json:"keys"`
+
+	// Story clustering: Cluster is the story id (the first item's id, or
+	// seed:FILE); DuplicateOf is set when this item repeats an earlier one.
+	Cluster     string  `json:"cluster"`
+	DuplicateOf string  `json:"duplicate_of,omitempty"`
+	Similarity  float64 `json:"similarity,omitempty"`
+
+	// Rules are the alert rules this item matched.
+	Rules []string `json:"rules,omitempty"`
+
+	// TextHash identifies the normalised text; an item whose text is already
+	// stored is an exact copy (a duplicate, stored), not the same item.
+	TextHash string `json:"text_hash,omitempty"`
+
+	// Fingerprint is the near-duplicate index's compact form of the text.
+	Fingerprint []byte `json:"-"`
+}
+
+// Date is the item's date for ordering: published, else updated, else fetched.
+func (it *Item) Date() time.Time {
+	switch {
+	case !it.Published.IsZero():
+		return it.Published
+	case !it.Updated.IsZero():
+		return it.Updated
+	}
+	return it.Fetched
+}
+
+// Seed is one document of the seed corpus.
+type Seed struct {
+	Name     string    `json:"name"` // file name, the id is "seed:"+Name
+	Date     time.Time `json:"date,omitzero"`
+	Text     string    `json:"text"`
+	Hash     string    `json:"hash"`
+	Imported time.Time `json:"imported"`
+
+	Fingerprint []byte `json:"-"`
+}
+
+// ID is the seed's story id.
+func (s *Seed) ID() string { return "seed:" + s.Name }
+
+// Cluster is a story: the items (and seed) that tell it.
+type Cluster struct {
+	ID      string    `json:"id"`
+	Size    int       `json:"size"`
+	Feeds   []string  `json:"feeds"`
+	Title   string    `json:"title"`
+	First   time.Time `json:"first"`
+	Updated time.Time `json:"updated"`
+}
+
+// Alert is one notification to send: a rule matched a story, for a channel.
+type Alert struct {
+	ID        string    `json:"id"` // stable idempotency key: rule, story, channel
+	Rule      string    `json:"rule"`
+	Channel   string    `json:"channel"`
+	ItemID    string    `json:"item_id"`
+	Cluster   string    `json:"cluster"`
+	State     string    `json:"state"` // pending, delivered, failed
+	Attempts  int       `json:"attempts"`
+	NextTry   time.Time `json:"next_try,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+	Created   time.Time `json:"created"`
+	Delivered time.Time `json:"delivered,omitzero"`
+	// Digest is when a digest alert is due; it is sent with the others due then.
+	Digest time.Time `json:"digest,omitzero"`
+}
+
+// Alert states.
+const (
+	AlertPending   = "pending"
+	AlertDelivered = "delivered"
+	AlertFailed    = "failed"
+)
+
+// Fingerprint is a stored document's near-duplicate form, for rebuilding the
+// in-memory index at start without re-reading every item.
+type Fingerprint struct {
+	DocID string
+	Date  time.Time
+	Data  []byte
+}
+
+// Batch is everything one feed fetch changes, committed atomically: the items
+// it brought, their clusters, the alerts they raise and the feed's new state.
+type Batch struct {
+	Feed   *FeedState
+	Items  []*Item
+	Alerts []*Alert
+}
+
+// CommitResult says which of a batch's items were new.
+type CommitResult struct {
+	Stored  []*Item
+	Skipped []*Item // already stored under one of their keys
+}
+
+// ListOptions selects items, newest first.
+type ListOptions struct {
+	Limit          int // 0: all
+	WithDuplicates bool
+	Feed           string
+	Rule           string
+	Since          time.Time
+}
+
+// Store is the storage interface the pipeline uses.
+type Store interface {
+	Close() error
+
+	Feed(ctx context.Context, name string) (*FeedState, error)
+	Feeds(ctx context.Context) ([]*FeedState, error)
+	PutFeed(ctx context.Context, f *FeedState) error
+
+	// LookupKeys returns the id of a stored item holding any of keys, or "".
+	// Text hashes are looked up as "text:"+hash.
+	LookupKeys(ctx context.Context, keys []string) (string, error)
+	// Commit stores a batch in one transaction; items with a key already
+	// stored are skipped, never stored twice.
+	Commit(ctx context.Context, b *Batch) (*CommitResult, error)
+	Item(ctx context.Context, id string) (*Item, error)
+	Items(ctx context.Context, opt ListOptions) ([]*Item, error)
+	ItemCount(ctx context.Context) (int, error)
+
+	Cluster(ctx context.Context, id string) (*Cluster, error)
+	Clusters(ctx context.Context, since time.Time, limit int) ([]*Cluster, error)
+
+	// PutSeeds stores seeds whose name or text are new; it returns how many.
+	PutSeeds(ctx context.Context, seeds []*Seed) (int, error)
+	Seeds(ctx context.Context) ([]*Seed, error)
+	Seed(ctx context.Context, name string) (*Seed, error)
+
+	// Fingerprints calls fn for every stored fingerprint (seeds and items
+	// dated after since).
+	Fingerprints(ctx context.Context, since time.Time, fn func(Fingerprint) error) error
+	// Fingerprint returns one stored document's fingerprint.
+	Fingerprint(ctx context.Context, docID string) ([]byte, error)
+
+	// Alerts lists alerts in a state ("" for all).
+	Alerts(ctx context.Context, state string) ([]*Alert, error)
+	Alert(ctx context.Context, id string) (*Alert, error)
+	UpdateAlert(ctx context.Context, a *Alert) error
+}

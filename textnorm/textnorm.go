@@ -1,0 +1,147 @@
+// Package textnorm turns feed text into the normalised form that dedup and
+// alert matching work on: HTML to text, Unicode NFKC, Arabic orthographic
+// folding (diacritics, tatweel, alef variants, taa marbuta, alef maqsura),
+// ASCII digits, Latin case folding, and tokens with word positions.
+package textnorm
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// Normalize folds s so that spelling variants compare equal. It keeps word
+// boundaries and punctuation, so tokens can be taken from the result.
+func Normalize(s string) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, " ")
+	}
+	if !norm.NFKC.IsNormalString(s) {
+		s = norm.NFKC.String(s)
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		if r < 0x80 {
+			if 'A' <= r && r <= 'Z' {
+				r += 'a' - 'A'
+			}
+			b.WriteByte(byte(r))
+			continue
+		}
+		if r = Fold(r); r >= 0 {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// Fold maps one rune to its normalised form, or -1 when it is dropped.
+func Fold(r rune) rune {
+	switch {
+	case r == 0x0640: // tatweel
+		return -1
+	case r >= 0x064B && r <= 0x065F, r == 0x0670, r >= 0x06D6 && r <= 0x06ED:
+		return -1 // tashkeel and Quranic marks
+	case r == 0x200C || r == 0x200D || r == 0x200E || r == 0x200F || r == 0xFEFF || r == 0x061C:
+		return -1 // zero-width joiners and direction marks
+	case r == 'أ' || r == 'إ' || r == 'آ' || r == 'ٱ':
+		return 'ا'
+	case r == 'ة':
+		return 'ه'
+	case r == 'ى':
+		return 'ي'
+	case r >= '٠' && r <= '٩':
+		return '0' + (r - '٠')
+	case r >= '۰' && r <= '۹':
+		return '0' + (r - '۰')
+	case r == 'ی' || r == 'ې': // Persian/Urdu yeh
+		return 'ي'
+	case r == 'ک': // keheh
+		return 'ك'
+	case r == '\u00A0' || r == '\u2007' || r == '\u202F':
+		return ' '
+	}
+	if r < 0x0600 || r > 0x06FF {
+		return unicode.ToLower(r)
+	}
+	return r
+}
+
+// Token is one word of normalised text.
+type Token struct {
+	Text  string
+	Pos   int // word position, 0-based
+	Start int // byte offsets in the normalised text
+	End   int
+}
+
+func isWordRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)
+}
+
+// Tokenize splits normalised text into words: runs of letters and digits,
+// with a number's inner "." or "," (3.5, 2,000) kept inside it.
+func Tokenize(s string) []Token {
+	toks := make([]Token, 0, len(s)/6)
+	start := -1
+	for i, r := range s {
+		if isWordRune(r) {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		if start >= 0 && (r == '.' || r == ',' || r == '٫' || r == '٬') && i > 0 && isDigitByte(s[i-1]) && i+1 < len(s) && isDigitByte(s[i+1]) {
+			continue
+		}
+		if start >= 0 {
+			toks = append(toks, Token{Text: s[start:i], Pos: len(toks), Start: start, End: i})
+			start = -1
+		}
+	}
+	if start >= 0 {
+		toks = append(toks, Token{Text: s[start:], Pos: len(toks), Start: start, End: len(s)})
+	}
+	return toks
+}
+
+func isDigitByte(c byte) bool { return c >= '0' && c <= '9' }
+
+// Words is Tokenize without positions.
+func Words(s string) []string {
+	toks := Tokenize(s)
+	out := make([]string, len(toks))
+	for i, t := range toks {
+		out[i] = t.Text
+	}
+	return out
+}
+
+// IsArabic reports whether a word is written in Arabic script.
+func IsArabic(w string) bool {
+	r, _ := utf8.DecodeRuneInString(w)
+	return r >= 0x0600 && r <= 0x06FF
+}
+
+// ArabicShare is the share of letters in s that are Arabic, for language detection.
+func ArabicShare(s string) float64 {
+	var ar, all int
+	for _, r := range s {
+		if unicode.IsLetter(r) {
+			all++
+			if r >= 0x0600 && r <= 0x06FF || r >= 0xFB50 && r <= 0xFEFF {
+				ar++
+			}
+		}
+		if all >= 2000 {
+			break
+		}
+	}
+	if all == 0 {
+		return 0
+	}
+	return float64(ar) / float64(all)
+}
