@@ -128,8 +128,8 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 var dayPrefix = regexp.MustCompile(`^(\d+)d`)
 
 // ParseDuration parses Go durations plus a leading whole number of days.
-func ParseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
+func ParseDuration(orig string) (time.Duration, error) {
+	s := strings.TrimSpace(orig)
 	var total time.Duration
 	if m := dayPrefix.FindStringSubmatch(s); m != nil {
 		n, _ := strconv.Atoi(m[1])
@@ -141,10 +141,10 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Errorf("bad duration %q (use e.g. 30s, 15m, 2h, 30d)", s)
+		return 0, fmt.Errorf("bad duration %q (use e.g. 30s, 15m, 2h, 30d)", orig)
 	}
 	if v+total < 0 {
-		return 0, fmt.Errorf("bad duration %q: negative", s)
+		return 0, fmt.Errorf("bad duration %q: negative", orig)
 	}
 	return total + v, nil
 }
@@ -250,7 +250,7 @@ func Load(path string) (*Config, error) {
 func Parse(file string, data []byte) (*Config, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, Errors{{File: file, Field: "yaml", Msg: err.Error()}}
+		return nil, yamlErrors(file, err)
 	}
 	cfg := defaults()
 	cfg.Path = file
@@ -269,7 +269,7 @@ func Parse(file string, data []byte) (*Config, error) {
 		return nil, errs
 	}
 	if err := root.Decode(&cfg); err != nil {
-		return nil, Errors{{File: file, Field: "yaml", Msg: err.Error()}}
+		return nil, yamlErrors(file, err)
 	}
 	cfg.validate(root, add)
 	if len(errs) > 0 {
@@ -278,6 +278,28 @@ func Parse(file string, data []byte) (*Config, error) {
 	cfg.Storage.Path = cfg.Resolve(cfg.Storage.Path)
 	cfg.Seeds.Dir = cfg.Resolve(cfg.Seeds.Dir)
 	return &cfg, nil
+}
+
+var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// yamlErrors splits the YAML library's decode errors into located errors.
+func yamlErrors(file string, err error) Errors {
+	var te *yaml.TypeError
+	msgs := []string{err.Error()}
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	}
+	var out Errors
+	for _, m := range msgs {
+		m = strings.TrimPrefix(m, "yaml: ")
+		e := Error{File: file, Field: "yaml", Msg: m}
+		if sm := yamlLine.FindStringSubmatch(m); sm != nil {
+			e.Line, _ = strconv.Atoi(sm[1])
+			e.Msg = sm[2]
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // Resolve makes a path from the configuration absolute, relative to the file's folder.

@@ -1,0 +1,129 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const good = `storage:
+  path: data/raqib.db
+seeds:
+  dir: seeds
+poll:
+  schedule: "*/10 * * * *"
+  timeout: 20s
+dedup:
+  window: 7d
+feeds:
+  - name: bbc-arabic
+    url: https://feeds.bbci.co.uk/arabic/rss.xml
+    language: ar
+  - name: local
+    url: http://127.0.0.1:8000/feed.xml
+    schedule: "@every 5m"
+    enabled: false
+alerts:
+  channels:
+    - name: hook
+      type: webhook
+      url: https://hooks.example.org/x
+      secret: ${RAQIB_TEST_SECRET}
+  rules:
+    - name: libya
+      query: ليبيا OR Libya
+      channels: [hook]
+      feeds: [bbc-arabic]
+server:
+  listen: 127.0.0.1:9090
+`
+
+func TestLoadGood(t *testing.T) {
+	t.Setenv("RAQIB_TEST_SECRET", "s3cr$t")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Storage.Path != filepath.Join(dir, "data/raqib.db") || cfg.Seeds.Dir != filepath.Join(dir, "seeds") {
+		t.Errorf("relative paths not resolved against the file's folder: %q %q", cfg.Storage.Path, cfg.Seeds.Dir)
+	}
+	if cfg.Alerts.Channels[0].Secret != "s3cr$t" {
+		t.Errorf("secret = %q, want the environment's value", cfg.Alerts.Channels[0].Secret)
+	}
+	if cfg.Dedup.Window.D() != 7*24*time.Hour || cfg.Poll.Timeout.D() != 20*time.Second {
+		t.Errorf("durations: window %v timeout %v", cfg.Dedup.Window.D(), cfg.Poll.Timeout.D())
+	}
+	if cfg.Feeds[1].IsEnabled() || !cfg.Feeds[0].IsEnabled() {
+		t.Error("enabled flags wrong")
+	}
+	if cfg.Poll.MaxBody != 10<<20 || cfg.Poll.PerHost != 2 {
+		t.Errorf("defaults not applied: %+v", cfg.Poll)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	t.Setenv("RAQIB_TEST_SECRET", "x")
+	cases := []struct {
+		name, from, to string
+		want           string // in the message, with the line
+	}{
+		{"unknown key", "  timeout: 20s", "  timout: 20s", ":7: poll.timout: unknown key"},
+		{"bad url", "url: https://feeds.bbci.co.uk/arabic/rss.xml", "url: ftp://feeds.example/rss", ":12: feeds[0].url: bad URL"},
+		{"bad cron", `"*/10 * * * *"`, `"*/10 * *"`, ":6: poll.schedule: bad schedule"},
+		{"bad duration", "timeout: 20s", "timeout: twenty", ":7: yaml: bad duration \"twenty\""},
+		{"bad window", "window: 7d", "window: 7days", ":9: yaml: bad duration \"7days\""},
+		{"duplicate feed", "name: local", "name: bbc-arabic", ":14: feeds[1].name: duplicate feed name \"bbc-arabic\" (first on line 11)"},
+		{"unset variable", "${RAQIB_TEST_SECRET}", "${RAQIB_NOT_SET_ANYWHERE}", ":23: ${RAQIB_NOT_SET_ANYWHERE}: environment variable"},
+		{"unknown channel", "channels: [hook]", "channels: [mail]", ":27: alerts.rules[0].channels: no channel named \"mail\""},
+		{"wrong setting for type", "      secret: ${RAQIB_TEST_SECRET}", "      host: smtp.example.org", ":23: alerts.channels[0].host: not a setting of a webhook channel"},
+		{"bad listen", "listen: 127.0.0.1:9090", "listen: localhost", ":30: server.listen"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			src := strings.Replace(good, c.from, c.to, 1)
+			if src == good {
+				t.Fatalf("case does not change the file: %q", c.from)
+			}
+			_, err := Parse("/etc/raqib/config.yaml", []byte(src))
+			var errs Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("err = %v, want config.Errors", err)
+			}
+			if !strings.Contains(err.Error(), "/etc/raqib/config.yaml"+c.want) {
+				t.Errorf("error\n%v\ndoes not contain %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{"30d": 720 * time.Hour, "1d12h": 36 * time.Hour, "15m": 15 * time.Minute, "90s": 90 * time.Second} {
+		got, err := ParseDuration(in)
+		if err != nil || got != want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "d", "3 days", "-5m", "10x"} {
+		if _, err := ParseDuration(bad); err == nil {
+			t.Errorf("ParseDuration(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestShippedConfigIsValid(t *testing.T) {
+	cfg, err := Load("../config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Feeds) < 5 {
+		t.Errorf("the shipped config should list real feeds to start with, has %d", len(cfg.Feeds))
+	}
+}

@@ -1,0 +1,344 @@
+package feeds_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/raqib/raqib/config"
+	"github.com/raqib/raqib/feeds"
+	"github.com/raqib/raqib/pipeline"
+	"github.com/raqib/raqib/storage"
+)
+
+func testdata(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+type env struct {
+	store  *storage.Bolt
+	poller *feeds.Poller
+}
+
+func newEnv(t *testing.T, opt feeds.FetchOptions) *env {
+	t.Helper()
+	st, err := storage.OpenBolt(filepath.Join(t.TempDir(), "raqib.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	pipe, err := pipeline.New(context.Background(), st, 30*24*time.Hour, nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{store: st, poller: &feeds.Poller{Store: st, Fetcher: feeds.NewFetcher(opt), Ingester: pipe, Timeout: 5 * time.Second, Log: log}}
+}
+
+func (e *env) poll(t *testing.T, name, url string) feeds.Result {
+	t.Helper()
+	return e.poller.Poll(context.Background(), config.Feed{Name: name, URL: url}, true)
+}
+
+// A server that honours ETag and If-Modified-Since like a well-behaved feed.
+func TestConditionalGet(t *testing.T) {
+	body := testdata(t, "rss-utf8.xml")
+	var full, notModified atomic.Int32
+	var ua atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ua.Store(r.UserAgent())
+		if r.Header.Get("If-None-Match") == `"v1"` && r.Header.Get("If-Modified-Since") == "Sun, 11 May 2025 09:30:00 GMT" {
+			notModified.Add(1)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		full.Add(1)
+		w.Header().Set("ETag", `"v1"`)
+		w.Header().Set("Last-Modified", "Sun, 11 May 2025 09:30:00 GMT")
+		w.Header().Set("Content-Type", "application/rss+xml; charset=utf-8")
+		w.Write(body)
+	}))
+	defer srv.Close()
+	e := newEnv(t, feeds.FetchOptions{})
+	r1 := e.poll(t, "news", srv.URL+"/rss")
+	if r1.Err != nil || r1.New != 3 {
+		t.Fatalf("first poll: %+v", r1)
+	}
+	r2 := e.poll(t, "news", srv.URL+"/rss")
+	if !r2.NotModified || r2.New != 0 {
+		t.Fatalf("second poll should be a 304: %+v", r2)
+	}
+	if full.Load() != 1 || notModified.Load() != 1 {
+		t.Errorf("full=%d notModified=%d", full.Load(), notModified.Load())
+	}
+	if got := ua.Load().(string); !strings.HasPrefix(got, "raqib/"+feeds.Version) {
+		t.Errorf("User-Agent %q should name raqib and its version", got)
+	}
+	st, _ := e.store.Feed(context.Background(), "news")
+	if st.ETag != `"v1"` || st.Items != 3 || st.LastSuccess.IsZero() {
+		t.Errorf("state %+v", st)
+	}
+	items, _ := e.store.Items(context.Background(), storage.ListOptions{WithDuplicates: true})
+	if len(items) != 3 || items[0].Title != "حفتر يلتقي بوتين في الكرملين" {
+		t.Errorf("items: %d, first %q", len(items), items[0].Title)
+	}
+}
+
+// A server that ignores conditional GET and sends the same bytes is not parsed again.
+func TestUnchangedBodyIsNotParsed(t *testing.T) {
+	body := testdata(t, "atom.xml")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(body) }))
+	defer srv.Close()
+	e := newEnv(t, feeds.FetchOptions{})
+	if r := e.poll(t, "wire", srv.URL); r.New != 2 {
+		t.Fatalf("%+v", r)
+	}
+	if r := e.poll(t, "wire", srv.URL); !r.Unchanged || r.Items != 0 {
+		t.Fatalf("second poll: %+v", r)
+	}
+}
+
+func TestGzipAndCharsetHeader(t *testing.T) {
+	body := testdata(t, "rss-cp1256-undeclared.xml")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			t.Error("gzip not offered")
+		}
+		w.Header().Set("Content-Type", "application/xml; charset=windows-1256")
+		w.Header().Set("Content-Encoding", "gzip")
+		gz := gzip.NewWriter(w)
+		gz.Write(body)
+		gz.Close()
+	}))
+	defer srv.Close()
+	e := newEnv(t, feeds.FetchOptions{})
+	if r := e.poll(t, "cp", srv.URL); r.Err != nil || r.New != 3 {
+		t.Fatalf("%+v", r)
+	}
+	items, _ := e.store.Items(context.Background(), storage.ListOptions{})
+	if items[0].Title != "حفتر يلتقي بوتين في الكرملين" {
+		t.Errorf("title %q", items[0].Title)
+	}
+}
+
+func TestPermanentRedirectUpdatesURL(t *testing.T) {
+	body := testdata(t, "rss-utf8.xml")
+	mux := http.NewServeMux()
+	mux.HandleFunc("/old", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/new", http.StatusMovedPermanently) })
+	mux.HandleFunc("/tmp", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/new", http.StatusFound) })
+	mux.HandleFunc("/new", func(w http.ResponseWriter, r *http.Request) { w.Write(body) })
+	mux.HandleFunc("/loop", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/loop", http.StatusFound) })
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	e := newEnv(t, feeds.FetchOptions{})
+	ctx := context.Background()
+	e.poll(t, "moved", srv.URL+"/old")
+	if st, _ := e.store.Feed(ctx, "moved"); st.URL != srv.URL+"/new" {
+		t.Errorf("after 301 URL = %q", st.URL)
+	}
+	e.poll(t, "temp", srv.URL+"/tmp")
+	if st, _ := e.store.Feed(ctx, "temp"); st.URL != srv.URL+"/tmp" {
+		t.Errorf("after 302 URL = %q, should stay", st.URL)
+	}
+	if r := e.poll(t, "loop", srv.URL+"/loop"); r.Err == nil || !strings.Contains(r.Err.Error(), "redirect") {
+		t.Errorf("loop: %v", r.Err)
+	}
+}
+
+func TestSizeCap(t *testing.T) {
+	big := bytes.Repeat([]byte("<!-- padding -->"), 1<<16) // 1 MiB
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/bomb" {
+			// A small gzip stream that inflates past the cap.
+			w.Header().Set("Content-Encoding", "gzip")
+			gz := gzip.NewWriter(w)
+			for i := 0; i < 4; i++ {
+				gz.Write(big)
+			}
+			gz.Close()
+			return
+		}
+		w.Write(big)
+	}))
+	defer srv.Close()
+	e := newEnv(t, feeds.FetchOptions{MaxBody: 512 << 10})
+	for _, path := range []string{"/plain", "/bomb"} {
+		r := e.poll(t, "big"+strings.TrimPrefix(path, "/"), srv.URL+path)
+		if !errors.Is(r.Err, feeds.ErrTooLarge) {
+			t.Errorf("%s: err = %v, want too large", path, r.Err)
+		}
+	}
+}
+
+func TestRetryAfterAndGone(t *testing.T) {
+	var hits atomic.Int32
+	mux := http.NewServeMux()
+	mux.HandleFunc("/busy", func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Retry-After", "120")
+		w.WriteHeader(http.StatusTooManyRequests)
+	})
+	mux.HandleFunc("/gone", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusGone) })
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	e := newEnv(t, feeds.FetchOptions{})
+	ctx := context.Background()
+	start := time.Now()
+	r := e.poll(t, "busy", srv.URL+"/busy")
+	if r.Status != 429 || r.Err == nil {
+		t.Fatalf("%+v", r)
+	}
+	st, _ := e.store.Feed(ctx, "busy")
+	if d := st.RetryAfter.Sub(start); d < 119*time.Second || d > 125*time.Second {
+		t.Errorf("retry after %v, want about 120s", d)
+	}
+	// Even a one-shot poll respects the server's Retry-After.
+	if r := e.poll(t, "busy", srv.URL+"/busy"); r.Skipped == "" || hits.Load() != 1 {
+		t.Errorf("second poll should wait: %+v, hits %d", r, hits.Load())
+	}
+	e.poll(t, "gone", srv.URL+"/gone")
+	st, _ = e.store.Feed(ctx, "gone")
+	if !strings.Contains(st.Disabled, "410") {
+		t.Errorf("410 should disable the feed: %+v", st)
+	}
+	if r := e.poll(t, "gone", srv.URL+"/gone"); !strings.HasPrefix(r.Skipped, "disabled") {
+		t.Errorf("disabled feed polled again: %+v", r)
+	}
+}
+
+func TestBackoffGrowsAndCaps(t *testing.T) {
+	prev := time.Duration(0)
+	for n := 1; n <= 12; n++ {
+		d := feeds.Backoff(n, time.Hour)
+		if d > 72*time.Minute {
+			t.Fatalf("backoff %v past the cap", d)
+		}
+		if n <= 5 && d < prev/2 {
+			t.Errorf("backoff shrank: %v after %v", d, prev)
+		}
+		prev = d
+	}
+}
+
+// A server that never answers, or drips its body, hits the total timeout;
+// other feeds are unaffected.
+func TestTimeoutsAndIsolation(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	defer once.Do(func() { close(release) })
+	body := testdata(t, "feed.json")
+	mux := http.NewServeMux()
+	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	mux.HandleFunc("/drip", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"version": "https://jsonfeed.org/version/1.1", "title": "`))
+		for i := 0; i < 100; i++ {
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			w.Write([]byte("x"))
+			w.(http.Flusher).Flush()
+		}
+	})
+	mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) { w.Write(body) })
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	e := newEnv(t, feeds.FetchOptions{})
+	e.poller.Timeout = 700 * time.Millisecond
+	fs := []config.Feed{{Name: "hang", URL: srv.URL + "/hang"}, {Name: "drip", URL: srv.URL + "/drip"}, {Name: "ok", URL: srv.URL + "/ok"}}
+	res := e.poller.PollAll(context.Background(), fs, 3, true)
+	for _, r := range res[:2] {
+		if r.Err == nil || !strings.Contains(r.Err.Error(), "timed out") {
+			t.Errorf("%s: err = %v, want a timeout", r.Feed, r.Err)
+		}
+	}
+	if res[2].Err != nil || res[2].New != 2 {
+		t.Errorf("ok feed: %+v", res[2])
+	}
+	st, _ := e.store.Feed(context.Background(), "hang")
+	if st.LastError == "" || st.Failures != 1 {
+		t.Errorf("hang state: %+v", st)
+	}
+}
+
+// At most PerHost requests to one host at a time.
+func TestPerHostLimit(t *testing.T) {
+	var cur, peak atomic.Int32
+	body := testdata(t, "feed.json")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := cur.Add(1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+		cur.Add(-1)
+		w.Write(body)
+	}))
+	defer srv.Close()
+	e := newEnv(t, feeds.FetchOptions{PerHost: 2})
+	var fs []config.Feed
+	for i := 0; i < 8; i++ {
+		fs = append(fs, config.Feed{Name: fmt.Sprintf("f%d", i), URL: fmt.Sprintf("%s/%d", srv.URL, i)})
+	}
+	e.poller.PollAll(context.Background(), fs, 8, true)
+	if peak.Load() > 2 {
+		t.Errorf("peak concurrency to one host %d, want ≤ 2", peak.Load())
+	}
+}
+
+// The same item in two feeds is stored once; bad bodies leave stored items alone.
+func TestSameItemAcrossFeedsAndBadBodies(t *testing.T) {
+	good := testdata(t, "rss-utf8.xml")
+	var broken atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if broken.Load() {
+			w.Write(testdata(t, "page.html"))
+			return
+		}
+		w.Write(good)
+	}))
+	defer srv.Close()
+	e := newEnv(t, feeds.FetchOptions{})
+	e.poll(t, "a", srv.URL+"/a")
+	// The same items (same links) under another feed are not stored again:
+	// their GUIDs are bare, but the canonical links match.
+	if r := e.poll(t, "b", srv.URL+"/b"); r.New != 0 || r.Err != nil {
+		t.Errorf("second feed with the same links: %+v", r)
+	}
+	broken.Store(true)
+	r := e.poll(t, "a", srv.URL+"/a")
+	if r.Err == nil || !strings.Contains(r.Err.Error(), "HTML page") {
+		t.Errorf("html: %v", r.Err)
+	}
+	n, _ := e.store.ItemCount(context.Background())
+	if n != 3 {
+		t.Errorf("items %d, want 3", n)
+	}
+}

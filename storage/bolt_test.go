@@ -1,0 +1,91 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestSecondOpenFailsFast(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "raqib.db")
+	s, err := OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	start := time.Now()
+	_, err = OpenBolt(path)
+	if !errors.Is(err, ErrInUse) {
+		t.Fatalf("err = %v, want ErrInUse", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("took %v, want under a second", d)
+	}
+}
+
+func TestCommitSkipsKnownKeysAndPersists(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "raqib.db")
+	s, err := OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	mk := func(id string, keys ...string) *Item {
+		return &Item{ID: id, Feed: "f", Title: "عنوان " + id, Keys: keys, Cluster: id, Fetched: now}
+	}
+	feed := &FeedState{Name: "f", URL: "http://x/", ETag: `"1"`}
+	res, err := s.Commit(ctx, &Batch{Feed: feed, Items: []*Item{mk("a", "url:http://x/a"), mk("b", "url:http://x/b")}})
+	if err != nil || len(res.Stored) != 2 {
+		t.Fatalf("%v %+v", err, res)
+	}
+	// b again under another key it also has, and c new.
+	res, err = s.Commit(ctx, &Batch{Feed: feed, Items: []*Item{mk("b2", "guid:f:9", "url:http://x/b"), mk("c", "url:http://x/c")}})
+	if err != nil || len(res.Stored) != 1 || len(res.Skipped) != 1 || res.Stored[0].ID != "c" {
+		t.Fatalf("%v %+v", err, res)
+	}
+	s.Close()
+
+	s, err = OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	f, err := s.Feed(ctx, "f")
+	if err != nil || f.Items != 3 || f.ETag != `"1"` {
+		t.Errorf("feed after reopen: %+v %v", f, err)
+	}
+	items, _ := s.Items(ctx, ListOptions{})
+	if len(items) != 3 {
+		t.Errorf("%d items after reopen", len(items))
+	}
+	if id, _ := s.LookupKeys(ctx, []string{"guid:f:9"}); id != "" {
+		t.Errorf("a skipped item's keys must not be stored, found %q", id)
+	}
+}
+
+func TestSeedsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenBolt(filepath.Join(t.TempDir(), "raqib.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	seeds := []*Seed{{Name: "a.txt", Text: "نص", Hash: "h1"}, {Name: "b.txt", Text: "نص آخر", Hash: "h2"}}
+	if n, err := s.PutSeeds(ctx, seeds); n != 2 || err != nil {
+		t.Fatalf("first import %d %v", n, err)
+	}
+	if n, _ := s.PutSeeds(ctx, seeds); n != 0 {
+		t.Errorf("re-import added %d", n)
+	}
+	seeds[1].Hash = "h3" // the file was edited
+	if n, _ := s.PutSeeds(ctx, seeds); n != 1 {
+		t.Errorf("edited seed: %d updated", n)
+	}
+	c, err := s.Cluster(ctx, "seed:a.txt")
+	if err != nil || c.Size != 1 {
+		t.Errorf("seed cluster %+v %v", c, err)
+	}
+}
