@@ -70,7 +70,7 @@ func Prepare(title, body string) *Doc {
 		d.Words = d.Title
 	}
 	d.Shingles = shingles(d.Words)
-	d.Print = Fingerprint{Shingles: uniq32(d.Shingles), Words: wordSet(d.Words), Length: len(d.Words)}
+	d.Print = Fingerprint{Shingles: uniq32(d.Shingles), Words: wordSet(append(append([]string(nil), d.Words...), d.Title...)), Length: len(d.Words)}
 	return d
 }
 
@@ -138,11 +138,14 @@ func uniq32(hs []uint64) []uint32 {
 func wordSet(ws []string) []uint32 {
 	out := make([]uint32, len(ws))
 	for i, w := range ws {
-		out[i] = uint32(mix(hashWord(w)) >> 32)
+		out[i] = wordHash(w)
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
 }
+
+// wordHash keys the word set: light stems, so clitics don't count as new words.
+func wordHash(w string) uint32 { return uint32(mix(hashWord(stem(w))) >> 32) }
 
 // Samples are the shingle hashes that go into the index: those 0 mod
 // sampleMod, at most maxSamples of the smallest, so every document picks

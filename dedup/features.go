@@ -1,0 +1,154 @@
+package dedup
+
+import (
+	"fmt"
+	"unicode"
+)
+
+// Features describe what a new document brings beyond an earlier one.
+type Features struct {
+	Contain   float64 // share of the new doc's shingles found in the old
+	Cover     float64 // share of the old doc's shingles found in the new
+	Lead      float64 // containment of the new doc's first leadWords words
+	NewRun    int     // longest run of consecutive new words
+	NewInRuns float64 // share of the new doc's words in runs of ≥ runMin new words
+	Nums      int     // distinct numbers in the new doc
+	NewNums   int     // of those, absent from the old
+	NewWords  float64 // share of distinct words absent from the old
+	WCover    float64 // share of the new doc's words inside a shingle seen in the old
+	PegNew    int     // content words of the title and lead that the old lacks
+	PegAll    int
+	TitleNew  int // content words of the title that the old lacks
+	TitleAll  int
+	LenB      int
+	LenA      int
+}
+
+const (
+	leadWords = 40
+	runMin    = 12
+)
+
+func isNumber(w string) bool {
+	for _, r := range w {
+		if !unicode.IsDigit(r) && r != '.' && r != ',' {
+			return false
+		}
+	}
+	return w != ""
+}
+
+// Compare computes the features of new doc b against old fingerprint a.
+func Compare(b *Doc, a *Fingerprint) Features {
+	f := Features{LenB: len(b.Words), LenA: a.Length}
+	if len(b.Shingles) == 0 || len(a.Shingles) == 0 {
+		return f
+	}
+	common := intersect(b.Print.Shingles, a.Shingles)
+	f.Contain = float64(common) / float64(len(b.Print.Shingles))
+	f.Cover = float64(common) / float64(len(a.Shingles))
+
+	// Which word positions of b are covered by a shingle seen in a.
+	covered := make([]bool, len(b.Words))
+	leadSeen, leadAll := 0, 0
+	for i, h := range b.Shingles {
+		in := has(a.Shingles, uint32(h>>32))
+		if in {
+			for j := i; j < i+shingleSize && j < len(covered); j++ {
+				covered[j] = true
+			}
+		}
+		if i < leadWords {
+			leadAll++
+			if in {
+				leadSeen++
+			}
+		}
+	}
+	if leadAll > 0 {
+		f.Lead = float64(leadSeen) / float64(leadAll)
+	}
+	run, inRuns := 0, 0
+	flush := func() {
+		if run > f.NewRun {
+			f.NewRun = run
+		}
+		if run >= runMin {
+			inRuns += run
+		}
+		run = 0
+	}
+	for _, c := range covered {
+		if c {
+			flush()
+		} else {
+			run++
+		}
+	}
+	flush()
+	f.NewInRuns = float64(inRuns) / float64(len(b.Words))
+	nc := 0
+	for _, c := range covered {
+		if c {
+			nc++
+		}
+	}
+	f.WCover = float64(nc) / float64(len(covered))
+	tseen := map[string]bool{}
+	for _, w := range b.Title {
+		s := stem(w)
+		if stopwords[w] || stopwords[s] || len([]rune(s)) < 2 || tseen[s] {
+			continue
+		}
+		tseen[s] = true
+		f.TitleAll++
+		if !has(a.Words, wordHash(w)) {
+			f.TitleNew++
+		}
+	}
+	peg := map[string]bool{}
+	lead := b.Words[:min(len(b.Words), leadWords)]
+	for _, w := range append(append([]string(nil), b.Title...), lead...) {
+		s := stem(w)
+		if stopwords[w] || stopwords[s] || len([]rune(s)) < 2 || peg[s] {
+			continue
+		}
+		peg[s] = true
+		f.PegAll++
+		if !has(a.Words, wordHash(w)) {
+			f.PegNew++
+		}
+	}
+
+	seen := map[string]bool{}
+	newWords, distinct := 0, 0
+	for _, w := range b.Words {
+		if seen[w] {
+			continue
+		}
+		seen[w] = true
+		distinct++
+		inA := has(a.Words, wordHash(w))
+		if !inA {
+			newWords++
+		}
+		if isNumber(w) {
+			f.Nums++
+			if !inA {
+				f.NewNums++
+			}
+		}
+	}
+	if distinct > 0 {
+		f.NewWords = float64(newWords) / float64(distinct)
+	}
+	return f
+}
+
+func (f Features) String() string {
+	return fmt.Sprintf("contain %.2f wcover %.2f cover %.2f lead %.2f inruns %.2f nums %d/%d newwords %.2f peg %2d/%2d title %d/%d len %d/%d",
+		f.Contain, f.WCover, f.Cover, f.Lead, f.NewInRuns, f.NewNums, f.Nums, f.NewWords, f.PegNew, f.PegAll, f.TitleNew, f.TitleAll, f.LenB, f.LenA)
+}
+
+// Explain is Compare for people: the features as one line.
+func Explain(b, a *Doc) string { return Compare(b, &a.Print).String() }
