@@ -61,6 +61,10 @@ func Fold(r rune) rune {
 		return 'ي'
 	case r == 'ک': // keheh
 		return 'ك'
+	case r == '٫': // Arabic decimal separator
+		return '.'
+	case r == '٬': // Arabic thousands separator
+		return ','
 	case r == '\u00A0' || r == '\u2007' || r == '\u202F':
 		return ' '
 	}
@@ -94,7 +98,7 @@ func Tokenize(s string) []Token {
 			}
 			continue
 		}
-		if start >= 0 && (r == '.' || r == ',' || r == '٫' || r == '٬') && i > 0 && isDigitByte(s[i-1]) && i+1 < len(s) && isDigitByte(s[i+1]) {
+		if start >= 0 && (r == '.' || r == ',') && i > 0 && isDigitByte(s[i-1]) && i+1 < len(s) && isDigitByte(s[i+1]) {
 			continue
 		}
 		if start >= 0 {

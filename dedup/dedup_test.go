@@ -1,0 +1,134 @@
+package dedup
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A wire dispatch written for these tests, in paragraphs.
+var wire = []string{
+	"أعلنت وزارة الصحة في طرابلس مساء الثلاثاء ارتفاع عدد ضحايا الفيضانات التي ضربت مدينة درنة شرقي ليبيا إلى 42 قتيلا وعشرات المفقودين، فيما تواصل فرق الإنقاذ البحث عن ناجين تحت الأنقاض.",
+	"وقال المتحدث باسم الوزارة في مؤتمر صحفي إن الأمطار الغزيرة التي هطلت على المنطقة خلال يومين تسببت في انهيار سدين رئيسيين وجرفت عددا من المباني السكنية القريبة من مجرى الوادي.",
+	"وأضاف أن المستشفيات الميدانية استقبلت أكثر من ثلاثمئة مصاب، أغلبهم من النساء والأطفال، وأن الوزارة أرسلت قوافل طبية وأدوية إلى المدن المتضررة في الجبل الأخضر.",
+	"من جهتها، أعلنت الحكومة الحداد العام ثلاثة أيام، ودعت المنظمات الدولية إلى تقديم المساعدة العاجلة للسكان الذين فقدوا منازلهم.",
+	"وأشار مركز الأرصاد الجوية إلى أن المنخفض الجوي سيتجه شرقا خلال الساعات المقبلة مع توقع تراجع حدة الأمطار تدريجيا بحلول نهاية الأسبوع.",
+	"وتعد هذه الفيضانات الأسوأ التي تشهدها المنطقة منذ عقود، بحسب خبراء محليين طالبوا بمراجعة حالة السدود القديمة وصيانتها.",
+}
+
+func join(ps ...string) string { return strings.Join(ps, "\n") }
+
+func verdict(title, body string, original *Doc) Verdict {
+	return Judge(Prepare(title, body), &original.Print)
+}
+
+func TestJudgeHardCases(t *testing.T) {
+	original := Prepare("ارتفاع ضحايا فيضانات درنة إلى 42 قتيلا", join(wire...))
+	cases := []struct {
+		name  string
+		title string
+		body  string
+		dup   bool
+	}{
+		{"identical copy", "ارتفاع ضحايا فيضانات درنة إلى 42 قتيلا", join(wire...), true},
+		{"new headline", "ليبيا: عشرات القتلى في فيضانات درنة", join(wire...), true},
+		{"trimmed tail", "ضحايا فيضانات درنة", join(wire[:3]...), true},
+		{"summary: the lead only", "42 قتيلا في درنة", wire[0], true},
+		{"reordered paragraphs", "فيضانات درنة", join(wire[3], wire[0], wire[2], wire[1], wire[5], wire[4]), true},
+		{"boilerplate around it", "فيضانات درنة", join("شارك عبر تويتر فيسبوك واتساب", wire[0], wire[1], wire[2], wire[3], "اقرأ أيضا: أسعار الذهب اليوم", "جميع الحقوق محفوظة"), true},
+		{"orthographic variants", "ارتفاع ضحايا فيضانات درنه الى ٤٢ قتيلاً",
+			strings.NewReplacer("أ", "ا", "إ", "ا", "ة", "ه", "ى", "ي", "42", "٤٢", "الأمطار", "الأمـــطار", "الغزيرة", "الغَزيرة").Replace(join(wire...)), true},
+		{"light copy-editing", "فيضانات درنة",
+			strings.NewReplacer("مساء الثلاثاء", "مساء أمس", "وقال المتحدث", "وأوضح المتحدث", "أكثر من", "ما يزيد على", "العاجلة", "الفورية").Replace(join(wire...)), true},
+		{"update: a new toll under a new lead", "حصيلة فيضانات درنة تقفز إلى 2300 قتيل",
+			join("قفزت حصيلة ضحايا الفيضانات في مدينة درنة إلى أكثر من 2300 قتيل وعشرة آلاف مفقود، بحسب ما أعلنه الهلال الأحمر الليبي صباح الخميس، بعد انتشال مئات الجثث من البحر ومن تحت ركام الأحياء التي جرفتها السيول.",
+				"وقال مسؤول في الهلال الأحمر إن فرق الإغاثة لم تتمكن بعد من الوصول إلى عدد من الأحياء المعزولة، محذرا من أن الأرقام مرشحة للارتفاع مع استمرار عمليات البحث.",
+				wire[1], wire[3]), false},
+		{"reaction quoting one paragraph", "الأمم المتحدة ترسل فريقا لدعم ليبيا",
+			join("أعلن الأمين العام للأمم المتحدة إرسال فريق من خبراء الطوارئ والتنسيق الإنساني إلى شرق ليبيا للمساعدة في عمليات الإغاثة بعد الكارثة، مؤكدا تضامن المنظمة الكامل مع الشعب الليبي في هذا المصاب.",
+				"وأوضح في بيان أن الفريق سيعمل مع السلطات المحلية والهلال الأحمر على تقييم الاحتياجات العاجلة من مياه الشرب والمأوى والرعاية الصحية، وأن صندوق الطوارئ خصص مبلغا أوليا لتمويل الاستجابة.",
+				wire[0]), false},
+		{"independent report, same event and names", "درنة تحت الماء: شهادات الناجين",
+			join("في شوارع درنة التي غمرتها المياه، يروي السكان كيف استيقظوا على هدير السيل بعد منتصف الليل، وكيف صعدوا إلى أسطح المنازل هربا من الموج الذي حمل السيارات والأشجار نحو البحر.",
+				"يقول أحد الناجين إنه فقد ثلاثة من أقاربه حين انهار الجدار الخلفي لبيتهم، بينما تبحث امرأة عن ابنها المفقود منذ ليلة الفيضان بين المستشفيات الميدانية في الجبل الأخضر.",
+				"ويتهم كثيرون السلطات بإهمال صيانة السدين منذ سنوات رغم التحذيرات المتكررة من خطر انهيارهما في حال هطول أمطار غزيرة على المنطقة."), false},
+	}
+	for _, c := range cases {
+		v := verdict(c.title, c.body, original)
+		if v.Duplicate != c.dup {
+			f := Compare(Prepare(c.title, c.body), &original.Print)
+			t.Errorf("%s: duplicate=%v (%s), want %v\n  %s", c.name, v.Duplicate, v.Reason, c.dup, f)
+		}
+	}
+}
+
+func TestFingerprintRoundTrip(t *testing.T) {
+	d := Prepare("عنوان", join(wire...))
+	got, err := Decode(d.Print.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, d.Print) {
+		t.Error("decode(encode(f)) != f")
+	}
+	for _, bad := range [][]byte{nil, {2}, {1, 5, 200}} {
+		if _, err := Decode(bad); err == nil {
+			t.Errorf("Decode(%v) accepted garbage", bad)
+		}
+	}
+}
+
+// A lead-only summary must find its long original among many documents
+// through the sampled index: containment survives sampling.
+func TestIndexFindsContainedDocument(t *testing.T) {
+	ix := NewIndex()
+	now := time.Now()
+	long := Prepare("", join(wire...)+"\n"+join(wire...)) // a long article
+	ix.Add("original", now, long.Print.Samples())
+	for i := 0; i < 200; i++ {
+		other := Prepare("", strings.Repeat("خبر مختلف رقم ", 5)+strings.Repeat(string(rune('a'+i%26)), i%7+1)+" "+wire[5][:40])
+		ix.Add("other"+string(rune('A'+i%26))+string(rune('0'+i/26)), now, other.Print.Samples())
+	}
+	summary := Prepare("", wire[0])
+	cands := ix.Candidates(summary.Print.Samples(), now.Add(-time.Hour), 5)
+	if len(cands) == 0 || cands[0].ID != "original" {
+		t.Fatalf("candidates %+v", cands)
+	}
+	// Outside the window it is not a candidate; Expire drops it for good.
+	if c := ix.Candidates(summary.Print.Samples(), now.Add(time.Hour), 5); len(c) != 0 {
+		t.Errorf("old document still a candidate: %+v", c)
+	}
+	ix.Add("seed:x", time.Time{}, summary.Print.Samples())
+	if n := ix.Expire(now.Add(time.Hour)); n == 0 {
+		t.Error("nothing expired")
+	}
+	if c := ix.Candidates(summary.Print.Samples(), time.Time{}, 5); len(c) != 1 || c[0].ID != "seed:x" {
+		t.Errorf("after expiry: %+v (seeds never expire)", c)
+	}
+}
+
+// Merging the delta into the sorted base keeps every posting.
+func TestIndexMerge(t *testing.T) {
+	ix := NewIndex()
+	now := time.Now()
+	docs := map[string]*Doc{}
+	for i := 0; i < 3000; i++ {
+		id := strings.Repeat("x", i%5) + string(rune(0x0627+i%20)) + string(rune('0'+i%10)) + string(rune('a'+i/260)) + string(rune('a'+(i/10)%26))
+		d := Prepare("", wire[i%len(wire)]+" "+id+" "+id+"ب "+id+"ج")
+		docs[id] = d
+		ix.Add(id, now, d.Print.Samples())
+	}
+	ix.mu.Lock()
+	ix.merge()
+	ix.mu.Unlock()
+	for id, d := range docs {
+		found := false
+		for _, c := range ix.Candidates(d.Print.Samples(), time.Time{}, 3000) {
+			found = found || c.ID == id
+		}
+		if !found {
+			t.Fatalf("%s lost in merge", id)
+		}
+	}
+}

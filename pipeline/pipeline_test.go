@@ -1,0 +1,114 @@
+package pipeline
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/raqib/raqib/corpus"
+	"github.com/raqib/raqib/storage"
+)
+
+var story = []string{
+	"أعلنت وزارة الصحة في طرابلس مساء الثلاثاء ارتفاع عدد ضحايا الفيضانات التي ضربت مدينة درنة شرقي ليبيا إلى 42 قتيلا وعشرات المفقودين، فيما تواصل فرق الإنقاذ البحث عن ناجين.",
+	"وقال المتحدث باسم الوزارة إن الأمطار الغزيرة التي هطلت على المنطقة خلال يومين تسببت في انهيار سدين رئيسيين وجرفت عددا من المباني السكنية القريبة من مجرى الوادي.",
+	"وأضاف أن المستشفيات الميدانية استقبلت أكثر من ثلاثمئة مصاب، أغلبهم من النساء والأطفال، وأن الوزارة أرسلت قوافل طبية وأدوية إلى المدن المتضررة في الجبل الأخضر.",
+}
+
+var other = "افتتح معرض الرياض الدولي للكتاب أبوابه أمام الزوار بمشاركة أكثر من ألف وثمانمئة دار نشر من ثلاثين دولة، وتحل سلطنة عمان ضيف شرف على دورة هذا العام التي تستمر عشرة أيام."
+
+func open(t *testing.T, path string) (*Pipeline, *storage.Bolt) {
+	t.Helper()
+	st, err := storage.OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(context.Background(), st, 30*24*time.Hour, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, st
+}
+
+func item(feed, id, title, body string) *storage.Item {
+	return &storage.Item{ID: id, Feed: feed, Title: title, Summary: "<p>" + strings.ReplaceAll(body, "\n", "</p><p>") + "</p>",
+		Fetched: time.Now(), Keys: []string{"url:http://" + feed + "/" + id}}
+}
+
+func TestClustersAcrossRestartsAndSeeds(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "raqib.db")
+	p, st := open(t, path)
+	seed, err := corpus.ParseFile("flood.txt", []byte("date 2025-09-12 "+strings.Join(story, "\n\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := p.ImportSeeds(ctx, []*corpus.Doc{seed}); n != 1 || err != nil {
+		t.Fatalf("seeds %d %v", n, err)
+	}
+	// One fetch: an original, and a copy of it in the same batch.
+	res, err := p.Ingest(ctx, &storage.FeedState{Name: "a"}, []*storage.Item{
+		item("a", "a1", "معرض الكتاب", other),
+		item("a", "a2", "نسخة من خبر المعرض", other),
+		item("a", "a3", "فيضانات درنة", story[0]),
+	})
+	if err != nil || len(res.Stored) != 3 {
+		t.Fatalf("%v %+v", err, res)
+	}
+	if res.Stored[1].DuplicateOf != "a1" || res.Stored[1].Similarity != 1 {
+		t.Errorf("copy in the same batch: %+v", res.Stored[1])
+	}
+	if res.Stored[2].DuplicateOf != "seed:flood.txt" || res.Stored[2].Cluster != "seed:flood.txt" {
+		t.Errorf("seed copy: dup of %q cluster %q", res.Stored[2].DuplicateOf, res.Stored[2].Cluster)
+	}
+	st.Close()
+
+	// After a restart the index is rebuilt from the store.
+	p, st = open(t, path)
+	defer st.Close()
+	if n, _ := p.ImportSeeds(ctx, []*corpus.Doc{seed}); n != 0 {
+		t.Errorf("re-import added %d", n)
+	}
+	res, err = p.Ingest(ctx, &storage.FeedState{Name: "b"}, []*storage.Item{
+		item("b", "b1", "الرياض تستضيف معرض الكتاب", other[:len(other)/2]+" المزيد من التفاصيل لاحقا"),
+		item("b", "b2", "الفيضانات في ليبيا", strings.Join(story[1:], "\n")),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Stored[0]; got.DuplicateOf != "a1" || got.Cluster != "a1" {
+		t.Errorf("after restart: dup of %q cluster %q", got.DuplicateOf, got.Cluster)
+	}
+	if got := res.Stored[1]; got.DuplicateOf != "seed:flood.txt" {
+		t.Errorf("seed tail copy: dup of %q", got.DuplicateOf)
+	}
+	c, err := st.Cluster(ctx, "a1")
+	if err != nil || c.Size != 3 || len(c.Feeds) != 2 {
+		t.Errorf("cluster a1: %+v %v", c, err)
+	}
+	c, _ = st.Cluster(ctx, "seed:flood.txt")
+	if c.Size != 3 {
+		t.Errorf("seed cluster size %d, want 3 (the seed and two copies)", c.Size)
+	}
+	// The same items again are not stored twice.
+	res, _ = p.Ingest(ctx, &storage.FeedState{Name: "b"}, []*storage.Item{item("b", "b1", "x", other)})
+	if len(res.Stored) != 0 {
+		t.Errorf("re-ingest stored %d", len(res.Stored))
+	}
+}
+
+func TestLanguageDetected(t *testing.T) {
+	p, st := open(t, filepath.Join(t.TempDir(), "raqib.db"))
+	defer st.Close()
+	res, err := p.Ingest(context.Background(), &storage.FeedState{Name: "a"}, []*storage.Item{item("a", "1", "عنوان", other), item("a", "2", "Title", "An English report about the Kremlin and Libya.")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stored[0].Language != "ar" || res.Stored[1].Language != "" {
+		t.Errorf("languages %q %q", res.Stored[0].Language, res.Stored[1].Language)
+	}
+}

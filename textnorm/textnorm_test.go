@@ -1,0 +1,94 @@
+package textnorm
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestNormalize(t *testing.T) {
+	cases := []struct{ name, in, want string }{
+		{"diacritics", "مُحَمَّدٌ", "محمد"},
+		{"tatweel", "الكـــرملين", "الكرملين"},
+		{"alef variants", "أحمد إبراهيم آمنة ٱلله", "احمد ابراهيم امنه الله"},
+		{"taa marbuta", "القاهرة مدرسة", "القاهره مدرسه"},
+		{"alef maqsura", "مصطفى على", "مصطفي علي"},
+		{"arabic-indic digits", "عام ٢٠٢٥ في ١١ مايو", "عام 2025 في 11 مايو"},
+		{"persian digits", "۱۲۳", "123"},
+		{"latin case", "Libya KREMLIN Putin", "libya kremlin putin"},
+		{"presentation forms (NFKC)", "\uFE8D\uFEDF\uFEB4\uFEFC\uFEE1", "السلام"},
+		{"mixed", "قال Putin إنّ الـ١٠٠ يوم", "قال putin ان ال100 يوم"},
+		{"zero-width and rtl marks", "لي\u200cبيا\u200f", "ليبيا"},
+		{"invalid utf-8 kept apart", "ليبيا\xffمصر", "ليبيا مصر"},
+		{"persian yeh and keheh", "کتابی", "كتابي"},
+	}
+	for _, c := range cases {
+		if got := Normalize(c.in); got != c.want {
+			t.Errorf("%s: Normalize(%q) = %q, want %q", c.name, c.in, got, c.want)
+		}
+	}
+}
+
+func TestTokenize(t *testing.T) {
+	toks := Tokenize(Normalize("قُتل ٣٫٥ ألف شخص، و2,000 جريح (Reuters) في ليبيا."))
+	var words []string
+	for i, tk := range toks {
+		if tk.Pos != i {
+			t.Errorf("token %d has position %d", i, tk.Pos)
+		}
+		words = append(words, tk.Text)
+	}
+	want := []string{"قتل", "3.5", "الف", "شخص", "و2,000", "جريح", "reuters", "في", "ليبيا"}
+	if !reflect.DeepEqual(words, want) {
+		t.Errorf("tokens %q, want %q", words, want)
+	}
+	n := Normalize("ليبيا و Libya")
+	for _, tk := range Tokenize(n) {
+		if n[tk.Start:tk.End] != tk.Text {
+			t.Errorf("offsets of %q wrong", tk.Text)
+		}
+	}
+}
+
+func TestHTMLToText(t *testing.T) {
+	in := `<div class="post"><script>var x = "<p>not text</p>";</script><style>p{color:red}</style>
+<p>وصل الرئيس&nbsp;إلى <b>موسكو</b> &amp; التقى بوتين.</p><p>فقرة&#32;ثانية</p><br>سطر<iframe src="x">إطار</iframe></div>`
+	got := HTMLToText(in)
+	want := "وصل الرئيس إلى موسكو & التقى بوتين.\nفقرة ثانية\nسطر"
+	if got != want {
+		t.Errorf("HTMLToText = %q, want %q", got, want)
+	}
+	if HTMLToText("نص عادي   بلا وسوم") != "نص عادي بلا وسوم" {
+		t.Error("plain text should only be collapsed")
+	}
+	if strings.Contains(HTMLToText("<p>a</p><noscript>b</noscript>"), "b") {
+		t.Error("noscript content leaked")
+	}
+}
+
+func TestArabicShare(t *testing.T) {
+	if s := ArabicShare("هذا خبر عن Libya"); s < 0.6 || s > 0.8 {
+		t.Errorf("share %v", s)
+	}
+	if ArabicShare("English only") != 0 {
+		t.Error("english text has no arabic")
+	}
+}
+
+func FuzzNormalize(f *testing.F) {
+	for _, s := range []string{"مُحَمَّدٌ", "Libya ليبيا", "\xff\xfe", "ﻻ", "٣٫٥"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n := Normalize(s)
+		if Normalize(n) != n {
+			t.Errorf("not idempotent: %q -> %q -> %q", s, n, Normalize(n))
+		}
+		for _, tk := range Tokenize(n) {
+			if n[tk.Start:tk.End] != tk.Text || tk.Text == "" {
+				t.Fatalf("bad token %+v in %q", tk, n)
+			}
+		}
+		HTMLToText(s)
+	})
+}
