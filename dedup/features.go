@@ -3,6 +3,7 @@ package dedup
 import (
 	"fmt"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Features describe what a new document brings beyond an earlier one.
@@ -36,6 +37,42 @@ func isNumber(w string) bool {
 		}
 	}
 	return w != ""
+}
+
+type wordKey struct {
+	key    uint32
+	number bool
+}
+
+// prepareKeys computes, once per new document, the word keys Compare
+// looks up in every candidate.
+func (d *Doc) prepareKeys() {
+	seen := map[uint32]bool{}
+	for _, w := range d.Words {
+		k := wordHash(w)
+		if !seen[k] {
+			seen[k] = true
+			d.distinct = append(d.distinct, wordKey{k, isNumber(w)})
+		}
+	}
+	content := func(ws []string, into []uint32, seen map[uint32]bool) []uint32 {
+		for _, w := range ws {
+			s := stem(w)
+			if stopwords[w] || stopwords[s] || utf8.RuneCountInString(s) < 2 {
+				continue
+			}
+			k := wordHash(w)
+			if !seen[k] {
+				seen[k] = true
+				into = append(into, k)
+			}
+		}
+		return into
+	}
+	d.title = content(d.Title, nil, map[uint32]bool{})
+	pegSeen := map[uint32]bool{}
+	d.peg = content(d.Title, nil, pegSeen)
+	d.peg = content(d.Words[:min(len(d.Words), leadWords)], d.peg, pegSeen)
 }
 
 // Compare computes the features of new doc b against old fingerprint a.
@@ -94,45 +131,25 @@ func Compare(b *Doc, a *Fingerprint) Features {
 		}
 	}
 	f.WCover = float64(nc) / float64(len(covered))
-	tseen := map[string]bool{}
-	for _, w := range b.Title {
-		s := stem(w)
-		if stopwords[w] || stopwords[s] || len([]rune(s)) < 2 || tseen[s] {
-			continue
-		}
-		tseen[s] = true
+	for _, k := range b.title {
 		f.TitleAll++
-		if !has(a.Words, wordHash(w)) {
+		if !has(a.Words, k) {
 			f.TitleNew++
 		}
 	}
-	peg := map[string]bool{}
-	lead := b.Words[:min(len(b.Words), leadWords)]
-	for _, w := range append(append([]string(nil), b.Title...), lead...) {
-		s := stem(w)
-		if stopwords[w] || stopwords[s] || len([]rune(s)) < 2 || peg[s] {
-			continue
-		}
-		peg[s] = true
+	for _, k := range b.peg {
 		f.PegAll++
-		if !has(a.Words, wordHash(w)) {
+		if !has(a.Words, k) {
 			f.PegNew++
 		}
 	}
-
-	seen := map[string]bool{}
-	newWords, distinct := 0, 0
-	for _, w := range b.Words {
-		if seen[w] {
-			continue
-		}
-		seen[w] = true
-		distinct++
-		inA := has(a.Words, wordHash(w))
+	newWords, distinct := 0, len(b.distinct)
+	for _, w := range b.distinct {
+		inA := has(a.Words, w.key)
 		if !inA {
 			newWords++
 		}
-		if isNumber(w) {
+		if w.number {
 			f.Nums++
 			if !inA {
 				f.NewNums++

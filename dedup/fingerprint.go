@@ -30,6 +30,10 @@ type Doc struct {
 	Shingles []uint64 // per position, hash of words[i:i+shingleSize]
 	Title    []string
 	Print    Fingerprint
+
+	distinct []wordKey // the body's distinct words
+	title    []uint32  // content words of the title
+	peg      []uint32  // content words of the title and lead
 }
 
 // Fingerprint is the compact form stored for every document.
@@ -42,7 +46,15 @@ type Fingerprint struct {
 // foldDedup goes beyond textnorm.Normalize where copy-editors differ but
 // matching should not: hamza seats and a lone hamza.
 func foldDedup(w string) string {
-	if !strings.ContainsAny(w, "ؤئء") {
+	// ؤ ئ ء are U+0624, U+0626, U+0621: bytes D8 A4, D8 A6, D8 A1.
+	found := false
+	for i := 0; i+1 < len(w); i++ {
+		if w[i] == 0xD8 && (w[i+1] == 0xA4 || w[i+1] == 0xA6 || w[i+1] == 0xA1) {
+			found = true
+			break
+		}
+	}
+	if !found {
 		return w
 	}
 	var b strings.Builder
@@ -71,6 +83,7 @@ func Prepare(title, body string) *Doc {
 	}
 	d.Shingles = shingles(d.Words)
 	d.Print = Fingerprint{Shingles: uniq32(d.Shingles), Words: wordSet(append(append([]string(nil), d.Words...), d.Title...)), Length: len(d.Words)}
+	d.prepareKeys()
 	return d
 }
 

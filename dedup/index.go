@@ -1,15 +1,18 @@
 package dedup
 
 import (
+	"math"
 	"slices"
 	"sort"
 	"sync"
 	"time"
 )
 
-// stopPosting: a sampled shingle held by more documents than this is site
-// furniture or a stock phrase, and says nothing about which story it is.
-const stopPosting = 2000
+// maxPosting bounds how many documents one sampled shingle points to: the
+// oldest ones are kept. A story copied a thousand times is still found
+// through its first copies (they share its cluster), and a stock phrase or
+// site furniture held by every article costs a bounded amount per lookup.
+const maxPosting = 64
 
 type docMeta struct {
 	id   string
@@ -57,6 +60,9 @@ func (ix *Index) Add(id string, date time.Time, samples []uint32) {
 	ix.docs = append(ix.docs, docMeta{id: id, date: unix})
 	ix.byID[id] = ord
 	for _, s := range samples {
+		if len(ix.delta[s]) >= maxPosting || ix.baseCount(s)+len(ix.delta[s]) >= maxPosting {
+			continue
+		}
 		ix.delta[s] = append(ix.delta[s], ord)
 		ix.nd++
 	}
@@ -84,12 +90,40 @@ func (ix *Index) Load(id string, date time.Time, samples []uint32) {
 	}
 }
 
-// Seal sorts what Load added.
+// Seal sorts what Load added and trims each posting list to maxPosting.
 func (ix *Index) Seal() {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	slices.Sort(ix.base)
+	ix.base = capPostings(ix.base)
 }
+
+// capPostings keeps the first maxPosting entries of each hash in a sorted
+// slice; ordinals grow with time, so those are the oldest documents.
+func capPostings(xs []uint64) []uint64 {
+	out := xs[:0]
+	run := 0
+	for i, v := range xs {
+		if i > 0 && v>>32 == xs[i-1]>>32 {
+			run++
+		} else {
+			run = 0
+		}
+		if run < maxPosting {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// postings returns the base range of hash h.
+func (ix *Index) postings(h uint32) []uint64 {
+	lo := sort.Search(len(ix.base), func(i int) bool { return ix.base[i]>>32 >= uint64(h) })
+	hi := lo + sort.Search(len(ix.base)-lo, func(i int) bool { return ix.base[lo+i]>>32 > uint64(h) })
+	return ix.base[lo:hi]
+}
+
+func (ix *Index) baseCount(h uint32) int { return len(ix.postings(h)) }
 
 func (ix *Index) merge() {
 	add := make([]uint64, 0, ix.nd)
@@ -114,7 +148,7 @@ func (ix *Index) merge() {
 			merged = append(merged, v)
 		}
 	}
-	ix.base = merged
+	ix.base = capPostings(merged)
 	ix.delta = map[uint32][]uint32{}
 	ix.nd = 0
 }
@@ -151,8 +185,9 @@ func (ix *Index) Remove(id string) {
 
 // Candidate is a stored document sharing sampled shingles with a query.
 type Candidate struct {
-	ID   string
-	Hits int
+	ID    string
+	Hits  int     // samples shared
+	Score float64 // the same, each weighed by how rare it is
 }
 
 // Candidates returns up to limit documents sharing the most samples with
@@ -160,34 +195,44 @@ type Candidate struct {
 func (ix *Index) Candidates(samples []uint32, since time.Time, limit int) []Candidate {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	hits := map[uint32]int{}
-	s := since.Unix()
-	count := func(o uint32) {
-		d := ix.docs[o]
-		if !d.dead && (d.date == 0 || d.date >= s) {
-			hits[o]++
-		}
+	type hit struct {
+		n     int
+		score float64
 	}
+	hits := map[uint32]*hit{}
+	s := since.Unix()
 	for _, h := range samples {
-		lo := sort.Search(len(ix.base), func(i int) bool { return ix.base[i]>>32 >= uint64(h) })
-		hi := lo + sort.Search(len(ix.base)-lo, func(i int) bool { return ix.base[lo+i]>>32 > uint64(h) })
-		if hi-lo+len(ix.delta[h]) > stopPosting {
-			continue
+		base, delta := ix.postings(h), ix.delta[h]
+		// A shingle that many documents share says less about which one
+		// this is: weigh it like inverse document frequency.
+		w := 1 / (1 + math.Log2(float64(len(base)+len(delta))))
+		count := func(o uint32) {
+			d := ix.docs[o]
+			if d.dead || (d.date != 0 && d.date < s) {
+				return
+			}
+			x := hits[o]
+			if x == nil {
+				x = &hit{}
+				hits[o] = x
+			}
+			x.n++
+			x.score += w
 		}
-		for _, v := range ix.base[lo:hi] {
+		for _, v := range base {
 			count(uint32(v))
 		}
-		for _, o := range ix.delta[h] {
+		for _, o := range delta {
 			count(o)
 		}
 	}
 	out := make([]Candidate, 0, len(hits))
-	for o, n := range hits {
-		out = append(out, Candidate{ID: ix.docs[o].id, Hits: n})
+	for o, x := range hits {
+		out = append(out, Candidate{ID: ix.docs[o].id, Hits: x.n, Score: x.score})
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if out[i].Hits != out[j].Hits {
-			return out[i].Hits > out[j].Hits
+		if out[i].Score != out[j].Score {
+			return out[i].Score > out[j].Score
 		}
 		return out[i].ID < out[j].ID
 	})

@@ -1,6 +1,9 @@
 package dedup
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // proclitics, longest first: the conjunctions, prepositions and article
 // that Arabic writes joined to the next word.
@@ -15,13 +18,13 @@ func stem(w string) string {
 		return w
 	}
 	for _, p := range proclitics {
-		if strings.HasPrefix(w, p) && len([]rune(w))-len([]rune(p)) >= 3 {
+		if strings.HasPrefix(w, p) && utf8.RuneCountInString(w)-utf8.RuneCountInString(p) >= 3 {
 			w = w[len(p):]
 			break
 		}
 	}
 	for _, s := range []string{"ها", "هم", "ات", "ين", "ون", "ان", "يه", "ه"} {
-		if strings.HasSuffix(w, s) && len([]rune(w))-len([]rune(s)) >= 3 {
+		if strings.HasSuffix(w, s) && utf8.RuneCountInString(w)-utf8.RuneCountInString(s) >= 3 {
 			return w[:len(w)-len(s)]
 		}
 	}

@@ -1,0 +1,171 @@
+package dedup
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// synthetic makes n documents of about words words each, drawn from a
+// Zipf-distributed vocabulary of Arabic-looking words, so that common words
+// and stock phrases recur as in news text.
+type synthetic struct {
+	vocab []string
+	rng   *rand.Rand
+	zipf  *rand.Zipf
+}
+
+func newSynthetic(seed uint64) *synthetic {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	letters := []rune("ابتثجحخدذرزسشصضطظعغفقكلمنهوي")
+	vocab := make([]string, 50000)
+	for i := range vocab {
+		n := 3 + rng.IntN(5)
+		w := make([]rune, n)
+		for j := range w {
+			w[j] = letters[rng.IntN(len(letters))]
+		}
+		vocab[i] = string(w)
+	}
+	return &synthetic{vocab: vocab, rng: rng, zipf: rand.NewZipf(rng, 1.07, 2, uint64(len(vocab)-1))}
+}
+
+func (s *synthetic) text(words int) string {
+	var b strings.Builder
+	for i := 0; i < words; i++ {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(s.vocab[s.zipf.Uint64()])
+	}
+	return b.String()
+}
+
+type corpus struct {
+	ix     *Index
+	prints map[string][]byte
+	texts  []string // a few stored texts, to make copies of
+}
+
+var (
+	corpora   = map[int]*corpus{}
+	corporaMu sync.Mutex
+)
+
+// build indexes n synthetic documents of 120 words (a feed item's length).
+func build(b *testing.B, n int) *corpus {
+	corporaMu.Lock()
+	defer corporaMu.Unlock()
+	if c, ok := corpora[n]; ok {
+		return c
+	}
+	gen := newSynthetic(1)
+	c := &corpus{ix: NewIndex(), prints: make(map[string][]byte, n)}
+	now := time.Now()
+	for i := 0; i < n; i++ {
+		t := gen.text(120)
+		d := Prepare("", t)
+		id := fmt.Sprint(i)
+		c.prints[id] = d.Print.Encode()
+		c.ix.Load(id, now, d.Print.Samples())
+		if i%(n/100) == 0 {
+			c.texts = append(c.texts, t)
+		}
+	}
+	c.ix.Seal()
+	corpora[n] = c
+	return c
+}
+
+func (c *corpus) detector() *Detector {
+	return &Detector{Index: c.ix, Window: 24 * time.Hour, Fingerprint: func(id string) (Fingerprint, error) { return Decode(c.prints[id]) }}
+}
+
+// queries are half copies of stored documents (trimmed, with a new
+// sentence), half new documents; prepared outside the timed loop.
+func queries(c *corpus) []*Doc {
+	gen := newSynthetic(99)
+	var qs []*Doc
+	for i, t := range c.texts {
+		if i%2 == 0 {
+			w := strings.Fields(t)
+			qs = append(qs, Prepare("", strings.Join(w[:90], " ")+" "+gen.text(10)))
+		} else {
+			qs = append(qs, Prepare("", gen.text(120)))
+		}
+	}
+	return qs
+}
+
+// BenchmarkLookup: one new item against the index (candidates from the
+// sampled-shingle index, then exact comparison of the best candidates).
+func BenchmarkLookup(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("docs=%d", n), func(b *testing.B) {
+			c := build(b, n)
+			d, qs := c.detector(), queries(c)
+			now := time.Now()
+			found := 0
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				v, _ := d.Check(qs[i%len(qs)], now)
+				if v.Duplicate {
+					found++
+				}
+			}
+			b.StopTimer()
+			if b.N >= len(qs) && found < b.N/2-len(qs) {
+				b.Fatalf("copies not found: %d of %d", found, b.N)
+			}
+		})
+	}
+}
+
+// BenchmarkExhaustive compares a new item with every stored document: what
+// the index saves.
+func BenchmarkExhaustive(b *testing.B) {
+	c := build(b, 100_000)
+	qs := queries(c)
+	prints := make([]Fingerprint, 0, len(c.prints))
+	for _, p := range c.prints {
+		f, _ := Decode(p)
+		prints = append(prints, f)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		q := qs[i%len(qs)]
+		for j := range prints {
+			Judge(q, &prints[j])
+		}
+	}
+}
+
+// BenchmarkIndexLoad rebuilds the index from stored fingerprints, as the
+// daemon does at start, and reports the index's heap size.
+func BenchmarkIndexLoad(b *testing.B) {
+	c := build(b, 1_000_000)
+	now := time.Now()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		ix := NewIndex()
+		for id, p := range c.prints {
+			f, err := Decode(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ix.Load(id, now, f.Samples())
+		}
+		ix.Seal()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "index-MiB")
+		runtime.KeepAlive(ix)
+	}
+}
