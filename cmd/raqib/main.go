@@ -42,6 +42,7 @@ Commands:
   feeds list          each feed's state: last success, last error, items, next poll
   stories             the largest recent story clusters and the outlets that ran them
   export              the stream as a feed on stdout (--format json)
+  match --query Q     test a rule query against files or standard input, like grep
   version             print the version
 
 Every command takes --config PATH (default ./config.yaml, or $RAQIB_CONFIG).
@@ -112,6 +113,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return cmdStories(ctx, rest, stdout, stderr)
 	case "export":
 		return cmdExport(ctx, rest, stdout, stderr)
+	case "match":
+		return cmdMatch(ctx, rest, os.Stdin, stdout, stderr)
 	}
 	fmt.Fprint(stderr, usage)
 	return usageErr("unknown command %q", cmd)

@@ -1,0 +1,253 @@
+package rules
+
+import (
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/raqib/raqib/textnorm"
+)
+
+// Text is a document prepared for matching: its normalised words and, for
+// each form a word can take once its proclitics are removed, where it occurs.
+type Text struct {
+	Norm   string
+	Tokens []textnorm.Token
+	forms  map[string][]int32
+}
+
+// titleGap keeps a phrase or NEAR from spanning the title and the body.
+const titleGap = 64
+
+// NewText prepares a title and a plain-text body.
+func NewText(title, body string) *Text {
+	t := &Text{forms: map[string][]int32{}}
+	norm := textnorm.Normalize(title)
+	toks := textnorm.Tokenize(norm)
+	offset := len(toks) + titleGap
+	if title != "" && body != "" {
+		bn := textnorm.Normalize(body)
+		for _, tk := range textnorm.Tokenize(bn) {
+			tk.Pos += offset
+			tk.Start += len(norm) + 1
+			tk.End += len(norm) + 1
+			toks = append(toks, tk)
+		}
+		norm += "\n" + bn
+	} else if body != "" {
+		norm = textnorm.Normalize(body)
+		toks = textnorm.Tokenize(norm)
+	}
+	t.Norm, t.Tokens = norm, toks
+	var buf []string
+	for _, tk := range toks {
+		buf = Forms(tk.Text, buf[:0])
+		for _, f := range buf {
+			ps := t.forms[f]
+			if len(ps) == 0 || ps[len(ps)-1] != int32(tk.Pos) {
+				t.forms[f] = append(ps, int32(tk.Pos))
+			}
+		}
+	}
+	return t
+}
+
+var (
+	conjunctions = []string{"", "و", "ف"}
+	prepositions = []string{"", "ب", "ك", "ل"}
+)
+
+// Forms appends to out the forms an Arabic text word can match as: itself
+// and what remains when proclitics are taken off: و/ف, then ب/ك/ل, then
+// the article ال (ل+ال is written لل). When an article comes off, the form
+// with it is kept too, so "للأمم" matches a query for "الأمم". Latin words
+// and numbers match only whole.
+func Forms(w string, out []string) []string {
+	out = append(out, w)
+	if !textnorm.IsArabic(w) {
+		return out
+	}
+	for _, c := range conjunctions {
+		for _, p := range prepositions {
+			for _, art := range []bool{false, true} {
+				if c == "" && p == "" && !art {
+					continue
+				}
+				prefix := c + p
+				if art {
+					if p == "ل" {
+						prefix = c + "لل"
+					} else {
+						prefix += "ال"
+					}
+				}
+				rest, ok := strings.CutPrefix(w, prefix)
+				if !ok || utf8.RuneCountInString(rest) < 2 {
+					continue
+				}
+				out = append(out, rest)
+				if art {
+					out = append(out, "ال"+rest)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// termForms are the forms a query term looks for: the word, and without
+// its own leading article.
+func termForms(t *Term) []string {
+	if rest, ok := strings.CutPrefix(t.Word, "ال"); ok && !t.Latin && utf8.RuneCountInString(rest) >= 2 {
+		return []string{t.Word, rest}
+	}
+	return []string{t.Word}
+}
+
+// positions returns the sorted word positions where the term matches.
+func (t *Text) positions(term *Term) []int32 {
+	var out []int32
+	if !term.Prefix {
+		for _, f := range termForms(term) {
+			out = append(out, t.forms[f]...)
+		}
+	} else {
+		for f, ps := range t.forms {
+			for _, q := range termForms(term) {
+				if strings.HasPrefix(f, q) {
+					out = append(out, ps...)
+					break
+				}
+			}
+		}
+	}
+	if len(out) > 1 {
+		sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+		out = dedupe(out)
+	}
+	return out
+}
+
+func dedupe(xs []int32) []int32 {
+	out := xs[:1]
+	for _, x := range xs[1:] {
+		if x != out[len(out)-1] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// spans returns the start and end positions of the node's matches, for
+// terms, phrases, ORs of them and NEAR.
+func (t *Text) spans(n Node) [][2]int32 {
+	switch n := n.(type) {
+	case *Term:
+		ps := t.positions(n)
+		out := make([][2]int32, len(ps))
+		for i, p := range ps {
+			out[i] = [2]int32{p, p}
+		}
+		return out
+	case *Phrase:
+		sets := make([]map[int32]bool, len(n.Terms))
+		for i, term := range n.Terms[1:] {
+			sets[i+1] = map[int32]bool{}
+			for _, p := range t.positions(term) {
+				sets[i+1][p] = true
+			}
+		}
+		var out [][2]int32
+	next:
+		for _, p := range t.positions(n.Terms[0]) {
+			for i := 1; i < len(n.Terms); i++ {
+				if !sets[i][p+int32(i)] {
+					continue next
+				}
+			}
+			out = append(out, [2]int32{p, p + int32(len(n.Terms)-1)})
+		}
+		return out
+	case *Or:
+		var out [][2]int32
+		for _, k := range n.Kids {
+			out = append(out, t.spans(k)...)
+		}
+		return out
+	case *Near:
+		var out [][2]int32
+		for _, a := range t.spans(n.A) {
+			for _, b := range t.spans(n.B) {
+				if gap(a, b) <= int32(n.N) {
+					out = append(out, [2]int32{min(a[0], b[0]), max(a[1], b[1])})
+				}
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// gap is the distance in word positions between two spans.
+func gap(a, b [2]int32) int32 {
+	switch {
+	case b[0] > a[1]:
+		return b[0] - a[1]
+	case a[0] > b[1]:
+		return a[0] - b[1]
+	}
+	return 0
+}
+
+// Match reports whether the query matches, and the positions of the words
+// that made it match (for showing them in context).
+func (t *Text) Match(n Node) (bool, []int32) {
+	var hits []int32
+	ok := t.eval(n, &hits)
+	if !ok {
+		return false, nil
+	}
+	sort.Slice(hits, func(i, j int) bool { return hits[i] < hits[j] })
+	if len(hits) > 0 {
+		hits = dedupe(hits)
+	}
+	return true, hits
+}
+
+func (t *Text) eval(n Node, hits *[]int32) bool {
+	switch n := n.(type) {
+	case *And:
+		mark := len(*hits)
+		for _, k := range n.Kids {
+			if !t.eval(k, hits) {
+				*hits = (*hits)[:mark]
+				return false
+			}
+		}
+		return true
+	case *Or:
+		any := false
+		for _, k := range n.Kids {
+			if t.eval(k, hits) {
+				any = true
+			}
+		}
+		return any
+	case *Not:
+		var ignore []int32
+		return !t.eval(n.Kid, &ignore)
+	}
+	sp := t.spans(n)
+	for _, s := range sp {
+		for p := s[0]; p <= s[1]; p++ {
+			*hits = append(*hits, p)
+		}
+	}
+	return len(sp) > 0
+}
+
+// Matches is Match without positions.
+func (t *Text) Matches(n Node) bool {
+	var ignore []int32
+	return t.eval(n, &ignore)
+}
