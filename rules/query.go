@@ -150,7 +150,7 @@ type parser struct {
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
-func (p *parser) next() token  { t := p.toks[p.i]; p.i++; return t }
+func (p *parser) next() token { t := p.toks[p.i]; p.i++; return t }
 
 func (p *parser) errf(pos int, format string, args ...any) error {
 	return &SyntaxError{p.q, pos, fmt.Sprintf(format, args...)}
