@@ -37,6 +37,9 @@ type Pipeline struct {
 	Matcher  Matcher
 	Log      *slog.Logger
 	Now      func() time.Time
+	// OnCommit, if set, is called after each successful commit (to wake the
+	// alert dispatcher).
+	OnCommit func(*storage.CommitResult)
 
 	mu sync.Mutex
 }
@@ -177,6 +180,9 @@ func (p *Pipeline) Ingest(ctx context.Context, feed *storage.FeedState, items []
 	}
 	for _, it := range res.Skipped {
 		p.Detector.Index.Remove(it.ID)
+	}
+	if p.OnCommit != nil && len(res.Stored) > 0 {
+		p.OnCommit(res)
 	}
 	return res, nil
 }

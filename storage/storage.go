@@ -132,6 +132,9 @@ type Alert struct {
 	Delivered time.Time `json:"delivered,omitzero"`
 	// Digest is when a digest alert is due; it is sent with the others due then.
 	Digest time.Time `json:"digest,omitzero"`
+	// Batch is the digest message this alert went out in, fixed at the
+	// first attempt so that retries carry the same idempotency key.
+	Batch string `json:"batch,omitempty"`
 }
 
 // Alert states.

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/raqib/raqib/alerts"
 	"github.com/raqib/raqib/config"
 	"github.com/raqib/raqib/corpus"
 	"github.com/raqib/raqib/export"
@@ -22,10 +23,11 @@ import (
 
 // app is what most commands need: configuration, store and pipeline.
 type app struct {
-	cfg   *config.Config
-	store *storage.Bolt
-	pipe  *pipeline.Pipeline
-	log   *slog.Logger
+	cfg        *config.Config
+	store      *storage.Bolt
+	pipe       *pipeline.Pipeline
+	dispatcher *alerts.Dispatcher
+	log        *slog.Logger
 }
 
 func loadConfig(path string) (*config.Config, error) {
@@ -47,6 +49,10 @@ func openApp(ctx context.Context, path string, log *slog.Logger, withPipeline bo
 	if err != nil {
 		return nil, err
 	}
+	engine, err := newEngine(cfg)
+	if err != nil {
+		return nil, err
+	}
 	st, err := storage.OpenBolt(cfg.Storage.Path)
 	if err != nil {
 		return nil, err
@@ -55,16 +61,51 @@ func openApp(ctx context.Context, path string, log *slog.Logger, withPipeline bo
 	if !withPipeline {
 		return a, nil
 	}
-	a.pipe, err = pipeline.New(ctx, st, cfg.Dedup.Window.D(), nil, log)
+	var matcher pipeline.Matcher
+	if engine != nil {
+		matcher = engine
+	}
+	a.pipe, err = pipeline.New(ctx, st, cfg.Dedup.Window.D(), matcher, log)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
+	if a.dispatcher, err = newDispatcher(cfg, st, log); err != nil {
+		st.Close()
+		return nil, err
+	}
+	a.pipe.OnCommit = func(*storage.CommitResult) { a.dispatcher.Wake() }
 	if _, err := a.importSeeds(ctx); err != nil {
 		st.Close()
 		return nil, err
 	}
 	return a, nil
+}
+
+// newEngine compiles the alert rules; a rule that does not parse is a
+// configuration error naming its line.
+func newEngine(cfg *config.Config) (*alerts.Engine, error) {
+	if len(cfg.Alerts.Rules) == 0 {
+		return nil, nil
+	}
+	e, err := alerts.NewEngine(cfg.Alerts.Rules)
+	var re *alerts.RuleError
+	if errors.As(err, &re) {
+		return nil, config.Errors{{File: cfg.Path, Line: config.RuleLine(cfg, re.Index), Field: fmt.Sprintf("alerts.rules[%d].query", re.Index), Msg: re.Err.Error()}}
+	}
+	return e, err
+}
+
+func newDispatcher(cfg *config.Config, st storage.Store, log *slog.Logger) (*alerts.Dispatcher, error) {
+	senders := map[string]alerts.Sender{}
+	for _, ch := range cfg.Alerts.Channels {
+		s, err := alerts.NewSender(ch, log)
+		if err != nil {
+			return nil, &exitError{2, err}
+		}
+		senders[ch.Name] = s
+	}
+	return &alerts.Dispatcher{Store: st, Senders: senders, MaxAttempts: cfg.Alerts.MaxAttempts, Log: log}, nil
 }
 
 func (a *app) close() {
@@ -144,6 +185,13 @@ func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	fmt.Fprintf(stdout, "polled %d feeds: %d items seen, %d new (%d duplicates of known stories), %d failed\n", len(results), items, stored, dups, failed)
+	delivered, pending, err := a.dispatcher.Flush(ctx, 3, 200*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	if delivered+pending > 0 {
+		fmt.Fprintf(stdout, "alerts: %d delivered in all, %d pending (retried on the next run)\n", delivered, pending)
+	}
 	return ctx.Err()
 }
 
@@ -169,6 +217,14 @@ func cmdCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
 		return err
+	}
+	if _, err := newEngine(cfg); err != nil {
+		return err
+	}
+	for _, ch := range cfg.Alerts.Channels {
+		if _, err := alerts.NewSender(ch, nil); err != nil {
+			return &exitError{2, err}
+		}
 	}
 	if _, err := os.Stat(cfg.Seeds.Dir); err != nil {
 		fmt.Fprintf(stdout, "warning: seeds.dir %s: %v\n", cfg.Seeds.Dir, err)

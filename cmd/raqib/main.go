@@ -42,6 +42,8 @@ Commands:
   feeds list          each feed's state: last success, last error, items, next poll
   stories             the largest recent story clusters and the outlets that ran them
   export              the stream as a feed on stdout (--format json)
+  alerts list         alerts and their delivery state (--pending, --failed)
+  alerts retry ID     put an alert back in the outbox and attempt it now
   match --query Q     test a rule query against files or standard input, like grep
   version             print the version
 
@@ -113,6 +115,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return cmdStories(ctx, rest, stdout, stderr)
 	case "export":
 		return cmdExport(ctx, rest, stdout, stderr)
+	case "alerts":
+		return cmdAlerts(ctx, rest, stdout, stderr)
 	case "match":
 		return cmdMatch(ctx, rest, os.Stdin, stdout, stderr)
 	}

@@ -31,6 +31,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	done := make(chan error, 1)
 	go func() { done <- sched.Run(ctx) }()
+	dispatched := make(chan struct{})
+	go func() { a.dispatcher.Run(ctx); close(dispatched) }()
 	<-ctx.Done()
 	log.Info("stopping: cancelling in-flight polls")
 	select {
@@ -38,6 +40,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	case <-time.After(10 * time.Second):
 		log.Warn("polls did not stop within 10s; closing anyway")
 	}
+	<-dispatched
 	log.Info("raqib stopped")
 	return err
 }

@@ -1,0 +1,343 @@
+package alerts_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/mail"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	smtp "github.com/emersion/go-smtp"
+
+	"github.com/raqib/raqib/alerts"
+	"github.com/raqib/raqib/config"
+	"github.com/raqib/raqib/corpus"
+	"github.com/raqib/raqib/pipeline"
+	"github.com/raqib/raqib/storage"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+const (
+	report = "أعلنت وزارة الصحة الليبية ارتفاع عدد ضحايا الفيضانات في مدينة درنة إلى 42 قتيلا وعشرات المفقودين، فيما تواصل فرق الإنقاذ البحث عن ناجين تحت الأنقاض في الأحياء القريبة من مجرى الوادي."
+	other  = "افتتح معرض الرياض الدولي للكتاب أبوابه أمام الزوار بمشاركة أكثر من ألف وثمانمئة دار نشر من ثلاثين دولة، وتحل سلطنة عمان ضيف شرف على دورة هذا العام."
+)
+
+type env struct {
+	store *storage.Bolt
+	pipe  *pipeline.Pipeline
+	path  string
+}
+
+func newEnv(t *testing.T, rules []config.Rule, path string) *env {
+	t.Helper()
+	if path == "" {
+		path = filepath.Join(t.TempDir(), "raqib.db")
+	}
+	st, err := storage.OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	eng, err := alerts.NewEngine(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := pipeline.New(context.Background(), st, 30*24*time.Hour, eng, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{store: st, pipe: p, path: path}
+}
+
+func (e *env) ingest(t *testing.T, feed, id, title, body string) *storage.Item {
+	t.Helper()
+	it := &storage.Item{ID: id, Feed: feed, Title: title, Summary: body, Language: "ar", URL: "https://" + feed + ".example/" + id,
+		Fetched: time.Now(), Keys: []string{"url:https://" + feed + ".example/" + id}}
+	res, err := e.pipe.Ingest(context.Background(), &storage.FeedState{Name: feed}, []*storage.Item{it})
+	if err != nil || len(res.Stored) != 1 {
+		t.Fatalf("ingest %s: %v %+v", id, err, res)
+	}
+	return res.Stored[0]
+}
+
+// receiver is a webhook endpoint that verifies Standard Webhooks signatures
+// and can be taken down and brought back.
+type receiver struct {
+	t       *testing.T
+	key     []byte
+	down    atomic.Bool
+	mu      sync.Mutex
+	got     map[string]int // webhook-id -> deliveries
+	bodies  []map[string]any
+	refused atomic.Int32
+}
+
+func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if r.down.Load() {
+		r.refused.Add(1)
+		w.Header().Set("Retry-After", "0")
+		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+		return
+	}
+	body, _ := io.ReadAll(req.Body)
+	id, ts, sig := req.Header.Get("webhook-id"), req.Header.Get("webhook-timestamp"), req.Header.Get("webhook-signature")
+	mac := hmac.New(sha256.New, r.key)
+	fmt.Fprintf(mac, "%s.%s.", id, ts)
+	mac.Write(body)
+	want := "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	sec, _ := strconv.ParseInt(ts, 10, 64)
+	if id == "" || !hmac.Equal([]byte(sig), []byte(want)) || time.Since(time.Unix(sec, 0)) > 5*time.Minute {
+		r.t.Errorf("bad signature: id %q ts %q sig %q want %q", id, ts, sig, want)
+		http.Error(w, "bad signature", http.StatusUnauthorized)
+		return
+	}
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		r.t.Errorf("body is not JSON: %s", body)
+	}
+	r.mu.Lock()
+	r.got[id]++
+	r.bodies = append(r.bodies, m)
+	r.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func newReceiver(t *testing.T, key []byte) (*receiver, *httptest.Server) {
+	r := &receiver{t: t, key: key, got: map[string]int{}}
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	return r, srv
+}
+
+func webhookDispatcher(t *testing.T, st storage.Store, url, secret string) *alerts.Dispatcher {
+	s, err := alerts.NewSender(config.Channel{Name: "hook", Type: "webhook", URL: url, Secret: secret}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &alerts.Dispatcher{Store: st, Senders: map[string]alerts.Sender{"hook": s}, MaxAttempts: 5, Log: quiet}
+}
+
+func TestOneAlertPerStoryAndNoneForSeeds(t *testing.T) {
+	e := newEnv(t, []config.Rule{{Name: "libya", Query: "ليبيا OR درنة", Channels: []string{"hook"}}, {Name: "books", Query: "معرض الكتاب", Channels: []string{"hook"}}}, "")
+	ctx := context.Background()
+	seed, _ := corpus.ParseFile("s.txt", []byte(other))
+	e.pipe.ImportSeeds(ctx, []*corpus.Doc{seed})
+	first := e.ingest(t, "a", "1", "فيضانات درنة", report)
+	copy := e.ingest(t, "b", "2", "ضحايا فيضانات درنة", report)
+	fromSeed := e.ingest(t, "c", "3", "معرض الكتاب", other)
+	if copy.DuplicateOf != first.ID || fromSeed.DuplicateOf != "seed:s.txt" {
+		t.Fatalf("clusters: %q %q", copy.DuplicateOf, fromSeed.DuplicateOf)
+	}
+	if len(fromSeed.Rules) != 1 || fromSeed.Rules[0] != "books" {
+		t.Errorf("seed copy still records its rules: %v", fromSeed.Rules)
+	}
+	as, _ := e.store.Alerts(ctx, "")
+	if len(as) != 1 || as[0].Rule != "libya" || as[0].ItemID != first.ID {
+		t.Fatalf("alerts %+v", as)
+	}
+}
+
+// A receiver that is down and comes back gets every alert exactly once,
+// and retries carry the same webhook-id.
+func TestWebhookDownThenUp(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	rcv, srv := newReceiver(t, key)
+	e := newEnv(t, []config.Rule{{Name: "libya", Query: "ليبيا OR درنة", Channels: []string{"hook"}}, {Name: "books", Query: "الكتاب", Channels: []string{"hook"}}}, "")
+	e.ingest(t, "a", "1", "فيضانات درنة", report)
+	e.ingest(t, "a", "2", "معرض الكتاب", other)
+	d := webhookDispatcher(t, e.store, srv.URL, "whsec_"+base64.StdEncoding.EncodeToString(key))
+	ctx := context.Background()
+	rcv.down.Store(true)
+	if _, pending, _ := d.Flush(ctx, 2, 10*time.Millisecond); pending != 2 {
+		t.Fatalf("pending %d while the receiver is down", pending)
+	}
+	if rcv.refused.Load() != 4 {
+		t.Errorf("attempts while down: %d, want 2 alerts × 2 tries", rcv.refused.Load())
+	}
+	rcv.down.Store(false)
+	delivered, pending, err := d.Flush(ctx, 3, 10*time.Millisecond)
+	if err != nil || delivered != 2 || pending != 0 {
+		t.Fatalf("delivered %d pending %d %v", delivered, pending, err)
+	}
+	d.Flush(ctx, 3, 10*time.Millisecond) // nothing left to send
+	if len(rcv.got) != 2 {
+		t.Fatalf("ids received: %v", rcv.got)
+	}
+	for id, n := range rcv.got {
+		if n != 1 {
+			t.Errorf("%s delivered %d times", id, n)
+		}
+	}
+	item := rcv.bodies[0]["item"].(map[string]any)
+	for _, k := range []string{"id", "title", "url", "feed", "summary", "cluster", "cluster_size"} {
+		if _, ok := item[k]; !ok {
+			t.Errorf("payload item lacks %q: %v", k, item)
+		}
+	}
+}
+
+func TestWebhookPermanentFailure(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", http.StatusBadRequest) }))
+	defer srv.Close()
+	e := newEnv(t, []config.Rule{{Name: "libya", Query: "درنة", Channels: []string{"hook"}}}, "")
+	e.ingest(t, "a", "1", "فيضانات درنة", report)
+	d := webhookDispatcher(t, e.store, srv.URL, "plain-secret")
+	d.Flush(context.Background(), 3, time.Millisecond)
+	failed, _ := e.store.Alerts(context.Background(), storage.AlertFailed)
+	if len(failed) != 1 || failed[0].Attempts != 1 || !strings.Contains(failed[0].LastError, "HTTP 400") {
+		t.Fatalf("a 400 should fail at once, kept for inspection: %+v", failed)
+	}
+}
+
+func TestRetryAfterAndBackoffInTheDaemon(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.Header().Set("Retry-After", "120")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	e := newEnv(t, []config.Rule{{Name: "libya", Query: "درنة", Channels: []string{"hook"}}}, "")
+	e.ingest(t, "a", "1", "فيضانات درنة", report)
+	d := webhookDispatcher(t, e.store, srv.URL, "s")
+	start := time.Now()
+	if _, err := d.Round(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	as, _ := e.store.Alerts(context.Background(), storage.AlertPending)
+	if len(as) != 1 || as[0].NextTry.Sub(start) < 119*time.Second {
+		t.Fatalf("Retry-After not honoured: %+v", as)
+	}
+	// Not due yet: a normal round does not send it.
+	d.Round(context.Background(), false)
+	if calls.Load() != 1 {
+		t.Errorf("sent before its time: %d calls", calls.Load())
+	}
+}
+
+func TestDigestOneMessage(t *testing.T) {
+	key := []byte("k")
+	rcv, srv := newReceiver(t, key)
+	e := newEnv(t, []config.Rule{{Name: "all", Query: "درنة OR الكتاب", Channels: []string{"hook"}, Digest: config.Duration(time.Hour)}}, "")
+	e.ingest(t, "a", "1", "فيضانات درنة", report)
+	e.ingest(t, "a", "2", "معرض الكتاب", other)
+	d := webhookDispatcher(t, e.store, srv.URL, "k")
+	d.Round(context.Background(), false)
+	if len(rcv.got) != 0 {
+		t.Fatal("digest sent before it was due")
+	}
+	d.Now = func() time.Time { return time.Now().Add(61 * time.Minute) }
+	d.Round(context.Background(), false)
+	if len(rcv.got) != 1 || len(rcv.bodies[0]["items"].([]any)) != 2 {
+		t.Fatalf("want one digest of two items: %v %v", rcv.got, rcv.bodies)
+	}
+}
+
+// smtpServer is a real SMTP server on loopback, from a Go SMTP library.
+type smtpServer struct {
+	mu   sync.Mutex
+	msgs []string
+	rcpt []string
+}
+
+func (s *smtpServer) NewSession(*smtp.Conn) (smtp.Session, error) { return &smtpSession{s: s}, nil }
+
+type smtpSession struct{ s *smtpServer }
+
+func (x *smtpSession) Reset()        {}
+func (x *smtpSession) Logout() error { return nil }
+func (x *smtpSession) Mail(string, *smtp.MailOptions) error {
+	return nil
+}
+func (x *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	x.s.mu.Lock()
+	x.s.rcpt = append(x.s.rcpt, to)
+	x.s.mu.Unlock()
+	return nil
+}
+func (x *smtpSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	x.s.mu.Lock()
+	x.s.msgs = append(x.s.msgs, string(b))
+	x.s.mu.Unlock()
+	return err
+}
+
+func TestEmailToARealSMTPServer(t *testing.T) {
+	be := &smtpServer{}
+	srv := smtp.NewServer(be)
+	srv.Domain = "localhost"
+	srv.AllowInsecureAuth = true
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	defer srv.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+
+	e := newEnv(t, []config.Rule{{Name: "libya", Query: "درنة", Channels: []string{"mail"}}}, "")
+	e.ingest(t, "a", "1", "فيضانات درنة", report)
+	ch := config.Channel{Name: "mail", Type: "email", Host: "127.0.0.1", Port: port, TLS: "none", From: "raqib@desk.example", To: []string{"analyst@desk.example"}}
+	s, _ := alerts.NewSender(ch, quiet)
+	d := &alerts.Dispatcher{Store: e.store, Senders: map[string]alerts.Sender{"mail": s}, Log: quiet}
+	if delivered, _, err := d.Flush(context.Background(), 1, 0); delivered != 1 || err != nil {
+		as, _ := e.store.Alerts(context.Background(), "")
+		t.Fatalf("delivered %d %v %+v", delivered, err, as[0])
+	}
+	if len(be.msgs) != 1 || be.rcpt[0] != "analyst@desk.example" {
+		t.Fatalf("server got %d messages, rcpt %v", len(be.msgs), be.rcpt)
+	}
+	msg, err := mail.ReadMessage(strings.NewReader(be.msgs[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+	if err != nil || subject != "[raqib] libya: فيضانات درنة" {
+		t.Errorf("subject %q (raw %q) %v", subject, msg.Header.Get("Subject"), err)
+	}
+	if raw := msg.Header.Get("Subject"); !strings.HasPrefix(raw, "=?UTF-8?") {
+		t.Errorf("subject not encoded for UTF-8: %q", raw)
+	}
+	mt, params, _ := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if mt != "multipart/alternative" {
+		t.Fatalf("content type %q", mt)
+	}
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	parts := map[string]string{}
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			break
+		}
+		body, _ := io.ReadAll(decodeQP(p))
+		ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		parts[ct] = string(body)
+	}
+	if !strings.Contains(parts["text/plain"], "فيضانات درنة") {
+		t.Errorf("text part: %q", parts["text/plain"])
+	}
+	if h := parts["text/html"]; !strings.Contains(h, `dir="rtl"`) || !strings.Contains(h, `lang="ar"`) || !strings.Contains(h, "فيضانات درنة") {
+		t.Errorf("html part: %q", h)
+	}
+}

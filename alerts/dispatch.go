@@ -1,0 +1,287 @@
+package alerts
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/raqib/raqib/storage"
+)
+
+// Dispatcher delivers the outbox: every pending alert whose time has come
+// goes to its channel; a success marks it delivered, a failure schedules the
+// next attempt with backoff, and after MaxAttempts (or a permanent error)
+// it is marked failed. Nothing is dropped silently: failed alerts stay in
+// the store for `raqib alerts list --failed` and `raqib alerts retry`.
+type Dispatcher struct {
+	Store       storage.Store
+	Senders     map[string]Sender
+	MaxAttempts int
+	Timeout     time.Duration // per delivery
+	Log         *slog.Logger
+	Now         func() time.Time
+	// OnDelivery, if set, sees each attempt's outcome (metrics).
+	OnDelivery func(a *storage.Alert, err error)
+
+	once sync.Once
+	wake chan struct{}
+	mu   sync.Mutex // one delivery round at a time
+}
+
+func (d *Dispatcher) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+func (d *Dispatcher) init() {
+	d.once.Do(func() { d.wake = make(chan struct{}, 1) })
+}
+
+// Wake asks a running dispatcher to look at the outbox now (new alerts).
+func (d *Dispatcher) Wake() {
+	d.init()
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx is done; pending alerts left by an earlier run are
+// picked up at once.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	d.init()
+	for {
+		next, err := d.Round(ctx, false)
+		if err != nil && ctx.Err() == nil {
+			d.Log.Error("alert delivery round failed", "error", err)
+		}
+		wait := time.Second
+		if !next.IsZero() {
+			if w := time.Until(next); w < wait {
+				wait = max(w, 10*time.Millisecond)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-d.wake:
+		case <-time.After(wait):
+		}
+	}
+}
+
+// Round attempts every alert that is due (with force, every pending alert,
+// due or not) and returns when the next one falls due.
+func (d *Dispatcher) Round(ctx context.Context, force bool) (time.Time, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	pending, err := d.Store.Alerts(ctx, storage.AlertPending)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("list pending alerts: %w", err)
+	}
+	now := d.now()
+	var next time.Time
+	due := func(t time.Time) bool {
+		if force || !t.After(now) {
+			return true
+		}
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+		return false
+	}
+	groups := map[string][]*storage.Alert{}
+	var order []string
+	for _, a := range pending {
+		if !due(a.NextTry) || (!a.Digest.IsZero() && !due(a.Digest)) {
+			continue
+		}
+		key := a.ID
+		if !a.Digest.IsZero() {
+			// A digest: one message per rule, channel and due time.
+			key = a.Batch
+			if key == "" {
+				key = "digest:" + a.Rule + "\x00" + a.Channel + "\x00" + a.Digest.UTC().Format(time.RFC3339)
+			}
+		}
+		if _, ok := groups[key]; !ok {
+			order = append(order, key)
+		}
+		groups[key] = append(groups[key], a)
+	}
+	for _, key := range order {
+		if ctx.Err() != nil {
+			break
+		}
+		d.deliver(ctx, groups[key])
+	}
+	return next, ctx.Err()
+}
+
+// deliver sends one message for a group of alerts (one, or a digest's) and
+// records the outcome on each.
+func (d *Dispatcher) deliver(ctx context.Context, group []*storage.Alert) {
+	a0 := group[0]
+	n := &Notification{ID: a0.ID, Rule: a0.Rule}
+	if !a0.Digest.IsZero() {
+		n.Digest = true
+		n.ID = a0.Batch
+		if n.ID == "" {
+			ids := make([]string, len(group))
+			for i, a := range group {
+				ids[i] = a.ID
+			}
+			sort.Strings(ids)
+			h := sha256.New()
+			for _, id := range ids {
+				h.Write([]byte(id))
+			}
+			n.ID = "dg_" + hex.EncodeToString(h.Sum(nil)[:12])
+		}
+	}
+	var err error
+	for _, a := range group {
+		info, ierr := d.itemInfo(ctx, a)
+		if ierr != nil {
+			err = ierr
+			break
+		}
+		if n.Digest {
+			n.Items = append(n.Items, *info)
+		} else {
+			n.Item = info
+		}
+	}
+	sender, ok := d.Senders[a0.Channel]
+	switch {
+	case err != nil:
+	case !ok:
+		err = &DeliveryError{Err: fmt.Errorf("no channel named %q in the configuration", a0.Channel)}
+	default:
+		timeout := d.Timeout
+		if timeout <= 0 {
+			timeout = 30 * time.Second
+		}
+		sctx, cancel := context.WithTimeout(ctx, timeout)
+		err = sender.Send(sctx, n)
+		cancel()
+	}
+	now := d.now()
+	for _, a := range group {
+		a.Attempts++
+		if n.Digest {
+			a.Batch = n.ID
+		}
+		if err == nil {
+			a.State, a.Delivered, a.LastError = storage.AlertDelivered, now, ""
+		} else {
+			a.LastError = err.Error()
+			var de *DeliveryError
+			permanent := errors.As(err, &de) && de.Permanent
+			max := d.MaxAttempts
+			if max <= 0 {
+				max = 10
+			}
+			if permanent || a.Attempts >= max {
+				a.State = storage.AlertFailed
+				d.Log.Error("alert failed for good", "alert", a.ID, "rule", a.Rule, "channel", a.Channel, "attempts", a.Attempts, "error", err)
+			} else {
+				wait := backoff(a.Attempts)
+				if de != nil && de.RetryAfter > wait {
+					wait = min(de.RetryAfter, time.Hour)
+				}
+				a.NextTry = now.Add(wait)
+				d.Log.Warn("alert delivery failed; will retry", "alert", a.ID, "channel", a.Channel, "attempt", a.Attempts, "next_try", a.NextTry.Format(time.RFC3339), "error", err)
+			}
+		}
+		if uerr := d.Store.UpdateAlert(ctx, a); uerr != nil {
+			d.Log.Error("record alert outcome", "alert", a.ID, "error", uerr)
+		}
+		if d.OnDelivery != nil {
+			d.OnDelivery(a, err)
+		}
+	}
+}
+
+// backoff after n failed attempts: 5s doubling to an hour, ±20% jitter.
+func backoff(n int) time.Duration {
+	d := 5 * time.Second
+	for i := 1; i < n && d < time.Hour; i++ {
+		d *= 2
+	}
+	d = min(d, time.Hour)
+	return d + time.Duration((rand.Float64()*0.4-0.2)*float64(d))
+}
+
+func (d *Dispatcher) itemInfo(ctx context.Context, a *storage.Alert) (*ItemInfo, error) {
+	it, err := d.Store.Item(ctx, a.ItemID)
+	if err != nil {
+		return nil, &DeliveryError{Err: fmt.Errorf("load item %s: %w", a.ItemID, err)}
+	}
+	info := &ItemInfo{ID: it.ID, Title: it.Title, URL: it.URL, Feed: it.Feed, Published: it.Published, Language: it.Language, Cluster: it.Cluster, ClusterSize: 1}
+	summary := it.Summary
+	if summary == "" {
+		summary = it.Content
+	}
+	info.Summary = clip(textnormHTML(summary), 500)
+	if c, err := d.Store.Cluster(ctx, it.Cluster); err == nil {
+		info.ClusterSize, info.Outlets = c.Size, c.Feeds
+	}
+	return info, nil
+}
+
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}
+
+// Flush is what a one-shot run does: attempt every pending alert now, new or
+// left by earlier runs, retrying failures a few times within a short bound,
+// and leave what still fails pending for the next run.
+func (d *Dispatcher) Flush(ctx context.Context, tries int, pause time.Duration) (delivered, pending int, err error) {
+	for i := 0; i < tries; i++ {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return 0, 0, ctx.Err()
+			case <-time.After(pause):
+			}
+			pause *= 2
+		}
+		if _, err := d.Round(ctx, true); err != nil {
+			return 0, 0, err
+		}
+		left, err := d.Store.Alerts(ctx, storage.AlertPending)
+		if err != nil {
+			return 0, 0, err
+		}
+		if len(left) == 0 {
+			break
+		}
+	}
+	all, err := d.Store.Alerts(ctx, "")
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, a := range all {
+		switch a.State {
+		case storage.AlertDelivered:
+			delivered++
+		case storage.AlertPending:
+			pending++
+		}
+	}
+	return delivered, pending, nil
+}

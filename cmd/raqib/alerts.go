@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/raqib/raqib/storage"
+)
+
+func cmdAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "list" && args[0] != "retry") {
+		return usageErr("usage: raqib alerts list [--pending|--failed] | raqib alerts retry ID...")
+	}
+	if args[0] == "retry" {
+		return cmdAlertsRetry(ctx, args[1:], stdout, stderr)
+	}
+	fs, cfgPath := flags("alerts list", "alerts list [--pending|--failed] [--config PATH]", stderr)
+	pending := fs.Bool("pending", false, "only alerts waiting to be delivered")
+	failed := fs.Bool("failed", false, "only alerts that failed for good")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	state := ""
+	switch {
+	case *pending && *failed:
+		return usageErr("alerts list: --pending or --failed, not both")
+	case *pending:
+		state = storage.AlertPending
+	case *failed:
+		state = storage.AlertFailed
+	}
+	a, err := openApp(ctx, *cfgPath, newLogger(stderr, "warn"), false)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	as, err := a.store.Alerts(ctx, state)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATE\tRULE\tCHANNEL\tATTEMPTS\tCREATED\tNEXT TRY\tTITLE\tLAST ERROR")
+	for _, al := range as {
+		title := ""
+		if it, err := a.store.Item(ctx, al.ItemID); err == nil {
+			title = it.Title
+		}
+		next := "-"
+		if al.State == storage.AlertPending {
+			next = when(al.NextTry)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", al.ID, al.State, al.Rule, al.Channel, al.Attempts, when(al.Created), next, oneLine(title, 50), oneLine(al.LastError, 60))
+	}
+	return tw.Flush()
+}
+
+// cmdAlertsRetry puts alerts back in the outbox and attempts them now.
+func cmdAlertsRetry(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cfgPath := flags("alerts retry", "alerts retry [--config PATH] ID...", stderr)
+	if err := fs.Parse(args); err != nil {
+		return &exitError{2, errors.New("")}
+	}
+	if fs.NArg() == 0 {
+		return usageErr("alerts retry: name the alerts to retry (see raqib alerts list)")
+	}
+	log := newLogger(stderr, "warn")
+	a, err := openApp(ctx, *cfgPath, log, false)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	d, err := newDispatcher(a.cfg, a.store, log)
+	if err != nil {
+		return err
+	}
+	for _, id := range fs.Args() {
+		al, err := a.store.Alert(ctx, id)
+		if errors.Is(err, storage.ErrNotFound) {
+			return &exitError{1, fmt.Errorf("alerts retry: no alert %q", id)}
+		} else if err != nil {
+			return err
+		}
+		al.State, al.Attempts, al.NextTry = storage.AlertPending, 0, al.Created
+		if err := a.store.UpdateAlert(ctx, al); err != nil {
+			return err
+		}
+	}
+	if _, _, err := d.Flush(ctx, 1, 0); err != nil {
+		return err
+	}
+	for _, id := range fs.Args() {
+		al, _ := a.store.Alert(ctx, id)
+		fmt.Fprintf(stdout, "%s: %s %s\n", id, al.State, al.LastError)
+	}
+	return nil
+}
