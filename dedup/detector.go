@@ -36,10 +36,19 @@ func (d *Detector) Check(doc *Doc, now time.Time) (Verdict, error) {
 		since = now.Add(-d.Window)
 	}
 	best := Verdict{}
-	for _, c := range d.Index.Candidates(doc.Print.Samples(), since, limit) {
+	samples := doc.Print.Samples()
+	for _, c := range d.Index.Candidates(samples, since, limit) {
+		// Sharing a tenth of the samples is far below what a copy shares;
+		// skip the exact comparison (a sure non-duplicate is cheap to tell).
+		if c.Hits*10 < len(samples) {
+			continue
+		}
 		fp, err := d.Fingerprint(c.ID)
 		if err != nil {
 			return Verdict{}, fmt.Errorf("load fingerprint %s: %w", c.ID, err)
+		}
+		if len(doc.Print.Shingles) > 0 && intersect(doc.Print.Shingles, fp.Shingles)*100 < minContain*len(doc.Print.Shingles) {
+			continue
 		}
 		v := Judge(doc, &fp)
 		v.Of = c.ID
@@ -49,6 +58,11 @@ func (d *Detector) Check(doc *Doc, now time.Time) (Verdict, error) {
 	}
 	return best, nil
 }
+
+// minContain (percent): a new item whose distinct shingles are less than
+// this share in a candidate cannot have half its words inside shared
+// shingles (minSeen), so the full comparison is skipped.
+const minContain = 15
 
 // Add puts a stored document into the index.
 func (d *Detector) Add(id string, date time.Time, f *Fingerprint) {

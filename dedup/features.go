@@ -47,32 +47,34 @@ type wordKey struct {
 // prepareKeys computes, once per new document, the word keys Compare
 // looks up in every candidate.
 func (d *Doc) prepareKeys() {
-	seen := map[uint32]bool{}
-	for _, w := range d.Words {
-		k := wordHash(w)
+	seen := make(map[uint32]bool, len(d.Words))
+	for i, w := range d.Words {
+		k := d.wordKeys[i]
 		if !seen[k] {
 			seen[k] = true
 			d.distinct = append(d.distinct, wordKey{k, isNumber(w)})
 		}
 	}
-	content := func(ws []string, into []uint32, seen map[uint32]bool) []uint32 {
-		for _, w := range ws {
-			s := stem(w)
-			if stopwords[w] || stopwords[s] || utf8.RuneCountInString(s) < 2 {
+	content := func(ws []string, keys []uint32, into []uint32, seen map[uint32]bool) []uint32 {
+		for i, w := range ws {
+			if stopwords[w] || utf8.RuneCountInString(w) < 2 {
 				continue
 			}
-			k := wordHash(w)
-			if !seen[k] {
+			if s := stem(w); stopwords[s] || utf8.RuneCountInString(s) < 2 {
+				continue
+			}
+			if k := keys[i]; !seen[k] {
 				seen[k] = true
 				into = append(into, k)
 			}
 		}
 		return into
 	}
-	d.title = content(d.Title, nil, map[uint32]bool{})
+	d.title = content(d.Title, d.titleKeys, nil, map[uint32]bool{})
 	pegSeen := map[uint32]bool{}
-	d.peg = content(d.Title, nil, pegSeen)
-	d.peg = content(d.Words[:min(len(d.Words), leadWords)], d.peg, pegSeen)
+	d.peg = content(d.Title, d.titleKeys, nil, pegSeen)
+	n := min(len(d.Words), leadWords)
+	d.peg = content(d.Words[:n], d.wordKeys[:n], d.peg, pegSeen)
 }
 
 // Compare computes the features of new doc b against old fingerprint a.

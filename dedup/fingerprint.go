@@ -31,9 +31,11 @@ type Doc struct {
 	Title    []string
 	Print    Fingerprint
 
-	distinct []wordKey // the body's distinct words
-	title    []uint32  // content words of the title
-	peg      []uint32  // content words of the title and lead
+	wordKeys  []uint32  // wordHash of each body word
+	titleKeys []uint32  // and of each title word
+	distinct  []wordKey // the body's distinct words
+	title     []uint32  // content words of the title
+	peg       []uint32  // content words of the title and lead
 }
 
 // Fingerprint is the compact form stored for every document.
@@ -82,7 +84,9 @@ func Prepare(title, body string) *Doc {
 		d.Words = d.Title
 	}
 	d.Shingles = shingles(d.Words)
-	d.Print = Fingerprint{Shingles: uniq32(d.Shingles), Words: wordSet(append(append([]string(nil), d.Words...), d.Title...)), Length: len(d.Words)}
+	d.wordKeys = keysOf(d.Words)
+	d.titleKeys = keysOf(d.Title)
+	d.Print = Fingerprint{Shingles: uniq32(d.Shingles), Words: wordSet(d.wordKeys, d.titleKeys), Length: len(d.Words)}
 	d.prepareKeys()
 	return d
 }
@@ -148,10 +152,18 @@ func uniq32(hs []uint64) []uint32 {
 	return slices.Compact(out)
 }
 
-func wordSet(ws []string) []uint32 {
+func keysOf(ws []string) []uint32 {
 	out := make([]uint32, len(ws))
 	for i, w := range ws {
 		out[i] = wordHash(w)
+	}
+	return out
+}
+
+func wordSet(lists ...[]uint32) []uint32 {
+	var out []uint32
+	for _, l := range lists {
+		out = append(out, l...)
 	}
 	slices.Sort(out)
 	return slices.Compact(out)

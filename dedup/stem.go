@@ -1,9 +1,6 @@
 package dedup
 
-import (
-	"strings"
-	"unicode/utf8"
-)
+import "strings"
 
 // proclitics, longest first: the conjunctions, prepositions and article
 // that Arabic writes joined to the next word.
@@ -17,19 +14,26 @@ func stem(w string) string {
 	if w == "" || !isArabicByte(w[0]) {
 		return w
 	}
-	for _, p := range proclitics {
-		if strings.HasPrefix(w, p) && utf8.RuneCountInString(w)-utf8.RuneCountInString(p) >= 3 {
-			w = w[len(p):]
-			break
+	// Arabic letters take two bytes each: a rest of 6 bytes is 3 letters.
+	if len(w) >= 8 {
+		for _, p := range proclitics {
+			if len(w)-len(p) >= 6 && strings.HasPrefix(w, p) {
+				w = w[len(p):]
+				break
+			}
 		}
 	}
-	for _, s := range []string{"ها", "هم", "ات", "ين", "ون", "ان", "يه", "ه"} {
-		if strings.HasSuffix(w, s) && utf8.RuneCountInString(w)-utf8.RuneCountInString(s) >= 3 {
-			return w[:len(w)-len(s)]
+	if len(w) >= 8 {
+		for _, s := range suffixes {
+			if len(w)-len(s) >= 6 && strings.HasSuffix(w, s) {
+				return w[:len(w)-len(s)]
+			}
 		}
 	}
 	return w
 }
+
+var suffixes = []string{"ها", "هم", "ات", "ين", "ون", "ان", "يه", "ه"}
 
 func isArabicByte(b byte) bool { return b == 0xD8 || b == 0xD9 || b == 0xDA || b == 0xDB }
 
