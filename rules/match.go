@@ -14,6 +14,7 @@ type Text struct {
 	Norm   string
 	Tokens []textnorm.Token
 	forms  map[string][]int32
+	sorted []string // the forms in order, made on the first prefix query
 }
 
 // titleGap keeps a phrase or NEAR from spanning the title and the body.
@@ -21,7 +22,7 @@ const titleGap = 64
 
 // NewText prepares a title and a plain-text body.
 func NewText(title, body string) *Text {
-	t := &Text{forms: map[string][]int32{}}
+	t := &Text{}
 	norm := textnorm.Normalize(title)
 	toks := textnorm.Tokenize(norm)
 	offset := len(toks) + titleGap
@@ -39,6 +40,7 @@ func NewText(title, body string) *Text {
 		toks = textnorm.Tokenize(norm)
 	}
 	t.Norm, t.Tokens = norm, toks
+	t.forms = make(map[string][]int32, len(toks)*2)
 	var buf []string
 	for _, tk := range toks {
 		buf = Forms(tk.Text, buf[:0])
@@ -59,35 +61,47 @@ var (
 
 // Forms appends to out the forms an Arabic text word can match as: itself
 // and what remains when proclitics are taken off: و/ف, then ب/ك/ل, then
-// the article ال (ل+ال is written لل). When an article comes off, the form
-// with it is kept too, so "للأمم" matches a query for "الأمم". Latin words
-// and numbers match only whole.
+// the article ال (ل+ال is written لل). A query word's own article is
+// optional (termForms), so "للأمم" matches a query for "الأمم" through
+// the bare form "امم". Latin words and numbers match only whole. The forms
+// are substrings of w: no allocation.
 func Forms(w string, out []string) []string {
 	out = append(out, w)
-	if !textnorm.IsArabic(w) {
+	if len(w) < 6 || !textnorm.IsArabic(w) {
+		return out // fewer than three letters: nothing to strip
+	}
+	switch w[:2] {
+	case "و", "ف", "ب", "ك", "ل", "ا":
+	default:
 		return out
 	}
 	for _, c := range conjunctions {
+		rest0, ok := strings.CutPrefix(w, c)
+		if !ok {
+			continue
+		}
 		for _, p := range prepositions {
-			for _, art := range []bool{false, true} {
-				if c == "" && p == "" && !art {
+			rest1, ok := strings.CutPrefix(rest0, p)
+			if !ok {
+				continue
+			}
+			for _, art := range []string{"", "ال"} {
+				rest := rest1
+				switch {
+				case art == "" && c == "" && p == "":
 					continue
-				}
-				prefix := c + p
-				if art {
-					if p == "ل" {
-						prefix = c + "لل"
-					} else {
-						prefix += "ال"
+				case art != "" && p == "ل":
+					// ل + ال is written لل: the ل is already off.
+					if rest, ok = strings.CutPrefix(rest1, "ل"); !ok {
+						continue
+					}
+				case art != "":
+					if rest, ok = strings.CutPrefix(rest1, art); !ok {
+						continue
 					}
 				}
-				rest, ok := strings.CutPrefix(w, prefix)
-				if !ok || utf8.RuneCountInString(rest) < 2 {
-					continue
-				}
-				out = append(out, rest)
-				if art {
-					out = append(out, "ال"+rest)
+				if len(rest) >= 4 && utf8.RuneCountInString(rest) >= 2 {
+					out = append(out, rest)
 				}
 			}
 		}
@@ -98,6 +112,9 @@ func Forms(w string, out []string) []string {
 // termForms are the forms a query term looks for: the word, and without
 // its own leading article.
 func termForms(t *Term) []string {
+	if t.forms != nil {
+		return t.forms
+	}
 	if rest, ok := strings.CutPrefix(t.Word, "ال"); ok && !t.Latin && utf8.RuneCountInString(rest) >= 2 {
 		return []string{t.Word, rest}
 	}
@@ -108,16 +125,24 @@ func termForms(t *Term) []string {
 func (t *Text) positions(term *Term) []int32 {
 	var out []int32
 	if !term.Prefix {
-		for _, f := range termForms(term) {
+		fs := termForms(term)
+		if len(fs) == 1 {
+			return t.forms[fs[0]] // sorted and unique already; read only
+		}
+		for _, f := range fs {
 			out = append(out, t.forms[f]...)
 		}
 	} else {
-		for f, ps := range t.forms {
-			for _, q := range termForms(term) {
-				if strings.HasPrefix(f, q) {
-					out = append(out, ps...)
-					break
-				}
+		if t.sorted == nil {
+			t.sorted = make([]string, 0, len(t.forms))
+			for f := range t.forms {
+				t.sorted = append(t.sorted, f)
+			}
+			sort.Strings(t.sorted)
+		}
+		for _, q := range termForms(term) {
+			for i := sort.SearchStrings(t.sorted, q); i < len(t.sorted) && strings.HasPrefix(t.sorted[i], q); i++ {
+				out = append(out, t.forms[t.sorted[i]]...)
 			}
 		}
 	}

@@ -131,6 +131,7 @@ type (
 		Word   string
 		Prefix bool
 		Latin  bool
+		forms  []string // what it looks for in a text's forms
 	}
 	// Phrase is consecutive terms.
 	Phrase struct{ Terms []*Term }
@@ -380,7 +381,9 @@ func (p *parser) word(t token) (Node, error) {
 }
 
 func newTerm(w string, prefix bool) *Term {
-	return &Term{Word: w, Prefix: prefix, Latin: !textnorm.IsArabic(w)}
+	t := &Term{Word: w, Prefix: prefix, Latin: !textnorm.IsArabic(w)}
+	t.forms = termForms(t)
+	return t
 }
 
 // positive reports whether a match needs some word present (a query made
