@@ -307,3 +307,10 @@ func TestDaemonAndLock(t *testing.T) {
 		t.Errorf("after the daemon: %d items", len(e.Items))
 	}
 }
+
+func writeFile(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
