@@ -12,10 +12,13 @@ import (
 
 // Meta describes the exported feed itself.
 type Meta struct {
+	ID          string // stable name of the stream: "all", "rule/NAME"
 	Title       string
 	HomePageURL string
 	FeedURL     string
 	Description string
+	// FeedURLs maps source feed names to their URLs (RSS and Atom <source>).
+	FeedURLs map[string]string
 }
 
 // Raqib is the "_raqib" extension object on every exported item.
@@ -66,21 +69,15 @@ type Entry struct {
 
 // WriteJSON writes a JSON Feed 1.1 document.
 func WriteJSON(w io.Writer, m Meta, entries []Entry) error {
-	f := jsonFeed{Version: "https://jsonfeed.org/version/1.1", Title: m.Title, HomePageURL: m.HomePageURL, FeedURL: m.FeedURL, Description: m.Description, Items: []jsonItem{}}
+	f := jsonFeed{Version: "https://jsonfeed.org/version/1.1", Title: m.Title, HomePageURL: m.HomePageURL, FeedURL: m.FeedURL, Description: m.Description, Language: feedLanguage(entries), Items: []jsonItem{}}
 	for _, e := range entries {
 		it := e.Item
-		ji := jsonItem{ID: it.ID, URL: it.URL, Title: it.Title, Language: it.Language}
-		content := it.Content
-		if content == "" {
-			content = it.Summary
-		} else if it.Summary != "" {
+		ji := jsonItem{ID: it.ID, URL: it.URL, Title: it.Title, Language: Language(it)}
+		if it.Content != "" && it.Summary != "" {
 			ji.Summary = textnorm.HTMLToText(it.Summary)
 		}
-		if textnorm.LooksLikeHTML(content) {
-			ji.ContentHTML = content
-		} else {
-			ji.ContentText = content
-		}
+		b := content(e)
+		ji.ContentHTML, ji.ContentText = b.HTML, b.Text
 		if !it.Published.IsZero() {
 			ji.DatePublished = it.Published.UTC().Format(time.RFC3339)
 		}
@@ -90,7 +87,7 @@ func WriteJSON(w io.Writer, m Meta, entries []Entry) error {
 		for _, a := range it.Authors {
 			ji.Authors = append(ji.Authors, author{Name: a})
 		}
-		ji.Raqib = Raqib{Feed: it.Feed, DuplicateOf: it.DuplicateOf, Cluster: it.Cluster, ClusterSize: 1, Rules: it.Rules, Language: it.Language}
+		ji.Raqib = Raqib{Feed: it.Feed, DuplicateOf: it.DuplicateOf, Cluster: it.Cluster, ClusterSize: 1, Rules: it.Rules, Language: Language(it)}
 		if ji.Raqib.Rules == nil {
 			ji.Raqib.Rules = []string{}
 		}

@@ -380,16 +380,17 @@ func cmdStories(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, cfgPath := flags("export", "export --format json [--all] [--limit N] [--config PATH]", stderr)
-	format := fs.String("format", "json", "json")
+	fs, cfgPath := flags("export", "export --format json|rss|atom [--rule NAME] [--all] [--limit N] [--config PATH]", stderr)
+	format := fs.String("format", "json", "json, rss or atom")
 	all := fs.Bool("all", false, "include items recognised as duplicates")
 	limit := fs.Int("limit", 100, "at most this many items, newest first; 0 for all")
 	rule := fs.String("rule", "", "only items that matched the rule NAME")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *format != "json" {
-		return usageErr("export: --format %q is not supported (json)", *format)
+	write, ok := export.Writers[*format]
+	if !ok {
+		return usageErr("export: --format %q: use json, rss or atom", *format)
 	}
 	if *limit < 0 {
 		return usageErr("export: --limit must be 0 or more")
@@ -399,44 +400,37 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer a.close()
-	if *rule != "" {
-		found := false
-		for _, r := range a.cfg.Alerts.Rules {
-			found = found || r.Name == *rule
-		}
-		if !found {
-			return usageErr("export: no rule named %q in %s", *rule, a.cfg.Path)
-		}
+	if *rule != "" && !hasRule(a.cfg, *rule) {
+		return usageErr("export: no rule named %q in %s", *rule, a.cfg.Path)
 	}
-	items, err := a.store.Items(ctx, storage.ListOptions{Limit: *limit, WithDuplicates: *all, Rule: *rule})
+	entries, err := export.Load(ctx, a.store, storage.ListOptions{Limit: *limit, WithDuplicates: *all, Rule: *rule})
 	if err != nil {
 		return err
 	}
-	entries, err := withClusters(ctx, a.store, items)
-	if err != nil {
-		return err
-	}
-	title := "raqib: all stories"
-	if *rule != "" {
-		title = "raqib: " + *rule
-	}
-	return export.WriteJSON(stdout, export.Meta{Title: title}, entries)
+	return write(stdout, streamMeta(a.cfg, *rule, ""), entries)
 }
 
-func withClusters(ctx context.Context, st storage.Store, items []*storage.Item) ([]export.Entry, error) {
-	cache := map[string]*storage.Cluster{}
-	out := make([]export.Entry, 0, len(items))
-	for _, it := range items {
-		c, ok := cache[it.Cluster]
-		if !ok {
-			var err error
-			c, err = st.Cluster(ctx, it.Cluster)
-			if err != nil && !errors.Is(err, storage.ErrNotFound) {
-				return nil, err
-			}
-			cache[it.Cluster] = c
+func hasRule(cfg *config.Config, name string) bool {
+	for _, r := range cfg.Alerts.Rules {
+		if r.Name == name {
+			return true
 		}
-		out = append(out, export.Entry{Item: it, Cluster: c})
 	}
-	return out, nil
+	return false
 }
+
+// streamMeta describes the exported stream: all stories, or a rule's.
+func streamMeta(cfg *config.Config, rule, base string) export.Meta {
+	m := export.Meta{ID: "all", Title: "raqib: all stories", Description: "Stories from the feeds raqib follows, one item per story", FeedURLs: map[string]string{}}
+	if rule != "" {
+		m.ID, m.Title, m.Description = "rule/"+rule, "raqib: "+rule, "Stories that matched the rule "+rule
+	}
+	if base != "" {
+		m.HomePageURL = base + "/"
+	}
+	for _, f := range cfg.Feeds {
+		m.FeedURLs[f.Name] = f.URL
+	}
+	return m
+}
+

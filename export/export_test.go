@@ -1,0 +1,136 @@
+package export
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mmcdole/gofeed"
+
+	"github.com/raqib/raqib/storage"
+)
+
+func entries() []Entry {
+	pub := time.Date(2025, 5, 11, 9, 30, 0, 0, time.UTC)
+	c := &storage.Cluster{ID: "c1", Size: 3, Feeds: []string{"bbc-arabic", "france24-ar", "rt-arabic"}}
+	return []Entry{
+		{Item: &storage.Item{ID: "c1", Feed: "bbc-arabic", URL: "https://news.example.org/ar/haftar-putin", Title: "حفتر يلتقي بوتين في الكرملين",
+			Summary:   `<p dir="rtl">التقى قائد قوات الشرق الليبي <b>خليفة حفتر</b> الرئيس الروسي.</p><script>alert(1)</script><a href="javascript:alert(2)" onclick="steal()">رابط</a><iframe src="https://evil.example/"></iframe><p style="color:red">نص</p>`,
+			Published: pub, Language: "ar", Cluster: "c1", Rules: []string{"libya", "kremlin"}, Authors: []string{"مراسلنا"}}, Cluster: c},
+		{Item: &storage.Item{ID: "i2", Feed: "wire", URL: "https://wire.example.org/news/78", Title: "Emergency Arab summit in Cairo & more",
+			Summary: "Egypt called an emergency Arab summit <in Cairo> next week.", Published: pub.Add(-time.Hour), Cluster: "i2"},
+			Cluster: &storage.Cluster{ID: "i2", Size: 1, Feeds: []string{"wire"}}},
+	}
+}
+
+var meta = Meta{ID: "all", Title: "raqib: all stories", HomePageURL: "http://127.0.0.1:8080/", FeedURL: "http://127.0.0.1:8080/feeds/all.atom",
+	FeedURLs: map[string]string{"bbc-arabic": "https://feeds.bbci.co.uk/arabic/rss.xml"}}
+
+func render(t *testing.T, write func(*bytes.Buffer) error) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := write(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// The Atom output validates against the RFC 4287 RELAX NG schema, with
+// xmllint (Debian's libxml2-utils; .ci/run installs it).
+func TestAtomValidatesAgainstRFC4287Schema(t *testing.T) {
+	xmllint, err := exec.LookPath("xmllint")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("xmllint is missing: .ci/run must install libxml2-utils")
+		}
+		t.Skip("xmllint not installed (apt-get install libxml2-utils) — CI runs this test")
+	}
+	dir := t.TempDir()
+	for name, es := range map[string][]Entry{"full": entries(), "empty": nil} {
+		out := render(t, func(b *bytes.Buffer) error { return WriteAtom(b, meta, es) })
+		path := filepath.Join(dir, name+".atom")
+		os.WriteFile(path, out, 0o644)
+		if res, err := exec.Command(xmllint, "--noout", "--relaxng", "testdata/atom.rng", path).CombinedOutput(); err != nil {
+			t.Errorf("%s feed does not validate: %v\n%s\n%s", name, err, res, out)
+		}
+	}
+	// The schema check is real: a feed without its title fails.
+	bad := bytes.Replace(render(t, func(b *bytes.Buffer) error { return WriteAtom(b, meta, entries()) }), []byte(`<title type="text">raqib: all stories</title>`), nil, 1)
+	os.WriteFile(filepath.Join(dir, "bad.atom"), bad, 0o644)
+	if err := exec.Command(xmllint, "--noout", "--relaxng", "testdata/atom.rng", filepath.Join(dir, "bad.atom")).Run(); err == nil {
+		t.Error("a feed without a title validated: the schema check proves nothing")
+	}
+}
+
+// RSS, Atom and JSON Feed round-trip through gofeed with titles, links,
+// dates and Arabic text unchanged.
+func TestRoundTripThroughGofeed(t *testing.T) {
+	writers := map[string]func(*bytes.Buffer) error{
+		"rss":  func(b *bytes.Buffer) error { return WriteRSS(b, meta, entries()) },
+		"atom": func(b *bytes.Buffer) error { return WriteAtom(b, meta, entries()) },
+		"json": func(b *bytes.Buffer) error { return WriteJSON(b, meta, entries()) },
+	}
+	for name, write := range writers {
+		out := render(t, write)
+		f, err := gofeed.NewParser().Parse(bytes.NewReader(out))
+		if err != nil {
+			t.Fatalf("%s: gofeed: %v\n%s", name, err, out)
+		}
+		if len(f.Items) != 2 {
+			t.Fatalf("%s: %d items", name, len(f.Items))
+		}
+		for i, e := range entries() {
+			got := f.Items[i]
+			if got.Title != e.Item.Title || got.Link != e.Item.URL {
+				t.Errorf("%s item %d: title %q link %q", name, i, got.Title, got.Link)
+			}
+			if got.PublishedParsed == nil || !got.PublishedParsed.Equal(e.Item.Published) {
+				t.Errorf("%s item %d: published %v", name, i, got.PublishedParsed)
+			}
+		}
+		text := f.Items[0].Description + f.Items[0].Content
+		if !strings.Contains(text, "خليفة حفتر") || !strings.Contains(text, "3 outlets ran this story") {
+			t.Errorf("%s: content lost Arabic text or the outlets: %q", name, text)
+		}
+		for _, bad := range []string{"<script", "javascript:", "onclick", "<iframe", "style="} {
+			if strings.Contains(text, bad) {
+				t.Errorf("%s: unsanitised %q in %q", name, bad, text)
+			}
+		}
+		if !strings.Contains(text, `dir="rtl"`) {
+			t.Errorf("%s: dir=rtl dropped: %q", name, text)
+		}
+		if strings.Contains(f.Items[1].Description+f.Items[1].Content, "<in Cairo>") && name != "json" {
+			t.Errorf("%s: plain text not escaped", name)
+		}
+	}
+}
+
+func TestLanguageAndExtensions(t *testing.T) {
+	atom := string(render(t, func(b *bytes.Buffer) error { return WriteAtom(b, meta, entries()) }))
+	for _, want := range []string{`<feed xmlns="http://www.w3.org/2005/Atom" xmlns:raqib=`, `xml:lang="ar"`, `<raqib:cluster_size>3</raqib:cluster_size>`, `<raqib:rule>kremlin</raqib:rule>`, `<source>`, `tag:raqib,2025:item/c1`} {
+		if !strings.Contains(atom, want) {
+			t.Errorf("atom lacks %q", want)
+		}
+	}
+	rss := string(render(t, func(b *bytes.Buffer) error { return WriteRSS(b, meta, entries()) }))
+	for _, want := range []string{`<language>ar</language>`, `<source url="https://feeds.bbci.co.uk/arabic/rss.xml">bbc-arabic</source>`, `<guid isPermaLink="false">tag:raqib,2025:item/c1</guid>`} {
+		if !strings.Contains(rss, want) {
+			t.Errorf("rss lacks %q", want)
+		}
+	}
+}
+
+// JSON Feed 1.1 requires "items" even when there are none.
+func TestEmptyJSONFeedHasItems(t *testing.T) {
+	var m map[string]any
+	json.Unmarshal(render(t, func(b *bytes.Buffer) error { return WriteJSON(b, meta, nil) }), &m)
+	if items, ok := m["items"].([]any); !ok || len(items) != 0 {
+		t.Errorf("items = %v", m["items"])
+	}
+}

@@ -1,0 +1,69 @@
+package export
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/raqib/raqib/storage"
+)
+
+// Writers renders a stream in each supported format.
+var Writers = map[string]func(io.Writer, Meta, []Entry) error{
+	"json": WriteJSON,
+	"rss":  WriteRSS,
+	"atom": WriteAtom,
+}
+
+// ContentTypes are the formats' media types.
+var ContentTypes = map[string]string{
+	"json": "application/feed+json; charset=utf-8",
+	"rss":  "application/rss+xml; charset=utf-8",
+	"atom": "application/atom+xml; charset=utf-8",
+}
+
+// Load lists items with their stories' clusters. A rule's stream holds one
+// item per story too: the first item of the story that matched the rule,
+// which need not be the story's first item.
+func Load(ctx context.Context, st storage.Store, opt storage.ListOptions) ([]Entry, error) {
+	perStory := opt.Rule != "" && !opt.WithDuplicates
+	limit := opt.Limit
+	if perStory {
+		opt.WithDuplicates, opt.Limit = true, 0
+	}
+	items, err := st.Items(ctx, opt)
+	if err != nil {
+		return nil, err
+	}
+	if perStory {
+		// Newest first: the last one seen of each story is its first match.
+		first := map[string]*storage.Item{}
+		for _, it := range items {
+			first[it.Cluster] = it
+		}
+		kept := items[:0]
+		for _, it := range items {
+			if first[it.Cluster] == it {
+				kept = append(kept, it)
+			}
+		}
+		items = kept
+		if limit > 0 && len(items) > limit {
+			items = items[:limit]
+		}
+	}
+	cache := map[string]*storage.Cluster{}
+	out := make([]Entry, 0, len(items))
+	for _, it := range items {
+		c, ok := cache[it.Cluster]
+		if !ok {
+			c, err = st.Cluster(ctx, it.Cluster)
+			if err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return nil, err
+			}
+			cache[it.Cluster] = c
+		}
+		out = append(out, Entry{Item: it, Cluster: c})
+	}
+	return out, nil
+}

@@ -1,0 +1,318 @@
+package export
+
+import (
+	"encoding/xml"
+	"fmt"
+	"html"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/microcosm-cc/bluemonday"
+
+	"github.com/raqib/raqib/storage"
+	"github.com/raqib/raqib/textnorm"
+)
+
+// Namespace of raqib's extension elements in RSS and Atom.
+const Namespace = "https://github.com/raqib/raqib/ns/1.0"
+
+var (
+	policyOnce sync.Once
+	policy     *bluemonday.Policy
+)
+
+// Sanitize keeps the HTML a reader can safely show: no scripts, event
+// handlers, javascript: URLs, iframes, forms or styles; links get
+// rel="nofollow noopener"; dir and lang survive for right-to-left text.
+func Sanitize(s string) string {
+	policyOnce.Do(func() {
+		policy = bluemonday.UGCPolicy()
+		policy.AllowAttrs("dir", "lang").Globally()
+		policy.RequireNoFollowOnLinks(true)
+		policy.AddTargetBlankToFullyQualifiedLinks(false)
+	})
+	return policy.Sanitize(s)
+}
+
+// body is an item's content for readers: sanitised HTML, or plain text,
+// with a line naming the outlets that ran the story.
+type body struct {
+	HTML string // set when the content is HTML
+	Text string // set when it is plain text
+}
+
+func content(e Entry) body {
+	it := e.Item
+	c := it.Content
+	if strings.TrimSpace(c) == "" {
+		c = it.Summary
+	}
+	var b body
+	if textnorm.LooksLikeHTML(c) {
+		b.HTML = Sanitize(c)
+	} else {
+		b.Text = strings.TrimSpace(c)
+	}
+	if e.Cluster != nil && e.Cluster.Size > 1 {
+		note := fmt.Sprintf("%d outlets ran this story: %s", e.Cluster.Size, strings.Join(e.Cluster.Feeds, ", "))
+		if b.HTML != "" {
+			b.HTML += `<p class="raqib-outlets">` + html.EscapeString(note) + "</p>"
+		} else {
+			b.Text += "\n\n" + note
+		}
+	}
+	return b
+}
+
+// Language is an entry's language: the item's (from its feed or the
+// configuration), else "ar" when the text is mostly Arabic.
+func Language(it *storage.Item) string {
+	if it.Language != "" {
+		return it.Language
+	}
+	if textnorm.ArabicShare(it.Title+" "+it.Summary) > 0.5 {
+		return "ar"
+	}
+	return ""
+}
+
+// feedLanguage is the stream's language: that of most entries.
+func feedLanguage(entries []Entry) string {
+	count := map[string]int{}
+	best, n := "", 0
+	for _, e := range entries {
+		l := Language(e.Item)
+		count[l]++
+		if l != "" && count[l] > n {
+			best, n = l, count[l]
+		}
+	}
+	return best
+}
+
+// itemID is the stable id of an item in RSS and Atom: a tag URI.
+func itemID(it *storage.Item) string { return "tag:raqib,2025:item/" + it.ID }
+
+func updated(it *storage.Item) time.Time {
+	if !it.Updated.IsZero() {
+		return it.Updated
+	}
+	return it.Date()
+}
+
+func newest(entries []Entry) time.Time {
+	var t time.Time
+	for _, e := range entries {
+		if u := updated(e.Item); u.After(t) {
+			t = u
+		}
+	}
+	if t.IsZero() {
+		t = time.Unix(0, 0)
+	}
+	return t.UTC()
+}
+
+// RSS 2.0
+
+type rssDoc struct {
+	XMLName xml.Name   `xml:"rss"`
+	Version string     `xml:"version,attr"`
+	DC      string     `xml:"xmlns:dc,attr"`
+	Atom    string     `xml:"xmlns:atom,attr"`
+	Raqib   string     `xml:"xmlns:raqib,attr"`
+	Channel rssChannel `xml:"channel"`
+}
+
+type rssChannel struct {
+	Title       string    `xml:"title"`
+	Link        string    `xml:"link"`
+	Description string    `xml:"description"`
+	Language    string    `xml:"language,omitempty"`
+	Generator   string    `xml:"generator"`
+	LastBuild   string    `xml:"lastBuildDate"`
+	Self        *atomLink `xml:"atom:link,omitempty"`
+	Items       []rssItem `xml:"item"`
+}
+
+type rssItem struct {
+	Title       string     `xml:"title"`
+	Link        string     `xml:"link,omitempty"`
+	GUID        rssGUID    `xml:"guid"`
+	PubDate     string     `xml:"pubDate,omitempty"`
+	Description string     `xml:"description"`
+	Creator     []string   `xml:"dc:creator,omitempty"`
+	Language    string     `xml:"dc:language,omitempty"`
+	Source      *rssSource `xml:"source,omitempty"`
+	Feed        string     `xml:"raqib:feed"`
+	Cluster     string     `xml:"raqib:cluster"`
+	ClusterSize int        `xml:"raqib:cluster_size"`
+	DuplicateOf string     `xml:"raqib:duplicate_of,omitempty"`
+	Rules       []string   `xml:"raqib:rule,omitempty"`
+}
+
+type rssGUID struct {
+	IsPermaLink string `xml:"isPermaLink,attr"`
+	Value       string `xml:",chardata"`
+}
+
+type rssSource struct {
+	URL  string `xml:"url,attr"`
+	Name string `xml:",chardata"`
+}
+
+type atomLink struct {
+	Href string `xml:"href,attr"`
+	Rel  string `xml:"rel,attr,omitempty"`
+	Type string `xml:"type,attr,omitempty"`
+}
+
+// WriteRSS writes an RSS 2.0 document.
+func WriteRSS(w io.Writer, m Meta, entries []Entry) error {
+	doc := rssDoc{Version: "2.0", DC: "http://purl.org/dc/elements/1.1/", Atom: "http://www.w3.org/2005/Atom", Raqib: Namespace}
+	ch := &doc.Channel
+	ch.Title, ch.Link, ch.Description = m.Title, m.HomePageURL, m.Description
+	if ch.Link == "" {
+		ch.Link = "http://127.0.0.1/"
+	}
+	if ch.Description == "" {
+		ch.Description = m.Title
+	}
+	ch.Language = feedLanguage(entries)
+	ch.Generator = "raqib"
+	ch.LastBuild = newest(entries).Format(time.RFC1123Z)
+	if m.FeedURL != "" {
+		ch.Self = &atomLink{Href: m.FeedURL, Rel: "self", Type: "application/rss+xml"}
+	}
+	for _, e := range entries {
+		it := e.Item
+		b := content(e)
+		ri := rssItem{Title: it.Title, Link: it.URL, GUID: rssGUID{"false", itemID(it)}, Creator: it.Authors,
+			Language: Language(it), Feed: it.Feed, Cluster: it.Cluster, ClusterSize: 1, DuplicateOf: it.DuplicateOf, Rules: it.Rules}
+		if b.HTML != "" {
+			ri.Description = b.HTML
+		} else {
+			ri.Description = html.EscapeString(b.Text)
+		}
+		if !it.Published.IsZero() {
+			ri.PubDate = it.Published.UTC().Format(time.RFC1123Z)
+		}
+		if u := m.FeedURLs[it.Feed]; u != "" {
+			ri.Source = &rssSource{URL: u, Name: it.Feed}
+		}
+		if e.Cluster != nil {
+			ri.ClusterSize = e.Cluster.Size
+		}
+		ch.Items = append(ch.Items, ri)
+	}
+	return writeXML(w, doc)
+}
+
+// Atom 1.0 (RFC 4287)
+
+type atomFeed struct {
+	XMLName  xml.Name    `xml:"http://www.w3.org/2005/Atom feed"`
+	Raqib    string      `xml:"xmlns:raqib,attr"`
+	Lang     string      `xml:"xml:lang,attr,omitempty"`
+	Title    atomText    `xml:"title"`
+	Subtitle *atomText   `xml:"subtitle,omitempty"`
+	ID       string      `xml:"id"`
+	Updated  string      `xml:"updated"`
+	Links    []atomLink  `xml:"link"`
+	Gen      string      `xml:"generator"`
+	Entries  []atomEntry `xml:"entry"`
+}
+
+type atomText struct {
+	Type  string `xml:"type,attr,omitempty"`
+	Value string `xml:",chardata"`
+}
+
+type atomPerson struct {
+	Name string `xml:"name"`
+}
+
+type atomEntry struct {
+	Lang        string       `xml:"xml:lang,attr,omitempty"`
+	Title       atomText     `xml:"title"`
+	ID          string       `xml:"id"`
+	Updated     string       `xml:"updated"`
+	Published   string       `xml:"published,omitempty"`
+	Links       []atomLink   `xml:"link"`
+	Authors     []atomPerson `xml:"author"`
+	Content     atomText     `xml:"content"`
+	Source      *atomSource  `xml:"source,omitempty"`
+	Feed        string       `xml:"raqib:feed"`
+	Cluster     string       `xml:"raqib:cluster"`
+	ClusterSize int          `xml:"raqib:cluster_size"`
+	DuplicateOf string       `xml:"raqib:duplicate_of,omitempty"`
+	Rules       []string     `xml:"raqib:rule,omitempty"`
+}
+
+type atomSource struct {
+	Title atomText   `xml:"title"`
+	Links []atomLink `xml:"link,omitempty"`
+}
+
+// WriteAtom writes an Atom 1.0 feed document.
+func WriteAtom(w io.Writer, m Meta, entries []Entry) error {
+	f := atomFeed{Raqib: Namespace, Lang: feedLanguage(entries), Title: atomText{"text", m.Title}, Gen: "raqib",
+		ID: "tag:raqib,2025:feed/" + m.ID, Updated: newest(entries).Format(time.RFC3339)}
+	if m.Description != "" {
+		f.Subtitle = &atomText{"text", m.Description}
+	}
+	if m.FeedURL != "" {
+		f.Links = append(f.Links, atomLink{Href: m.FeedURL, Rel: "self", Type: "application/atom+xml"})
+	}
+	if m.HomePageURL != "" {
+		f.Links = append(f.Links, atomLink{Href: m.HomePageURL, Rel: "alternate", Type: "text/html"})
+	}
+	for _, e := range entries {
+		it := e.Item
+		b := content(e)
+		ae := atomEntry{Lang: Language(it), Title: atomText{"text", it.Title}, ID: itemID(it), Updated: updated(it).UTC().Format(time.RFC3339),
+			Feed: it.Feed, Cluster: it.Cluster, ClusterSize: 1, DuplicateOf: it.DuplicateOf, Rules: it.Rules}
+		if !it.Published.IsZero() {
+			ae.Published = it.Published.UTC().Format(time.RFC3339)
+		}
+		if it.URL != "" {
+			ae.Links = append(ae.Links, atomLink{Href: it.URL, Rel: "alternate"})
+		}
+		for _, a := range it.Authors {
+			ae.Authors = append(ae.Authors, atomPerson{a})
+		}
+		if len(ae.Authors) == 0 {
+			// RFC 4287: an entry without a feed-level author needs its own.
+			ae.Authors = []atomPerson{{it.Feed}}
+		}
+		if b.HTML != "" {
+			ae.Content = atomText{"html", b.HTML}
+		} else {
+			ae.Content = atomText{"text", b.Text}
+		}
+		ae.Source = &atomSource{Title: atomText{"text", it.Feed}}
+		if u := m.FeedURLs[it.Feed]; u != "" {
+			ae.Source.Links = []atomLink{{Href: u, Rel: "self"}}
+		}
+		if e.Cluster != nil {
+			ae.ClusterSize = e.Cluster.Size
+		}
+		f.Entries = append(f.Entries, ae)
+	}
+	return writeXML(w, f)
+}
+
+func writeXML(w io.Writer, v any) error {
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("encode feed: %w", err)
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
