@@ -433,4 +433,3 @@ func streamMeta(cfg *config.Config, rule, base string) export.Meta {
 	}
 	return m
 }
-

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -266,8 +268,8 @@ func TestDaemonAndLock(t *testing.T) {
 	srv, _ := site(t)
 	cfg := writeConfig(t, srv.URL, "server: {listen: \"127.0.0.1:0\"}\n")
 	cmd := exec.Command(binary, "run", "--config", cfg)
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +287,30 @@ func TestDaemonAndLock(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("second process took %v to fail", d)
 	}
-	time.Sleep(500 * time.Millisecond)
+	// The feeds are served where the log says; a reader's If-None-Match gets a 304.
+	m := regexp.MustCompile(`http=(http://127.0.0.1:\d+/)`).FindStringSubmatch(logs.String())
+	if m == nil {
+		t.Fatalf("no address in the log:\n%s", logs.String())
+	}
+	var etag string
+	waitUntil(t, func() bool {
+		resp, err := http.Get(m[1] + "feeds/all.atom")
+		if err != nil {
+			return false
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		etag = resp.Header.Get("ETag")
+		return resp.StatusCode == 200 && strings.Contains(string(b), "مجلس الأمن يناقش الوضع في ليبيا")
+	})
+	req, _ := http.NewRequest("GET", m[1]+"feeds/all.atom", nil)
+	req.Header.Set("If-None-Match", etag)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNotModified {
+		t.Errorf("If-None-Match: %v %v", resp.StatusCode, err)
+	}
+	if resp, err := http.Get(m[1] + "readyz"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("readyz: %v", err)
+	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -305,6 +330,15 @@ func TestDaemonAndLock(t *testing.T) {
 	e := exportJSON(t, cfg, "--limit", "0")
 	if len(e.Items) != 6 {
 		t.Errorf("after the daemon: %d items", len(e.Items))
+	}
+}
+
+func waitUntil(t *testing.T, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
 	}
 }
 

@@ -1,0 +1,83 @@
+package server
+
+import (
+	"context"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/raqib/raqib/feeds"
+	"github.com/raqib/raqib/storage"
+)
+
+// Metrics are raqib's Prometheus metrics, all named raqib_*.
+type Metrics struct {
+	Registry     *prometheus.Registry
+	polls        *prometheus.CounterVec
+	fetchErrors  *prometheus.CounterVec
+	items        prometheus.Counter
+	duplicates   prometheus.Counter
+	alertsSent   *prometheus.CounterVec
+	alertsFailed *prometheus.CounterVec
+	pollDuration prometheus.Histogram
+}
+
+// NewMetrics registers the metrics; pending alerts and stored items are read
+// from the store when scraped.
+func NewMetrics(st storage.Store) *Metrics {
+	m := &Metrics{Registry: prometheus.NewRegistry()}
+	m.polls = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "raqib_polls_total", Help: "Feed polls by feed and result (new, not_modified, unchanged, error, skipped)."}, []string{"feed", "result"})
+	m.fetchErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "raqib_fetch_errors_total", Help: "Failed feed polls by feed."}, []string{"feed"})
+	m.items = prometheus.NewCounter(prometheus.CounterOpts{Name: "raqib_items_stored_total", Help: "Items stored since start."})
+	m.duplicates = prometheus.NewCounter(prometheus.CounterOpts{Name: "raqib_duplicates_total", Help: "Stored items recognised as copies of a story already seen."})
+	m.alertsSent = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "raqib_alerts_sent_total", Help: "Alerts delivered, by channel."}, []string{"channel"})
+	m.alertsFailed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "raqib_alerts_failed_total", Help: "Failed alert delivery attempts, by channel."}, []string{"channel"})
+	m.pollDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "raqib_poll_duration_seconds", Help: "Time to poll one feed: fetch, parse and store.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)})
+	pending := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "raqib_alerts_pending", Help: "Alerts waiting in the outbox."}, func() float64 {
+		as, err := st.Alerts(context.Background(), storage.AlertPending)
+		if err != nil {
+			return -1
+		}
+		return float64(len(as))
+	})
+	stored := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "raqib_items", Help: "Items in the store."}, func() float64 {
+		n, err := st.ItemCount(context.Background())
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	})
+	m.Registry.MustRegister(m.polls, m.fetchErrors, m.items, m.duplicates, m.alertsSent, m.alertsFailed, m.pollDuration, pending, stored,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}
+
+// ObservePoll records one feed poll (feeds.Poller.OnResult).
+func (m *Metrics) ObservePoll(r feeds.Result) {
+	result := "new"
+	switch {
+	case r.Err != nil:
+		result = "error"
+		m.fetchErrors.WithLabelValues(r.Feed).Inc()
+	case r.Skipped != "":
+		result = "skipped"
+	case r.NotModified:
+		result = "not_modified"
+	case r.Unchanged:
+		result = "unchanged"
+	}
+	m.polls.WithLabelValues(r.Feed, result).Inc()
+	if r.Skipped == "" {
+		m.pollDuration.Observe(r.Took.Seconds())
+	}
+	m.items.Add(float64(r.New))
+	m.duplicates.Add(float64(r.Duplicates))
+}
+
+// ObserveDelivery records one alert delivery attempt (alerts.Dispatcher.OnDelivery).
+func (m *Metrics) ObserveDelivery(a *storage.Alert, err error) {
+	if err == nil {
+		m.alertsSent.WithLabelValues(a.Channel).Inc()
+	} else {
+		m.alertsFailed.WithLabelValues(a.Channel).Inc()
+	}
+}

@@ -1,0 +1,388 @@
+// Package server serves the exported feeds, a JSON API, health checks and
+// Prometheus metrics over HTTP.
+package server
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/raqib/raqib/config"
+	"github.com/raqib/raqib/export"
+	"github.com/raqib/raqib/rules"
+	"github.com/raqib/raqib/storage"
+	"github.com/raqib/raqib/textnorm"
+)
+
+const (
+	defaultLimit = 100
+	maxLimit     = 1000
+)
+
+// Server is raqib's HTTP interface.
+type Server struct {
+	Config  *config.Config
+	Store   storage.Store
+	Metrics *Metrics
+	Log     *slog.Logger
+	// Ready reports whether the scheduler runs (for /readyz).
+	Ready func() bool
+}
+
+// Handler routes requests.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /feeds/{file}", s.feed)
+	mux.HandleFunc("GET /feeds/rules/{file}", s.feed)
+	mux.HandleFunc("GET /api/items", s.protect(s.apiItems))
+	mux.HandleFunc("GET /api/feeds", s.protect(s.apiFeeds))
+	mux.HandleFunc("GET /api/stories", s.protect(s.apiStories))
+	mux.HandleFunc("GET /api/alerts", s.protect(s.apiAlerts))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", s.readyz)
+	if s.Metrics != nil {
+		mux.Handle("GET /metrics", s.protect(promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}).ServeHTTP))
+	}
+	mux.HandleFunc("GET /{$}", s.index)
+	return mux
+}
+
+// ListenAndServe serves until ctx is done, then shuts down gracefully.
+func (s *Server) ListenAndServe(ctx context.Context, l net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shut); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// protect requires the bearer token, when one is configured, on the API
+// and metrics (the feeds stay open for readers).
+func (s *Server) protect(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if tok := s.Config.Server.Token; tok != "" {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(tok)) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="raqib"`)
+				http.Error(w, "a bearer token is required (server.token)", http.StatusUnauthorized)
+				return
+			}
+		}
+		h(w, r)
+	}
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.Store.ItemCount(r.Context()); err != nil {
+		http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	if s.Ready != nil && !s.Ready() {
+		http.Error(w, "scheduler not running", http.StatusServiceUnavailable)
+		return
+	}
+	w.Write([]byte("ready\n"))
+}
+
+func (s *Server) base(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func (s *Server) index(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	b := s.base(r)
+	fmt.Fprintf(w, "raqib\n\nSubscribe in a feed reader:\n  %[1]s/feeds/all.atom\n  %[1]s/feeds/all.rss\n  %[1]s/feeds/all.json\n", b)
+	for _, rl := range s.Config.Alerts.Rules {
+		fmt.Fprintf(w, "  %s/feeds/rules/%s.atom\n", b, rl.Name)
+	}
+	fmt.Fprintf(w, "\nAPI: /api/items /api/feeds /api/stories /api/alerts\nHealth: /healthz /readyz   Metrics: /metrics\n")
+}
+
+// limit reads ?limit=, defaulting to 100 and capped at 1000.
+func limit(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return defaultLimit, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("limit: %q is not a positive number", v)
+	}
+	return min(n, maxLimit), nil
+}
+
+func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
+	file := r.PathValue("file")
+	i := strings.LastIndex(file, ".")
+	if i < 0 {
+		http.NotFound(w, r)
+		return
+	}
+	name, format, rule := file[:i], file[i+1:], ""
+	if !strings.HasPrefix(r.URL.Path, "/feeds/rules/") {
+		if name != "all" {
+			http.NotFound(w, r)
+			return
+		}
+	} else {
+		rule = name
+		found := false
+		for _, rl := range s.Config.Alerts.Rules {
+			found = found || rl.Name == rule
+		}
+		if !found {
+			http.Error(w, fmt.Sprintf("no rule named %q", rule), http.StatusNotFound)
+			return
+		}
+	}
+	write, ok := export.Writers[format]
+	if !ok {
+		http.Error(w, "unknown format: use .rss, .atom or .json", http.StatusNotFound)
+		return
+	}
+	n, err := limit(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	entries, err := export.Load(r.Context(), s.Store, storage.ListOptions{Limit: n, Rule: rule})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	meta := export.Meta{ID: "all", Title: "raqib: all stories", Description: "Stories from the feeds raqib follows, one item per story", FeedURLs: map[string]string{}}
+	if rule != "" {
+		meta.ID, meta.Title, meta.Description = "rule/"+rule, "raqib: "+rule, "Stories that matched the rule "+rule
+	}
+	meta.HomePageURL = s.base(r) + "/"
+	meta.FeedURL = s.base(r) + r.URL.Path
+	for _, f := range s.Config.Feeds {
+		meta.FeedURLs[f.Name] = f.URL
+	}
+	var buf bytes.Buffer
+	if err := write(&buf, meta, entries); err != nil {
+		s.fail(w, err)
+		return
+	}
+	modified := time.Unix(0, 0)
+	for _, e := range entries {
+		if e.Item.Fetched.After(modified) {
+			modified = e.Item.Fetched
+		}
+	}
+	s.serve(w, r, export.ContentTypes[format], buf.Bytes(), modified)
+}
+
+// serve answers with an ETag and Last-Modified, a 304 to a reader that has
+// this version, and gzip when the reader accepts it.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, ctype string, body []byte, modified time.Time) {
+	sum := sha256.Sum256(body)
+	etag := `"` + hex.EncodeToString(sum[:12]) + `"`
+	h := w.Header()
+	h.Set("Content-Type", ctype)
+	h.Set("ETag", etag)
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Vary", "Accept-Encoding")
+	h.Set("Last-Modified", modified.UTC().Format(http.TimeFormat))
+	if match := r.Header.Get("If-None-Match"); match != "" {
+		if strings.Contains(match, etag) || strings.TrimSpace(match) == "*" {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+	} else if since, err := http.ParseTime(r.Header.Get("If-Modified-Since")); err == nil && !modified.Truncate(time.Second).After(since) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") && len(body) > 512 {
+		h.Set("Content-Encoding", "gzip")
+		if r.Method == http.MethodHead {
+			return
+		}
+		gz := gzip.NewWriter(w)
+		gz.Write(body)
+		gz.Close()
+		return
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	if r.Method != http.MethodHead {
+		w.Write(body)
+	}
+}
+
+func (s *Server) fail(w http.ResponseWriter, err error) {
+	s.Log.Error("http request failed", "error", err)
+	http.Error(w, "internal error", http.StatusInternalServerError)
+}
+
+func (s *Server) json(w http.ResponseWriter, r *http.Request, v any) {
+	body, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	s.serve(w, r, "application/json; charset=utf-8", append(body, '\n'), time.Now())
+}
+
+// parseSince accepts RFC 3339 times and durations back from now ("24h", "7d").
+func parseSince(v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	d, err := config.ParseDuration(v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("since: %q is neither an RFC 3339 time nor a duration like 24h", v)
+	}
+	return time.Now().Add(-d), nil
+}
+
+type apiItem struct {
+	*storage.Item
+	ClusterSize int      `json:"cluster_size"`
+	Outlets     []string `json:"outlets,omitempty"`
+}
+
+// apiItems: ?rule= ?feed= ?since= ?q= (a rule query) ?limit= ?all=1.
+func (s *Server) apiItems(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	n, err := limit(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	since, err := parseSince(q.Get("since"))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	var query rules.Node
+	if v := q.Get("q"); v != "" {
+		if query, err = rules.Parse(v); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+	}
+	opt := storage.ListOptions{Limit: n, Feed: q.Get("feed"), Rule: q.Get("rule"), Since: since, WithDuplicates: q.Get("all") == "1"}
+	if query != nil {
+		opt.Limit = 0 // filtered below
+	}
+	entries, err := export.Load(r.Context(), s.Store, opt)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	out := []apiItem{}
+	for _, e := range entries {
+		if query != nil && !rules.NewText(e.Item.Title, textnorm.HTMLToText(e.Item.Summary+" "+e.Item.Content)).Matches(query) {
+			continue
+		}
+		ai := apiItem{Item: e.Item, ClusterSize: 1}
+		if e.Cluster != nil {
+			ai.ClusterSize, ai.Outlets = e.Cluster.Size, e.Cluster.Feeds
+		}
+		out = append(out, ai)
+		if len(out) >= n {
+			break
+		}
+	}
+	s.json(w, r, map[string]any{"items": out})
+}
+
+func (s *Server) apiFeeds(w http.ResponseWriter, r *http.Request) {
+	out := []map[string]any{}
+	for _, f := range s.Config.Feeds {
+		st, err := s.Store.Feed(r.Context(), f.Name)
+		if errors.Is(err, storage.ErrNotFound) {
+			st = &storage.FeedState{Name: f.Name, URL: f.URL}
+		} else if err != nil {
+			s.fail(w, err)
+			return
+		}
+		out = append(out, map[string]any{"name": f.Name, "enabled": f.IsEnabled(), "state": st})
+	}
+	s.json(w, r, map[string]any{"feeds": out})
+}
+
+func (s *Server) apiStories(w http.ResponseWriter, r *http.Request) {
+	n, err := limit(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	since, err := parseSince(r.URL.Query().Get("since"))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if since.IsZero() {
+		since = time.Now().Add(-7 * 24 * time.Hour)
+	}
+	cs, err := s.Store.Clusters(r.Context(), since, n)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if cs == nil {
+		cs = []*storage.Cluster{}
+	}
+	s.json(w, r, map[string]any{"stories": cs})
+}
+
+func (s *Server) apiAlerts(w http.ResponseWriter, r *http.Request) {
+	state := r.URL.Query().Get("state")
+	switch state {
+	case "", storage.AlertPending, storage.AlertDelivered, storage.AlertFailed:
+	default:
+		http.Error(w, "state: use pending, delivered or failed", http.StatusBadRequest)
+		return
+	}
+	as, err := s.Store.Alerts(r.Context(), state)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if as == nil {
+		as = []*storage.Alert{}
+	}
+	s.json(w, r, map[string]any{"alerts": as})
+}

@@ -1,0 +1,191 @@
+package server
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/raqib/raqib/alerts"
+	"github.com/raqib/raqib/config"
+	"github.com/raqib/raqib/feeds"
+	"github.com/raqib/raqib/pipeline"
+	"github.com/raqib/raqib/storage"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func newServer(t *testing.T, token string) (*httptest.Server, *Metrics) {
+	t.Helper()
+	st, err := storage.OpenBolt(filepath.Join(t.TempDir(), "raqib.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	cfg := &config.Config{
+		Feeds:  []config.Feed{{Name: "a", URL: "https://a.example/rss"}, {Name: "b", URL: "https://b.example/rss"}},
+		Alerts: config.Alerts{Channels: []config.Channel{{Name: "log", Type: "log"}}, Rules: []config.Rule{{Name: "libya", Query: "ليبيا", Channels: []string{"log"}}}},
+		Server: config.Server{Token: token},
+	}
+	eng, err := alerts.NewEngine(cfg.Alerts.Rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := pipeline.New(context.Background(), st, 30*24*time.Hour, eng, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	text := "عقد مجلس الأمن الدولي جلسة طارئة لمناقشة تطورات الوضع الأمني في ليبيا بعد اشتباكات عنيفة في العاصمة طرابلس أسفرت عن سقوط قتلى وجرحى بين المدنيين."
+	mk := func(feed, id, title, body string, age time.Duration) *storage.Item {
+		return &storage.Item{ID: id, Feed: feed, Title: title, Summary: body, URL: "https://" + feed + ".example/" + id, Published: now.Add(-age), Fetched: now.Add(-age), Keys: []string{"url:" + feed + id}}
+	}
+	p.Ingest(context.Background(), &storage.FeedState{Name: "a"}, []*storage.Item{mk("a", "1", "مجلس الأمن يناقش ليبيا", text, 2*time.Hour), mk("a", "2", "Oil prices rise", "Oil rose on Monday after a fall in US stocks of crude.", time.Hour)})
+	p.Ingest(context.Background(), &storage.FeedState{Name: "b"}, []*storage.Item{mk("b", "3", "ليبيا: جلسة لمجلس الأمن", text, 30*time.Minute)})
+	m := NewMetrics(st)
+	m.ObservePoll(feeds.Result{Feed: "a", New: 2, Took: time.Second})
+	s := &Server{Config: cfg, Store: st, Metrics: m, Log: quiet, Ready: func() bool { return true }}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return srv, m
+}
+
+func get(t *testing.T, url string, hdr map[string]string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	tr := &http.Transport{DisableCompression: true}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+func body(t *testing.T, resp *http.Response) string {
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func TestFeedsConditionalAndGzip(t *testing.T) {
+	srv, _ := newServer(t, "")
+	for path, ctype := range map[string]string{
+		"/feeds/all.rss": "application/rss+xml; charset=utf-8", "/feeds/all.atom": "application/atom+xml; charset=utf-8",
+		"/feeds/all.json": "application/feed+json; charset=utf-8", "/feeds/rules/libya.atom": "application/atom+xml; charset=utf-8",
+	} {
+		resp := get(t, srv.URL+path, nil)
+		b := body(t, resp)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != ctype {
+			t.Errorf("%s: %d %q", path, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		// The copy from feed b is left out: one item per story.
+		if strings.Contains(b, "https://b.example/3") || !strings.Contains(b, "https://a.example/1") {
+			t.Errorf("%s: the story should appear once:\n%s", path, b)
+		}
+		etag, lm := resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
+		if etag == "" || lm == "" {
+			t.Fatalf("%s: no validators", path)
+		}
+		if r := get(t, srv.URL+path, map[string]string{"If-None-Match": etag}); r.StatusCode != http.StatusNotModified {
+			t.Errorf("%s: If-None-Match gave %d", path, r.StatusCode)
+		}
+		if r := get(t, srv.URL+path, map[string]string{"If-Modified-Since": lm}); r.StatusCode != http.StatusNotModified {
+			t.Errorf("%s: If-Modified-Since gave %d", path, r.StatusCode)
+		}
+		r := get(t, srv.URL+path, map[string]string{"Accept-Encoding": "gzip"})
+		if r.Header.Get("Content-Encoding") != "gzip" {
+			t.Errorf("%s: not gzipped", path)
+			continue
+		}
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		unz, _ := io.ReadAll(zr)
+		if string(unz) != b {
+			t.Errorf("%s: gzip body differs", path)
+		}
+	}
+	if r := get(t, srv.URL+"/feeds/rules/nope.rss", nil); r.StatusCode != 404 {
+		t.Errorf("unknown rule: %d", r.StatusCode)
+	}
+	if r := get(t, srv.URL+"/feeds/all.html", nil); r.StatusCode != 404 {
+		t.Errorf("unknown format: %d", r.StatusCode)
+	}
+	resp, _ := http.Post(srv.URL+"/feeds/all.rss", "text/plain", strings.NewReader("x"))
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST: %d", resp.StatusCode)
+	}
+	if r := get(t, srv.URL+"/feeds/all.rss?limit=x", nil); r.StatusCode != 400 {
+		t.Errorf("bad limit: %d", r.StatusCode)
+	}
+}
+
+func TestAPI(t *testing.T) {
+	srv, _ := newServer(t, "")
+	var items struct {
+		Items []struct {
+			ID          string   `json:"id"`
+			Feed        string   `json:"feed"`
+			Rules       []string `json:"rules"`
+			ClusterSize int      `json:"cluster_size"`
+		} `json:"items"`
+	}
+	json.Unmarshal([]byte(body(t, get(t, srv.URL+"/api/items?rule=libya", nil))), &items)
+	if len(items.Items) != 1 || items.Items[0].ClusterSize != 2 {
+		t.Errorf("rule items: %+v", items)
+	}
+	json.Unmarshal([]byte(body(t, get(t, srv.URL+"/api/items?q=Oil", nil))), &items)
+	if len(items.Items) != 1 || items.Items[0].ID != "2" {
+		t.Errorf("q items: %+v", items)
+	}
+	json.Unmarshal([]byte(body(t, get(t, srv.URL+"/api/items?feed=b&all=1", nil))), &items)
+	if len(items.Items) != 1 || items.Items[0].Feed != "b" {
+		t.Errorf("feed items: %+v", items)
+	}
+	if r := get(t, srv.URL+"/api/items?q=(ليبيا", nil); r.StatusCode != 400 || !strings.Contains(body(t, r), "position 1") {
+		t.Errorf("bad q: %d", r.StatusCode)
+	}
+	if r := get(t, srv.URL+"/api/items?since=yesterday", nil); r.StatusCode != 400 {
+		t.Errorf("bad since: %d", r.StatusCode)
+	}
+	for path, want := range map[string]string{"/api/feeds": `"name": "a"`, "/api/stories": `"size": 2`, "/api/alerts?state=pending": `"rule": "libya"`, "/healthz": "ok", "/readyz": "ready"} {
+		r := get(t, srv.URL+path, nil)
+		if b := body(t, r); r.StatusCode != 200 || !strings.Contains(b, want) {
+			t.Errorf("%s: %d %s", path, r.StatusCode, b)
+		}
+	}
+}
+
+func TestMetricsAndToken(t *testing.T) {
+	srv, _ := newServer(t, "t0ken")
+	if r := get(t, srv.URL+"/metrics", nil); r.StatusCode != 401 {
+		t.Errorf("metrics without token: %d", r.StatusCode)
+	}
+	if r := get(t, srv.URL+"/api/items", map[string]string{"Authorization": "Bearer wrong"}); r.StatusCode != 401 {
+		t.Errorf("api with a wrong token: %d", r.StatusCode)
+	}
+	if r := get(t, srv.URL+"/feeds/all.rss", nil); r.StatusCode != 200 {
+		t.Errorf("feeds stay open to readers: %d", r.StatusCode)
+	}
+	r := get(t, srv.URL+"/metrics", map[string]string{"Authorization": "Bearer t0ken"})
+	b := body(t, r)
+	for _, want := range []string{`raqib_polls_total{feed="a",result="new"} 1`, "raqib_items_stored_total 2", "raqib_alerts_pending 1", "raqib_poll_duration_seconds_bucket", "raqib_fetch_errors_total", "raqib_items 3"} {
+		if want == "raqib_fetch_errors_total" {
+			continue // no errors yet: the vector has no series
+		}
+		if !strings.Contains(b, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
