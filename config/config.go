@@ -332,7 +332,11 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, add func(int, string, 
 			k, v := n.Content[i], n.Content[i+1]
 			ft, ok := fields[k.Value]
 			if !ok {
-				add(k.Line, join(path, k.Value), "unknown key (known here: %s)", strings.Join(names, ", "))
+				name := k.Value
+				if name == "" {
+					name = `""`
+				}
+				add(k.Line, join(path, name), "unknown key (known here: %s)", strings.Join(names, ", "))
 				continue
 			}
 			checkKeys(v, ft, join(path, k.Value), add)

@@ -110,6 +110,11 @@ const (
 	maxContent = 1 << 20
 )
 
+// MaxItems is how many items of one fetch are taken, in the feed's order
+// (newest first in practice). Real feeds list 10 to 200; a feed of 100,000
+// is broken or hostile, and its first items are what a reader would see.
+const MaxItems = 1000
+
 // ToItems converts a parsed feed into items ready for the pipeline.
 func ToItems(feedName, language string, f *gofeed.Feed, now time.Time) []*storage.Item {
 	lang := language
@@ -119,6 +124,9 @@ func ToItems(feedName, language string, f *gofeed.Feed, now time.Time) []*storag
 	out := make([]*storage.Item, 0, len(f.Items))
 	seen := map[string]bool{}
 	for _, gi := range f.Items {
+		if len(out) >= MaxItems {
+			break
+		}
 		if gi == nil {
 			continue
 		}

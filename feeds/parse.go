@@ -108,6 +108,11 @@ func ToUTF8(body []byte, contentType, language string) ([]byte, error) {
 		if utf8.Valid(body) {
 			return fixProlog(stripControl(body)), nil
 		}
+		if mostlyUTF8(body) {
+			// A UTF-8 feed with a few broken bytes: keep its text, mark the
+			// broken bytes, rather than reading it all as a legacy charset.
+			return fixProlog(stripControl(bytes.ToValidUTF8(body, []byte("\uFFFD")))), nil
+		}
 		enc = detect(body, language)
 	}
 	out, err := enc.NewDecoder().Bytes(body)
@@ -148,6 +153,27 @@ func stripControl(b []byte) []byte {
 		}
 	}
 	return out
+}
+
+// mostlyUTF8 reports whether nearly all of a body's non-ASCII bytes form
+// valid UTF-8 sequences (legacy single-byte text almost never does).
+func mostlyUTF8(b []byte) bool {
+	valid, invalid := 0, 0
+	for len(b) > 0 {
+		if b[0] < 0x80 {
+			b = b[1:]
+			continue
+		}
+		r, n := utf8.DecodeRune(b)
+		if r == utf8.RuneError && n <= 1 {
+			invalid++
+			b = b[1:]
+			continue
+		}
+		valid += n
+		b = b[n:]
+	}
+	return valid > 0 && invalid*4 < valid
 }
 
 // detect guesses the legacy charset of a body that is not UTF-8 and says
