@@ -59,7 +59,9 @@ func TestHostileFeeds(t *testing.T) {
 			}
 		}
 	})
-	mux.HandleFunc("/redirect-ftp", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "ftp://x.example/feed", http.StatusFound) })
+	mux.HandleFunc("/redirect-ftp", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "ftp://x.example/feed", http.StatusFound)
+	})
 	mux.HandleFunc("/redirect-metadata", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "http://169.254.169.254/latest/meta-data/", http.StatusFound)
 	})
