@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -152,6 +153,11 @@ func (s *WebhookSender) Send(ctx context.Context, n *Notification) error {
 	}
 	resp, err := s.Client.Do(req)
 	if err != nil {
+		// url.Error repeats the whole URL, which may carry a token.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return &DeliveryError{Err: fmt.Errorf("webhook %s: %w", redact(s.URL), err)}
 	}
 	defer resp.Body.Close()
@@ -166,11 +172,19 @@ func (s *WebhookSender) Send(ctx context.Context, n *Notification) error {
 	}
 }
 
-func redact(u string) string {
-	if i := strings.Index(u, "?"); i >= 0 {
-		return u[:i] + "?…"
+// redact hides a URL's credentials and query, which may carry a token.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
 	}
-	return u
+	if u.User != nil {
+		u.User = url.User("…")
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "…"
+	}
+	return u.String()
 }
 
 func retryAfter(v string) time.Duration {

@@ -35,6 +35,23 @@ type Config struct {
 	// which relative paths inside the file are resolved.
 	Path string `yaml:"-"`
 	Dir  string `yaml:"-"`
+	// Warnings are problems that do not stop raqib (a file holding secrets
+	// that others can read).
+	Warnings []string `yaml:"-"`
+}
+
+// HasSecrets reports whether the configuration holds passwords, webhook
+// secrets or an API token.
+func (c *Config) HasSecrets() bool {
+	if c.Server.Token != "" {
+		return true
+	}
+	for _, ch := range c.Alerts.Channels {
+		if ch.Password != "" || ch.Secret != "" {
+			return true
+		}
+	}
+	return false
 }
 
 type Storage struct {
@@ -243,7 +260,35 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return Parse(abs, data)
+	cfg, err := Parse(abs, data)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(abs); err == nil && fi.Mode().Perm()&0o044 != 0 && cfg.HasSecrets() && !referencesOnly(data) {
+		cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("%s holds secrets and others can read it (mode %v): chmod 600 it, or move the secrets to ${VAR} references", abs, fi.Mode().Perm()))
+	}
+	return cfg, nil
+}
+
+var envOnly = regexp.MustCompile(`^\$\{[A-Za-z_][A-Za-z0-9_]*\}$`)
+
+// referencesOnly reports whether every secret in the file is a ${VAR}
+// reference, so the file itself holds none.
+func referencesOnly(data []byte) bool {
+	var raw Config
+	if yaml.Unmarshal(data, &raw) != nil {
+		return false
+	}
+	literal := func(v string) bool { return v != "" && !envOnly.MatchString(v) }
+	if literal(raw.Server.Token) {
+		return false
+	}
+	for _, ch := range raw.Alerts.Channels {
+		if literal(ch.Password) || literal(ch.Secret) {
+			return false
+		}
+	}
+	return true
 }
 
 // Parse is Load on bytes already read; file names the source in errors.
@@ -406,11 +451,32 @@ func ParseSchedule(spec string) (cron.Schedule, error) {
 	return s, nil
 }
 
-func validURL(raw string, schemes ...string) error {
+// redactURL hides what a URL may carry as credentials: the user
+// information and the query.
+func redactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("bad URL %q: %v", raw, err)
+		if i := strings.IndexAny(raw, "?@"); i >= 0 {
+			return raw[:i] + "…"
+		}
+		return raw
 	}
+	if u.User != nil {
+		u.User = url.User("…")
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "…"
+	}
+	return u.String()
+}
+
+func validURL(raw string, schemes ...string) error {
+	shown := redactURL(raw)
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("bad URL %q: cannot be parsed", shown)
+	}
+	raw = shown
 	ok := false
 	for _, s := range schemes {
 		ok = ok || u.Scheme == s

@@ -127,3 +127,42 @@ func TestShippedConfigIsValid(t *testing.T) {
 		t.Errorf("the shipped config should list real feeds to start with, has %d", len(cfg.Feeds))
 	}
 }
+
+func TestSecretsInAReadableFileWarn(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	literal := strings.Replace(good, "${RAQIB_TEST_SECRET}", "hunter2-literal", 1)
+	for _, c := range []struct {
+		text string
+		mode os.FileMode
+		warn bool
+	}{
+		{literal, 0o644, true},
+		{literal, 0o600, false},
+		{good, 0o644, false}, // only a ${VAR} reference: the file holds no secret
+	} {
+		t.Setenv("RAQIB_TEST_SECRET", "from-env")
+		os.WriteFile(path, []byte(c.text), c.mode)
+		os.Chmod(path, c.mode)
+		cfg, err := Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(cfg.Warnings) > 0; got != c.warn {
+			t.Errorf("mode %v, literal %v: warnings %v", c.mode, c.text == literal, cfg.Warnings)
+		}
+		for _, w := range cfg.Warnings {
+			if strings.Contains(w, "hunter2") {
+				t.Errorf("warning shows the secret: %s", w)
+			}
+		}
+	}
+}
+
+func TestURLErrorsHideCredentials(t *testing.T) {
+	src := strings.Replace(good, "url: https://hooks.example.org/x", "url: ftp://user:pa55word@hooks.example.org/x?token=abc123", 1)
+	_, err := Parse("c.yaml", []byte(src))
+	if err == nil || strings.Contains(err.Error(), "pa55word") || strings.Contains(err.Error(), "abc123") {
+		t.Errorf("error shows credentials: %v", err)
+	}
+}

@@ -187,3 +187,33 @@ func TestMatchCommand(t *testing.T) {
 		t.Errorf("bad query: exit %d %s", code, errOut)
 	}
 }
+
+// Secrets never show in check output, poll output, logs, alert errors or
+// the API.
+func TestSecretsStayHidden(t *testing.T) {
+	srv, _ := site(t)
+	h, hsrv := newHook(t)
+	h.down.Store(true)
+	secrets := []string{"whsec-hunter2", "smtp-pa55word", "api-t0ken", "q-s3cret"}
+	cfg := writeConfig(t, srv.URL, fmt.Sprintf(`alerts:
+  channels:
+    - {name: hook, type: webhook, url: "%s/hook?key=q-s3cret", secret: "whsec-hunter2"}
+    - {name: mail, type: email, host: 127.0.0.1, port: 9, tls: none, username: u, password: "smtp-pa55word", from: a@b.example, to: [c@d.example]}
+  rules:
+    - {name: libya, query: "ليبيا", channels: [hook, mail]}
+server: {listen: "127.0.0.1:0", token: "api-t0ken"}
+`, hsrv.URL))
+	var all strings.Builder
+	for _, args := range [][]string{{"check"}, {"poll", "--once"}, {"alerts", "list"}, {"feeds", "list"}, {"export", "--format", "json", "--all"}} {
+		out, errOut, _ := raqib(t, append(args, "--config", cfg)...)
+		all.WriteString(out + errOut)
+	}
+	if !strings.Contains(all.String(), "webhook") || !strings.Contains(all.String(), "email via 127.0.0.1") {
+		t.Fatalf("the failures should be reported:\n%s", all.String())
+	}
+	for _, s := range secrets {
+		if strings.Contains(all.String(), s) {
+			t.Errorf("secret %q shown:\n%s", s, all.String())
+		}
+	}
+}

@@ -58,6 +58,9 @@ func openApp(ctx context.Context, path string, log *slog.Logger, withPipeline bo
 		return nil, err
 	}
 	a := &app{cfg: cfg, store: st, log: log}
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
 	if !withPipeline {
 		return a, nil
 	}
@@ -230,6 +233,9 @@ func cmdCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stdout, "warning: seeds.dir %s: %v\n", cfg.Seeds.Dir, err)
 	} else if _, err := corpus.Load(context.Background(), cfg.Seeds.Dir); err != nil {
 		return &exitError{2, err}
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(stdout, "warning:", w)
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d feeds, %d channels, %d rules)\n", cfg.Path, len(cfg.Feeds), len(cfg.Alerts.Channels), len(cfg.Alerts.Rules))
 	return nil
