@@ -55,12 +55,15 @@ func (d *Dispatcher) Wake() {
 	}
 }
 
-// Run delivers until ctx is done; pending alerts left by an earlier run are
-// picked up at once.
+// Run delivers until ctx is done. Pending alerts left by an earlier run are
+// attempted at once, without waiting out the backoff that run set: the
+// restart may well be the fix.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	d.init()
+	force := true
 	for {
-		next, err := d.Round(ctx, false)
+		next, err := d.Round(ctx, force)
+		force = false
 		if err != nil && ctx.Err() == nil {
 			d.Log.Error("alert delivery round failed", "error", err)
 		}

@@ -47,6 +47,9 @@ type Result struct {
 	Duplicates  int  // of those, near or exact copies of a story already seen
 	Skipped     string
 	Err         error
+	// StoreFailed marks an error of raqib's own store (disk full, read-only
+	// file), not of the feed: a one-shot run then fails.
+	StoreFailed bool
 	Took        time.Duration
 }
 
@@ -127,7 +130,7 @@ func (p *Poller) Poll(ctx context.Context, f config.Feed, force bool) (res Resul
 		res.NotModified = true
 		p.succeed(st, resp)
 		if err := p.Store.PutFeed(ctx, st); err != nil {
-			res.Err = fmt.Errorf("save state: %w", err)
+			res.Err, res.StoreFailed = fmt.Errorf("save state: %w", err), true
 		}
 		return res
 	}
@@ -138,7 +141,7 @@ func (p *Poller) Poll(ctx context.Context, f config.Feed, force bool) (res Resul
 		res.Unchanged = true
 		p.succeed(st, resp)
 		if err := p.Store.PutFeed(ctx, st); err != nil {
-			res.Err = fmt.Errorf("save state: %w", err)
+			res.Err, res.StoreFailed = fmt.Errorf("save state: %w", err), true
 		}
 		return res
 	}
@@ -155,7 +158,8 @@ func (p *Poller) Poll(ctx context.Context, f config.Feed, force bool) (res Resul
 	// as the items: a crash before it commits refetches the same body.
 	cr, err := p.Ingester.Ingest(ctx, st, items)
 	if err != nil {
-		res.Err = fmt.Errorf("store items: %w", err)
+		res.Err, res.StoreFailed = fmt.Errorf("store items: %w", err), true
+		p.log().Error("storing a feed's items failed; the fetch will be repeated", "feed", f.Name, "error", err)
 		return res
 	}
 	res.New = len(cr.Stored)
@@ -207,7 +211,7 @@ func (p *Poller) fail(ctx context.Context, st *storage.FeedState, err error, res
 	st.RetryAfter = st.LastPoll.Add(wait)
 	p.log().Warn("poll failed", "feed", st.Name, "error", err, "failures", st.Failures, "retry_after", st.RetryAfter.Format(time.RFC3339))
 	if perr := p.Store.PutFeed(ctx, st); perr != nil {
-		res.Err = fmt.Errorf("%w; and saving the feed's state failed: %v", err, perr)
+		res.Err, res.StoreFailed = fmt.Errorf("%w; and saving the feed's state failed: %v", err, perr), true
 	}
 }
 

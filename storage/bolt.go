@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -45,6 +46,9 @@ func OpenBolt(path string) (*Bolt, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 500 * time.Millisecond, FreelistType: bolt.FreelistMapType})
 	if errors.Is(err, bolterr.ErrTimeout) {
 		return nil, fmt.Errorf("open store %s: %w", path, ErrInUse)
+	}
+	if errors.Is(err, fs.ErrPermission) {
+		return nil, fmt.Errorf("open store %s: raqib cannot write it (a read-only file or folder?): %w", path, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)

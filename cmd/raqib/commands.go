@@ -176,7 +176,11 @@ func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer a.close()
 	results := a.poller().PollAll(ctx, enabledFeeds(a.cfg), a.cfg.Poll.Workers, true)
 	var items, stored, dups, failed int
+	var storeErr error
 	for _, r := range results {
+		if r.StoreFailed && storeErr == nil {
+			storeErr = r.Err
+		}
 		items += r.Items
 		stored += r.New
 		dups += r.Duplicates
@@ -188,6 +192,9 @@ func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	fmt.Fprintf(stdout, "polled %d feeds: %d items seen, %d new (%d duplicates of known stories), %d failed\n", len(results), items, stored, dups, failed)
+	if storeErr != nil {
+		return fmt.Errorf("the store %s cannot be written (disk full? read-only?): %w", a.cfg.Storage.Path, storeErr)
+	}
 	delivered, pending, err := a.dispatcher.Flush(ctx, 3, 200*time.Millisecond)
 	if err != nil {
 		return err
