@@ -508,6 +508,9 @@ func (c *Config) validate(root *yaml.Node, add func(int, string, string, ...any)
 	if c.Poll.PerHost < 1 {
 		add(line(root, "poll", "per_host"), "poll.per_host", "must be at least 1")
 	}
+	if c.Storage.Retention < 0 || (c.Storage.Retention > 0 && c.Storage.Retention < c.Dedup.Window) {
+		add(line(root, "storage", "retention"), "storage.retention", "must be 0 (keep everything) or at least dedup.window (%s)", c.Dedup.Window.D())
+	}
 	if c.Dedup.Window <= 0 {
 		add(line(root, "dedup", "window"), "dedup.window", "must be positive")
 	}

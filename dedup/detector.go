@@ -1,6 +1,7 @@
 package dedup
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -12,6 +13,9 @@ type Verdict struct {
 	Score     float64 // how much of the new document was already seen, 0..1
 	Reason    string
 }
+
+// ErrGone is what a Fingerprint loader returns for a document no longer stored.
+var ErrGone = errors.New("document no longer stored")
 
 // Detector finds, for a new document, the earlier document it repeats.
 type Detector struct {
@@ -44,6 +48,10 @@ func (d *Detector) Check(doc *Doc, now time.Time) (Verdict, error) {
 			continue
 		}
 		fp, err := d.Fingerprint(c.ID)
+		if errors.Is(err, ErrGone) {
+			d.Index.Remove(c.ID) // pruned from the store
+			continue
+		}
 		if err != nil {
 			return Verdict{}, fmt.Errorf("load fingerprint %s: %w", c.ID, err)
 		}

@@ -69,6 +69,27 @@ func New(ctx context.Context, st storage.Store, window time.Duration, m Matcher,
 	return p, nil
 }
 
+// Maintain forgets index entries older than the dedup window and, with a
+// retention, prunes older items from the store. It returns how many items
+// were pruned.
+func (p *Pipeline) Maintain(ctx context.Context, retention time.Duration) (int, error) {
+	now := p.Now()
+	if p.Detector.Window > 0 {
+		p.Detector.Index.Expire(now.Add(-p.Detector.Window))
+	}
+	if retention <= 0 {
+		return 0, nil
+	}
+	n, err := p.Store.Prune(ctx, now.Add(-retention))
+	if err != nil {
+		return n, fmt.Errorf("prune items older than %s: %w", retention, err)
+	}
+	if n > 0 {
+		p.Log.Info("pruned old items", "items", n, "retention", retention.String())
+	}
+	return n, nil
+}
+
 // Text is the plain text an item is compared and matched on: its content,
 // else its summary.
 func Text(it *storage.Item) string {
@@ -126,6 +147,9 @@ func (p *Pipeline) Ingest(ctx context.Context, feed *storage.FeedState, items []
 			return *fp, nil
 		}
 		data, err := p.Store.Fingerprint(ctx, id)
+		if errors.Is(err, storage.ErrNotFound) {
+			return dedup.Fingerprint{}, dedup.ErrGone
+		}
 		if err != nil {
 			return dedup.Fingerprint{}, err
 		}

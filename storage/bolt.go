@@ -461,6 +461,75 @@ func (s *Bolt) Fingerprints(_ context.Context, since time.Time, fn func(Fingerpr
 	})
 }
 
+func (s *Bolt) Prune(ctx context.Context, cutoff time.Time) (int, error) {
+	pending := map[string]bool{}
+	as, err := s.Alerts(ctx, AlertPending)
+	if err != nil {
+		return 0, err
+	}
+	for _, a := range as {
+		pending[a.ItemID] = true
+	}
+	total := 0
+	// In batches, so that one prune does not hold the writer for long.
+	for {
+		n, more, err := s.pruneBatch(cutoff, pending, 5000)
+		total += n
+		if err != nil || !more {
+			return total, err
+		}
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+	}
+}
+
+func (s *Bolt) pruneBatch(cutoff time.Time, pending map[string]bool, max int) (int, bool, error) {
+	n, more := 0, false
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		n, more = 0, false
+		items, ids, prints, bt := tx.Bucket(bItems), tx.Bucket(bIDs), tx.Bucket(bPrints), tx.Bucket(bByTime)
+		c := bt.Cursor()
+		var dead [][]byte
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if len(dead) >= max {
+				more = true
+				break
+			}
+			seq := ids.Get(v)
+			if seq == nil {
+				dead = append(dead, append([]byte(nil), k...))
+				continue
+			}
+			it, err := getJSON[Item](items, seq)
+			if err != nil {
+				return err
+			}
+			if !it.Fetched.Before(cutoff) || pending[it.ID] {
+				continue
+			}
+			if err := items.Delete(seq); err != nil {
+				return err
+			}
+			if err := ids.Delete([]byte(it.ID)); err != nil {
+				return err
+			}
+			if err := prints.Delete([]byte(it.ID)); err != nil {
+				return err
+			}
+			dead = append(dead, append([]byte(nil), k...))
+			n++
+		}
+		for _, k := range dead {
+			if err := bt.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return n, more, err
+}
+
 func (s *Bolt) Fingerprint(_ context.Context, id string) ([]byte, error) {
 	var out []byte
 	err := s.db.View(func(tx *bolt.Tx) error {

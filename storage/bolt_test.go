@@ -89,3 +89,44 @@ func TestSeedsIdempotent(t *testing.T) {
 		t.Errorf("seed cluster %+v %v", c, err)
 	}
 }
+
+func TestPruneKeepsKeysPendingAlertsAndSeeds(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenBolt(filepath.Join(t.TempDir(), "raqib.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	old, now := time.Now().Add(-100*24*time.Hour), time.Now()
+	mk := func(id string, fetched time.Time) *Item {
+		return &Item{ID: id, Feed: "f", Title: id, Keys: []string{"url:http://x/" + id}, Cluster: id, Fetched: fetched, Fingerprint: []byte{1, 0, 0, 0}}
+	}
+	s.PutSeeds(ctx, []*Seed{{Name: "s.txt", Text: "نص", Hash: "h", Fingerprint: []byte{1, 0, 0, 0}}})
+	s.Commit(ctx, &Batch{Items: []*Item{mk("old", old), mk("old-alerted", old), mk("new", now)},
+		Alerts: []*Alert{{ID: "a1", ItemID: "old-alerted", State: AlertPending}}})
+	n, err := s.Prune(ctx, now.Add(-90*24*time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("pruned %d, %v", n, err)
+	}
+	if _, err := s.Item(ctx, "old"); err == nil {
+		t.Error("old item still stored")
+	}
+	for _, id := range []string{"old-alerted", "new"} {
+		if _, err := s.Item(ctx, id); err != nil {
+			t.Errorf("%s pruned: %v", id, err)
+		}
+	}
+	if id, _ := s.LookupKeys(ctx, []string{"url:http://x/old"}); id != "old" {
+		t.Error("the pruned item's key is gone: the feed would bring it back")
+	}
+	if _, err := s.Fingerprint(ctx, "seed:s.txt"); err != nil {
+		t.Error("seed fingerprint pruned")
+	}
+	if _, err := s.Fingerprint(ctx, "old"); err == nil {
+		t.Error("old fingerprint kept")
+	}
+	items, _ := s.Items(ctx, ListOptions{})
+	if len(items) != 2 {
+		t.Errorf("%d items listed", len(items))
+	}
+}

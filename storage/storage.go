@@ -207,6 +207,12 @@ type Store interface {
 	// Fingerprint returns one stored document's fingerprint.
 	Fingerprint(ctx context.Context, docID string) ([]byte, error)
 
+	// Prune deletes items first seen before cutoff, with their fingerprints,
+	// except items that pending alerts still need. Their identity keys stay,
+	// so a feed that still lists an old item does not bring it back as new.
+	// Seeds are never pruned. It returns how many items went.
+	Prune(ctx context.Context, cutoff time.Time) (int, error)
+
 	// Alerts lists alerts in a state ("" for all).
 	Alerts(ctx context.Context, state string) ([]*Alert, error)
 	Alert(ctx context.Context, id string) (*Alert, error)

@@ -195,6 +195,11 @@ func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if storeErr != nil {
 		return fmt.Errorf("the store %s cannot be written (disk full? read-only?): %w", a.cfg.Storage.Path, storeErr)
 	}
+	if n, err := a.pipe.Maintain(ctx, a.cfg.Storage.Retention.D()); err != nil {
+		return err
+	} else if n > 0 {
+		fmt.Fprintf(stdout, "pruned %d items older than storage.retention\n", n)
+	}
 	delivered, pending, err := a.dispatcher.Flush(ctx, 3, 200*time.Millisecond)
 	if err != nil {
 		return err

@@ -48,6 +48,20 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	go func() { done <- sched.Run(ctx) }()
 	dispatched := make(chan struct{})
 	go func() { a.dispatcher.Run(ctx); close(dispatched) }()
+	go func() {
+		// Hourly: forget index entries past the dedup window, prune items
+		// past storage.retention.
+		for {
+			if _, err := a.pipe.Maintain(ctx, a.cfg.Storage.Retention.D()); err != nil && ctx.Err() == nil {
+				log.Error("maintenance", "error", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Hour):
+			}
+		}
+	}()
 	served := make(chan error, 1)
 	if l != nil {
 		srv := &server.Server{Config: a.cfg, Store: a.store, Metrics: metrics, Log: log, Ready: sched.Running}
