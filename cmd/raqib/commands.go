@@ -9,8 +9,12 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
 
 	"github.com/raqib/raqib/alerts"
 	"github.com/raqib/raqib/config"
@@ -161,7 +165,7 @@ func enabledFeeds(cfg *config.Config) []config.Feed {
 func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, cfgPath := flags("poll", "poll --once [--config PATH]", stderr)
 	once := fs.Bool("once", false, "poll every enabled feed once, then exit (required)")
-	quiet := fs.Bool("quiet", false, "print only the summary line")
+	quiet := fs.Bool("quiet", false, "print only failing feeds and the summary")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -174,7 +178,27 @@ func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer a.close()
-	results := a.poller().PollAll(ctx, enabledFeeds(a.cfg), a.cfg.Poll.Workers, true)
+	list := enabledFeeds(a.cfg)
+	poller := a.poller()
+	// On a terminal, a progress bar (feeds done of all, new items, errors)
+	// instead of a line per feed; quiet when the output goes elsewhere.
+	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) && !*quiet {
+		bar := progressbar.NewOptions(len(list), progressbar.OptionSetWriter(stderr), progressbar.OptionShowCount(),
+			progressbar.OptionSetWidth(30), progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish(),
+			progressbar.OptionSetDescription("polling"))
+		var newItems, errs atomic.Int64
+		poller.OnResult = func(r feeds.Result) {
+			newItems.Add(int64(r.New))
+			if r.Err != nil {
+				errs.Add(1)
+			}
+			bar.Describe(fmt.Sprintf("polling: %d new items, %d errors", newItems.Load(), errs.Load()))
+			bar.Add(1)
+		}
+		*quiet = true
+		defer bar.Finish()
+	}
+	results := poller.PollAll(ctx, list, a.cfg.Poll.Workers, true)
 	var items, stored, dups, failed int
 	var storeErr error
 	for _, r := range results {
@@ -187,7 +211,7 @@ func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if r.Err != nil {
 			failed++
 		}
-		if !*quiet {
+		if !*quiet || r.Err != nil {
 			fmt.Fprintln(stdout, describe(r))
 		}
 	}
@@ -281,10 +305,16 @@ func cmdSeedsImport(ctx context.Context, args []string, stdout, stderr io.Writer
 }
 
 func cmdFeedsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, cfgPath := flags("feeds list", "feeds list [--config PATH] [--failing]", stderr)
+	fs, cfgPath := flags("feeds list", "feeds list [--config PATH] [--failing] [--sort name|items|failures|last-success]", stderr)
 	failing := fs.Bool("failing", false, "only feeds whose last poll failed")
+	sortBy := fs.String("sort", "", "order by name, items, failures or last-success (default: as configured)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	switch *sortBy {
+	case "", "name", "items", "failures", "last-success":
+	default:
+		return usageErr("feeds list: --sort %q: use name, items, failures or last-success", *sortBy)
 	}
 	a, err := openApp(ctx, *cfgPath, newLogger(stderr, "warn"), false)
 	if err != nil {
@@ -294,6 +324,11 @@ func cmdFeedsList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "FEED\tSTATE\tLAST SUCCESS\tITEMS\tNEXT POLL\tLAST ERROR")
 	now := time.Now()
+	type row struct {
+		f  config.Feed
+		st *storage.FeedState
+	}
+	var rows []row
 	for _, f := range a.cfg.Feeds {
 		st, err := a.store.Feed(ctx, f.Name)
 		if errors.Is(err, storage.ErrNotFound) {
@@ -301,6 +336,24 @@ func cmdFeedsList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		} else if err != nil {
 			return err
 		}
+		rows = append(rows, row{f, st})
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		a, b := rows[i].st, rows[j].st
+		switch *sortBy {
+		case "name":
+			return a.Name < b.Name
+		case "items":
+			return a.Items > b.Items
+		case "failures":
+			return a.Failures > b.Failures
+		case "last-success":
+			return a.LastSuccess.Before(b.LastSuccess)
+		}
+		return false
+	})
+	for _, r := range rows {
+		f, st := r.f, r.st
 		state := "ok"
 		switch {
 		case !f.IsEnabled():
@@ -318,6 +371,47 @@ func cmdFeedsList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", f.Name, state, when(st.LastSuccess), st.Items, nextPoll(a.cfg, f, st, now), oneLine(st.LastError, 80))
 	}
 	return tw.Flush()
+}
+
+func cmdImportOPML(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cfgPath := flags("feeds import-opml", "feeds import-opml [--config PATH] FILE.opml", stderr)
+	if err := fs.Parse(args); err != nil {
+		return &exitError{2, errors.New("")}
+	}
+	if fs.NArg() != 1 {
+		return usageErr("feeds import-opml: name one OPML file")
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	file, err := os.Open(fs.Arg(0))
+	if err != nil {
+		return &exitError{2, err}
+	}
+	defer file.Close()
+	list, err := feeds.ReadOPML(file)
+	if err != nil {
+		return &exitError{2, fmt.Errorf("%s: %w", fs.Arg(0), err)}
+	}
+	added, err := config.AddFeeds(cfg.Path, list)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %d feeds, %d added to %s (%d already there)\n", fs.Arg(0), len(list), added, cfg.Path, len(list)-added)
+	return nil
+}
+
+func cmdExportOPML(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cfgPath := flags("feeds export-opml", "feeds export-opml [--config PATH]", stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	return feeds.WriteOPML(stdout, cfg.Feeds, time.Now())
 }
 
 func nextPoll(cfg *config.Config, f config.Feed, st *storage.FeedState, now time.Time) string {

@@ -41,11 +41,11 @@ var stories = []string{
 // of feed f tells story (n*7+f*3)%k in its own words, with copies: every
 // story's text is shared by the feeds that carry it.
 func (fm *farm) count() int {
-	n := int(time.Since(fm.start) / (150 * time.Millisecond))
-	if fz := fm.frozen.Load(); fz > 0 && n > int(fz) {
-		n = int(fz)
+	n := int(time.Since(fm.start)/(150*time.Millisecond)) + 1
+	if fz := int(fm.frozen.Load()); fz > 0 && n > fz {
+		n = fz
 	}
-	return n + 1
+	return n
 }
 
 func (fm *farm) body(f int) string {
@@ -187,18 +187,26 @@ server: {listen: "127.0.0.1:0"}
 		}
 		return false
 	})
-	waitUntil(t, func() bool {
+	var state string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
 		var items struct {
 			Items []any `json:"items"`
 		}
 		var alerts struct {
-			Alerts []any `json:"alerts"`
+			Alerts []map[string]any `json:"alerts"`
 		}
-		if getJSON(base+"api/items?all=1&limit=1000", &items) != nil || getJSON(base+"api/alerts?state=pending", &alerts) != nil {
-			return false
+		if getJSON(base+"api/items?all=1&limit=1000", &items) == nil && getJSON(base+"api/alerts?state=pending", &alerts) == nil {
+			if len(items.Items) == total && len(alerts.Alerts) == 0 {
+				break
+			}
+			state = fmt.Sprintf("%d of %d items, pending alerts %v", len(items.Items), total, alerts.Alerts)
 		}
-		return len(items.Items) == total && len(alerts.Alerts) == 0
-	})
+		if time.Now().After(deadline) {
+			t.Fatalf("the last run did not finish: %s\n%s", state, logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
 	checkDB(99)

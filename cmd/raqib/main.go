@@ -40,6 +40,8 @@ Commands:
   check               validate the configuration and rules
   seeds import        (re)import the seed folder; idempotent
   feeds list          each feed's state: last success, last error, items, next poll
+  feeds import-opml F add the feeds of an OPML file to the configuration
+  feeds export-opml   the configured feeds as OPML 2.0 on stdout
   stories             the largest recent story clusters and the outlets that ran them
   export              the stream as a feed on stdout (--format json)
   alerts list         alerts and their delivery state (--pending, --failed)
@@ -107,10 +109,15 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return cmdSeedsImport(ctx, rest[1:], stdout, stderr)
 	case "feeds":
-		if len(rest) == 0 || rest[0] != "list" {
-			return usageErr("usage: raqib feeds list [--config PATH]")
+		switch {
+		case len(rest) > 0 && rest[0] == "list":
+			return cmdFeedsList(ctx, rest[1:], stdout, stderr)
+		case len(rest) > 0 && rest[0] == "import-opml":
+			return cmdImportOPML(ctx, rest[1:], stdout, stderr)
+		case len(rest) > 0 && rest[0] == "export-opml":
+			return cmdExportOPML(ctx, rest[1:], stdout, stderr)
 		}
-		return cmdFeedsList(ctx, rest[1:], stdout, stderr)
+		return usageErr("usage: raqib feeds list|import-opml FILE|export-opml [--config PATH]")
 	case "stories":
 		return cmdStories(ctx, rest, stdout, stderr)
 	case "export":

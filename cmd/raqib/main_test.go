@@ -349,3 +349,31 @@ func writeFile(t *testing.T, path, text string) {
 		t.Fatal(err)
 	}
 }
+
+func TestOPMLImportExport(t *testing.T) {
+	cfg := writeConfig(t, "http://127.0.0.1:9", "")
+	opml := filepath.Join(t.TempDir(), "desk.opml")
+	writeFile(t, opml, `<?xml version="1.0"?><opml version="2.0"><head/><body>
+<outline text="الجزيرة" xmlUrl="https://aljazeera.example/rss" language="ar"/>
+<outline text="utf8" xmlUrl="http://127.0.0.1:9/utf8.xml"/>
+<outline text="utf8" xmlUrl="https://other.example/feed"/></body></opml>`)
+	out, errOut, code := raqib(t, "feeds", "import-opml", "--config", cfg, opml)
+	if code != 0 || !strings.Contains(out, "3 feeds, 2 added") {
+		t.Fatalf("exit %d: %s %s", code, out, errOut)
+	}
+	if _, errOut, code := raqib(t, "check", "--config", cfg); code != 0 {
+		t.Fatalf("config after import: %s", errOut)
+	}
+	out, _, _ = raqib(t, "feeds", "export-opml", "--config", cfg)
+	for _, want := range []string{`text="الجزيرة"`, `xmlUrl="https://aljazeera.example/rss"`, `text="utf8-2"`, `xmlUrl="http://127.0.0.1:9/atom.xml"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("export lacks %s:\n%s", want, out)
+		}
+	}
+	if _, err := os.Stat(cfg + ".bak"); err != nil {
+		t.Error("no backup of the configuration")
+	}
+	if _, _, code := raqib(t, "feeds", "import-opml", "--config", cfg, filepath.Join(t.TempDir(), "none.opml")); code != 2 {
+		t.Errorf("missing file: exit %d", code)
+	}
+}
