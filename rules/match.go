@@ -239,13 +239,19 @@ func (t *Text) Match(n Node) (bool, []int32) {
 	return true, hits
 }
 
+// eval evaluates a node; hits, when not nil, collects matched positions.
 func (t *Text) eval(n Node, hits *[]int32) bool {
 	switch n := n.(type) {
 	case *And:
-		mark := len(*hits)
+		mark := 0
+		if hits != nil {
+			mark = len(*hits)
+		}
 		for _, k := range n.Kids {
 			if !t.eval(k, hits) {
-				*hits = (*hits)[:mark]
+				if hits != nil {
+					*hits = (*hits)[:mark]
+				}
 				return false
 			}
 		}
@@ -259,10 +265,16 @@ func (t *Text) eval(n Node, hits *[]int32) bool {
 		}
 		return any
 	case *Not:
-		var ignore []int32
-		return !t.eval(n.Kid, &ignore)
+		return !t.eval(n.Kid, nil)
+	case *Term:
+		if hits == nil && !n.Prefix {
+			return t.has(n)
+		}
 	}
 	sp := t.spans(n)
+	if hits == nil {
+		return len(sp) > 0
+	}
 	for _, s := range sp {
 		for p := s[0]; p <= s[1]; p++ {
 			*hits = append(*hits, p)
@@ -273,6 +285,15 @@ func (t *Text) eval(n Node, hits *[]int32) bool {
 
 // Matches is Match without positions.
 func (t *Text) Matches(n Node) bool {
-	var ignore []int32
-	return t.eval(n, &ignore)
+	return t.eval(n, nil)
+}
+
+// has reports whether a whole-word term occurs, without listing where.
+func (t *Text) has(term *Term) bool {
+	for _, f := range termForms(term) {
+		if len(t.forms[f]) > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -11,6 +11,7 @@ package rules
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode"
@@ -244,7 +245,7 @@ func (p *parser) and() (Node, error) {
 			if len(kids) == 1 {
 				return kids[0], nil
 			}
-			return &And{kids}, nil
+			return &And{byCost(kids)}, nil
 		case tAnd:
 			p.next()
 			if len(kids) == 0 {
@@ -302,6 +303,29 @@ func (p *parser) near() (Node, error) {
 		a = &Near{A: a, B: b, N: op.n}
 	}
 	return a, nil
+}
+
+// byCost orders an AND's children cheapest first (whole words, then
+// prefixes and phrases, then the rest), so that evaluation stops early on
+// the common case of a missing word. The order does not change the result.
+func byCost(kids []Node) []Node {
+	cost := func(n Node) int {
+		switch n := n.(type) {
+		case *Term:
+			if n.Prefix {
+				return 1
+			}
+			return 0
+		case *Phrase:
+			return 1
+		case *Not:
+			return 3
+		}
+		return 2
+	}
+	out := append([]Node(nil), kids...)
+	sort.SliceStable(out, func(i, j int) bool { return cost(out[i]) < cost(out[j]) })
+	return out
 }
 
 // nearOperand: NEAR needs positions, so its sides are terms, phrases, or

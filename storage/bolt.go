@@ -115,11 +115,13 @@ func getJSON[T any](b *bolt.Bucket, key []byte) (*T, error) {
 }
 
 func putJSON(b *bolt.Bucket, key []byte, v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // items hold HTML: escaping it costs time and space
+	if err := enc.Encode(v); err != nil {
 		return err
 	}
-	return b.Put(key, data)
+	return b.Put(key, bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 }
 
 func (s *Bolt) Feed(_ context.Context, name string) (*FeedState, error) {
