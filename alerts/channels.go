@@ -40,11 +40,12 @@ type ItemInfo struct {
 
 // Notification is one message to a channel: one item, or a digest of several.
 type Notification struct {
-	ID     string     `json:"-"` // idempotency key
-	Rule   string     `json:"rule"`
-	Item   *ItemInfo  `json:"item,omitempty"`
-	Items  []ItemInfo `json:"items,omitempty"` // a digest
-	Digest bool       `json:"digest,omitempty"`
+	ID      string     `json:"-"` // idempotency key
+	Rule    string     `json:"rule"`
+	Created time.Time  `json:"created"` // when the alert was queued, with its item
+	Item    *ItemInfo  `json:"item,omitempty"`
+	Items   []ItemInfo `json:"items,omitempty"` // a digest
+	Digest  bool       `json:"digest,omitempty"`
 }
 
 // all lists the notification's items, one or many.

@@ -134,7 +134,7 @@ func (d *Dispatcher) Round(ctx context.Context, force bool) (time.Time, error) {
 // records the outcome on each.
 func (d *Dispatcher) deliver(ctx context.Context, group []*storage.Alert) {
 	a0 := group[0]
-	n := &Notification{ID: a0.ID, Rule: a0.Rule}
+	n := &Notification{ID: a0.ID, Rule: a0.Rule, Created: a0.Created}
 	if !a0.Digest.IsZero() {
 		n.Digest = true
 		n.ID = a0.Batch

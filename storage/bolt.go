@@ -28,7 +28,8 @@ var (
 	bSeeds    = []byte("seeds")    // file name -> Seed JSON
 	bPrints   = []byte("prints")   // doc id -> date nanos (8) | fingerprint
 	bAlerts   = []byte("alerts")   // alert id -> Alert JSON
-	allBucket = [][]byte{bMeta, bFeeds, bItems, bIDs, bKeys, bByTime, bClusters, bSeeds, bPrints, bAlerts}
+	bPending  = []byte("pending")  // alert id -> nothing: the outbox's pending alerts
+	allBucket = [][]byte{bMeta, bFeeds, bItems, bIDs, bKeys, bByTime, bClusters, bSeeds, bPrints, bAlerts, bPending}
 )
 
 // Bolt is the embedded BoltDB store.
@@ -63,8 +64,22 @@ func OpenBolt(path string) (*Bolt, error) {
 
 func (s *Bolt) init() error {
 	return s.db.Update(func(tx *bolt.Tx) error {
+		hadPending := tx.Bucket(bPending) != nil
 		for _, name := range allBucket {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		if !hadPending {
+			// A file from before the pending index: build it.
+			pb := tx.Bucket(bPending)
+			if err := tx.Bucket(bAlerts).ForEach(func(k, v []byte) error {
+				var a Alert
+				if json.Unmarshal(v, &a) == nil && a.State == AlertPending {
+					return pb.Put(k, nil)
+				}
+				return nil
+			}); err != nil {
 				return err
 			}
 		}
@@ -227,7 +242,7 @@ func (s *Bolt) Commit(_ context.Context, batch *Batch) (*CommitResult, error) {
 			if !stored[a.ItemID] || ab.Get([]byte(a.ID)) != nil {
 				continue // its item was skipped, or this story already alerted
 			}
-			if err := putJSON(ab, []byte(a.ID), a); err != nil {
+			if err := putAlert(tx, a); err != nil {
 				return err
 			}
 		}
@@ -545,9 +560,32 @@ func (s *Bolt) Fingerprint(_ context.Context, id string) ([]byte, error) {
 	return out, err
 }
 
+// putAlert stores an alert and keeps the pending index in step, so that the
+// dispatcher reads the outbox's pending alerts, not the whole history.
+func putAlert(tx *bolt.Tx, a *Alert) error {
+	if err := putJSON(tx.Bucket(bAlerts), []byte(a.ID), a); err != nil {
+		return err
+	}
+	if a.State == AlertPending {
+		return tx.Bucket(bPending).Put([]byte(a.ID), nil)
+	}
+	return tx.Bucket(bPending).Delete([]byte(a.ID))
+}
+
 func (s *Bolt) Alerts(_ context.Context, state string) ([]*Alert, error) {
 	var out []*Alert
 	err := s.db.View(func(tx *bolt.Tx) error {
+		if state == AlertPending {
+			ab := tx.Bucket(bAlerts)
+			return tx.Bucket(bPending).ForEach(func(k, _ []byte) error {
+				a, err := getJSON[Alert](ab, k)
+				if err != nil {
+					return fmt.Errorf("pending alert %s: %w", k, err)
+				}
+				out = append(out, a)
+				return nil
+			})
+		}
 		return tx.Bucket(bAlerts).ForEach(func(k, v []byte) error {
 			var a Alert
 			if err := json.Unmarshal(v, &a); err != nil {
@@ -574,7 +612,5 @@ func (s *Bolt) Alert(_ context.Context, id string) (*Alert, error) {
 }
 
 func (s *Bolt) UpdateAlert(_ context.Context, a *Alert) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		return putJSON(tx.Bucket(bAlerts), []byte(a.ID), a)
-	})
+	return s.db.Update(func(tx *bolt.Tx) error { return putAlert(tx, a) })
 }

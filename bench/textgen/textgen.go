@@ -27,9 +27,16 @@ func New(seed uint64) *Gen { return &Gen{rand.New(rand.NewPCG(seed, 0x5eed))} }
 
 func (g *Gen) pick(xs []string) string { return xs[g.r.IntN(len(xs))] }
 
+// Tags are rare words (a name in the news, say): one sentence in 500
+// carries one, and alert rules built by Rules need one.
+const Tags = 97
+
 // Sentence is one news sentence of 8 to 25 words.
 func (g *Gen) Sentence() string {
 	parts := []string{g.pick(verbs), g.pick(subjects), g.pick(objects), g.pick(fillers), g.pick(places)}
+	if g.r.IntN(500) == 0 {
+		parts = append(parts, fmt.Sprintf("وسم%d", g.r.IntN(Tags)))
+	}
 	for n := 3 + g.r.IntN(18); n > 0; n-- {
 		switch g.r.IntN(6) {
 		case 0:
@@ -96,11 +103,9 @@ func Rules(n int, seed uint64) []string {
 		default:
 			out[i] = fmt.Sprintf("(%s OR %s) %s*", p, g.pick(places), g.pick(objects)[:6])
 		}
-		// Most desk rules name something rare: add a word a random article
-		// seldom has, so that rules match a few items, not all.
-		if i%10 != 0 {
-			out[i] += fmt.Sprintf(" كلمة%d", i%97)
-		}
+		// Desk rules name something rare: each needs a tag that few
+		// articles carry, so that an item matches a handful of rules.
+		out[i] += fmt.Sprintf(" وسم%d", i%Tags)
 	}
 	return out
 }
