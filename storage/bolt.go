@@ -2,11 +2,13 @@ package storage
 
 import (
 	"bytes"
+	"compress/flate"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -117,10 +119,22 @@ func timeKey(t time.Time, seq uint64) []byte {
 	return b
 }
 
+// compressed marks a value stored deflated: items hold whole articles, and
+// Arabic text deflates to about a third.
+const compressed = 0x01
+
 func getJSON[T any](b *bolt.Bucket, key []byte) (*T, error) {
 	v := b.Get(key)
 	if v == nil {
 		return nil, ErrNotFound
+	}
+	if len(v) > 0 && v[0] == compressed {
+		r := flate.NewReader(bytes.NewReader(v[1:]))
+		raw, err := io.ReadAll(r)
+		if err != nil {
+			return nil, fmt.Errorf("decompress %s: %w", key, err)
+		}
+		v = raw
 	}
 	var t T
 	if err := json.Unmarshal(v, &t); err != nil {
@@ -137,6 +151,25 @@ func putJSON(b *bolt.Bucket, key []byte, v any) error {
 		return err
 	}
 	return b.Put(key, bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+}
+
+// putCompressed stores large values deflated (JSON never starts with 0x01).
+func putCompressed(b *bolt.Bucket, key []byte, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if len(raw) < 512 {
+		return b.Put(key, raw)
+	}
+	var buf bytes.Buffer
+	buf.WriteByte(compressed)
+	w, _ := flate.NewWriter(&buf, flate.BestSpeed)
+	w.Write(raw)
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return b.Put(key, buf.Bytes())
 }
 
 func (s *Bolt) Feed(_ context.Context, name string) (*FeedState, error) {
@@ -203,7 +236,7 @@ func (s *Bolt) Commit(_ context.Context, batch *Batch) (*CommitResult, error) {
 				return err
 			}
 			it.Seq = seq
-			if err := putJSON(items, u64(seq), it); err != nil {
+			if err := putCompressed(items, u64(seq), it); err != nil {
 				return fmt.Errorf("store item %s: %w", it.ID, err)
 			}
 			if err := ids.Put([]byte(it.ID), u64(seq)); err != nil {

@@ -105,7 +105,7 @@ func Rules(n int, seed uint64) []string {
 		}
 		// Desk rules name something rare: each needs a tag that few
 		// articles carry, so that an item matches a handful of rules.
-		out[i] += fmt.Sprintf(" وسم%d", i%Tags)
+		out[i] = fmt.Sprintf("(%s) وسم%d", out[i], i%Tags)
 	}
 	return out
 }

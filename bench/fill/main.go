@@ -1,0 +1,55 @@
+// Command fill puts N generated items into a raqib database, with the
+// fingerprints the near-duplicate index loads at start, to measure raqib
+// with a large history (memory, start-up, database size). Items are feed
+// summaries of 60 to 200 words, spread over the last days.
+//
+//	go run ./bench/fill -db raqib.db -items 1000000
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/raqib/raqib/bench/textgen"
+	"github.com/raqib/raqib/dedup"
+	"github.com/raqib/raqib/storage"
+)
+
+func main() {
+	path := flag.String("db", "raqib.db", "database file")
+	n := flag.Int("items", 1000000, "items to add")
+	days := flag.Int("days", 20, "spread the items over this many days back (inside dedup.window)")
+	flag.Parse()
+	st, err := storage.OpenBolt(*path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	now := time.Now()
+	start := time.Now()
+	const batch = 5000
+	for i := 0; i < *n; i += batch {
+		b := &storage.Batch{}
+		for j := i; j < i+batch && j < *n; j++ {
+			g := textgen.New(uint64(j) + 1<<40)
+			text := g.Article(60 + j%140)
+			doc := dedup.Prepare("", text)
+			when := now.Add(-time.Duration(j%(*days*24)) * time.Hour)
+			id := fmt.Sprintf("fill%08d", j)
+			b.Items = append(b.Items, &storage.Item{ID: id, Feed: fmt.Sprintf("f%d", j%10000), URL: "http://fill.example/" + id,
+				Title: g.Title(), Summary: text, Language: "ar", Published: when, Fetched: when, Cluster: id,
+				Keys: []string{"url:http://fill.example/" + id}, Fingerprint: doc.Print.Encode()})
+		}
+		if _, err := st.Commit(ctx, b); err != nil {
+			log.Fatal(err)
+		}
+		if (i/batch)%20 == 0 {
+			log.Printf("%d items, %s", i+batch, time.Since(start).Round(time.Second))
+		}
+	}
+	log.Printf("done: %d items in %s", *n, time.Since(start).Round(time.Second))
+}
