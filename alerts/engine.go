@@ -72,8 +72,7 @@ func AlertID(rule, cluster, channel string) string {
 
 // Match returns the rules the item matches and the alerts to queue. An item
 // that repeats a seed document raises none: the desk knows that story.
-func (e *Engine) Match(it *storage.Item, text string) ([]string, []*storage.Alert) {
-	t := rules.NewText(it.Title, text)
+func (e *Engine) Match(it *storage.Item, t *rules.Text) ([]string, []*storage.Alert) {
 	var names []string
 	var out []*storage.Alert
 	now := e.Now()

@@ -77,9 +77,15 @@ func foldDedup(w string) string {
 // Prepare turns a title and a plain-text body into a Doc. A body-less item
 // is compared on its title.
 func Prepare(title, body string) *Doc {
+	return PrepareWords(textnorm.Words(textnorm.Normalize(title)), textnorm.Words(textnorm.Normalize(body)))
+}
+
+// PrepareWords is Prepare on words already normalised (textnorm.Normalize
+// and Tokenize), as the rule matcher's text holds them.
+func PrepareWords(title, body []string) *Doc {
 	d := &Doc{}
-	d.Title = words(title)
-	d.Words = words(body)
+	d.Title = foldAll(title)
+	d.Words = foldAll(body)
 	if len(d.Words) == 0 {
 		d.Words = d.Title
 	}
@@ -91,12 +97,12 @@ func Prepare(title, body string) *Doc {
 	return d
 }
 
-func words(s string) []string {
-	ws := textnorm.Words(textnorm.Normalize(s))
+func foldAll(ws []string) []string {
+	out := make([]string, len(ws))
 	for i, w := range ws {
-		ws[i] = foldDedup(w)
+		out[i] = foldDedup(w)
 	}
-	return ws
+	return out
 }
 
 // hashWord is FNV-1a, 64 bits.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/raqib/raqib/corpus"
 	"github.com/raqib/raqib/dedup"
+	"github.com/raqib/raqib/rules"
 	"github.com/raqib/raqib/storage"
 	"github.com/raqib/raqib/textnorm"
 )
@@ -26,7 +27,7 @@ type Matcher interface {
 	// Match returns the names of the rules that match the item's text, and
 	// the alerts to queue for them (the store drops alerts already queued
 	// for the same rule and story).
-	Match(it *storage.Item, text string) (rules []string, alerts []*storage.Alert)
+	Match(it *storage.Item, text *rules.Text) (names []string, alerts []*storage.Alert)
 }
 
 // Pipeline is safe for concurrent use; ingestion is serialised so that two
@@ -164,12 +165,13 @@ func (p *Pipeline) Ingest(ctx context.Context, feed *storage.FeedState, items []
 		} else if id != "" {
 			continue // the same item, seen before
 		}
-		text := Text(it)
-		doc := dedup.Prepare(it.Title, text)
+		// The text is normalised once, for the rules and for dedup.
+		rt := rules.NewText(it.Title, Text(it))
+		doc := dedup.PrepareWords(rt.Words())
 		it.Fingerprint = doc.Print.Encode()
 		it.TextHash = textHash(doc)
 		if it.Language == "" {
-			if textnorm.ArabicShare(it.Title+" "+text) > 0.5 {
+			if textnorm.ArabicShare(rt.Norm) > 0.5 {
 				it.Language = "ar"
 			}
 		}
@@ -191,7 +193,7 @@ func (p *Pipeline) Ingest(ctx context.Context, feed *storage.FeedState, items []
 		p.Detector.Add(it.ID, now, &doc.Print)
 		indexed = append(indexed, it.ID)
 		if p.Matcher != nil {
-			it.Rules, batch.Alerts = p.matchInto(it, text, batch.Alerts)
+			it.Rules, batch.Alerts = p.matchInto(it, rt, batch.Alerts)
 		}
 		batch.Items = append(batch.Items, it)
 	}
@@ -211,9 +213,9 @@ func (p *Pipeline) Ingest(ctx context.Context, feed *storage.FeedState, items []
 	return res, nil
 }
 
-func (p *Pipeline) matchInto(it *storage.Item, text string, alerts []*storage.Alert) ([]string, []*storage.Alert) {
-	rules, as := p.Matcher.Match(it, text)
-	return rules, append(alerts, as...)
+func (p *Pipeline) matchInto(it *storage.Item, text *rules.Text, alerts []*storage.Alert) ([]string, []*storage.Alert) {
+	names, as := p.Matcher.Match(it, text)
+	return names, append(alerts, as...)
 }
 
 // findEarlier returns the id of the earlier document that doc repeats: an

@@ -15,6 +15,20 @@ type Text struct {
 	Tokens []textnorm.Token
 	forms  map[string][]int32
 	sorted []string // the forms in order, made on the first prefix query
+	titleN int      // how many of Tokens are the title's
+}
+
+// Words returns the normalised words of the title and of the body, for
+// other consumers of the same text (dedup), so it is normalised once.
+func (t *Text) Words() (title, body []string) {
+	for i, tk := range t.Tokens {
+		if i < t.titleN {
+			title = append(title, tk.Text)
+		} else {
+			body = append(body, tk.Text)
+		}
+	}
+	return title, body
 }
 
 // titleGap keeps a phrase or NEAR from spanning the title and the body.
@@ -26,6 +40,7 @@ func NewText(title, body string) *Text {
 	norm := textnorm.Normalize(title)
 	toks := textnorm.Tokenize(norm)
 	offset := len(toks) + titleGap
+	t.titleN = len(toks)
 	if title != "" && body != "" {
 		bn := textnorm.Normalize(body)
 		for _, tk := range textnorm.Tokenize(bn) {
@@ -38,6 +53,7 @@ func NewText(title, body string) *Text {
 	} else if body != "" {
 		norm = textnorm.Normalize(body)
 		toks = textnorm.Tokenize(norm)
+		t.titleN = 0
 	}
 	t.Norm, t.Tokens = norm, toks
 	t.forms = make(map[string][]int32, len(toks)*2)

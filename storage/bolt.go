@@ -155,10 +155,13 @@ func putJSON(b *bolt.Bucket, key []byte, v any) error {
 
 // putCompressed stores large values deflated (JSON never starts with 0x01).
 func putCompressed(b *bolt.Bucket, key []byte, v any) error {
-	raw, err := json.Marshal(v)
-	if err != nil {
+	var js bytes.Buffer
+	enc := json.NewEncoder(&js)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return err
 	}
+	raw := js.Bytes()
 	if len(raw) < 512 {
 		return b.Put(key, raw)
 	}
