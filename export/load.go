@@ -5,8 +5,25 @@ import (
 	"errors"
 	"io"
 
+	"github.com/raqib/raqib/config"
 	"github.com/raqib/raqib/storage"
 )
+
+// StreamMeta describes an exported stream: all stories, or a rule's. base
+// is the server's address ("" on the command line).
+func StreamMeta(feeds []config.Feed, rule, base string) Meta {
+	m := Meta{ID: "all", Title: "raqib: all stories", Description: "Stories from the feeds raqib follows, one item per story", FeedURLs: map[string]string{}}
+	if rule != "" {
+		m.ID, m.Title, m.Description = "rule/"+rule, "raqib: "+rule, "Stories that matched the rule "+rule
+	}
+	if base != "" {
+		m.HomePageURL = base + "/"
+	}
+	for _, f := range feeds {
+		m.FeedURLs[f.Name] = f.URL
+	}
+	return m
+}
 
 // Writers renders a stream in each supported format.
 var Writers = map[string]func(io.Writer, Meta, []Entry) error{

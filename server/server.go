@@ -188,15 +188,8 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	meta := export.Meta{ID: "all", Title: "raqib: all stories", Description: "Stories from the feeds raqib follows, one item per story", FeedURLs: map[string]string{}}
-	if rule != "" {
-		meta.ID, meta.Title, meta.Description = "rule/"+rule, "raqib: "+rule, "Stories that matched the rule "+rule
-	}
-	meta.HomePageURL = s.base(r) + "/"
+	meta := export.StreamMeta(s.Config.Feeds, rule, s.base(r))
 	meta.FeedURL = s.base(r) + r.URL.Path
-	for _, f := range s.Config.Feeds {
-		meta.FeedURLs[f.Name] = f.URL
-	}
 	var buf bytes.Buffer
 	if err := write(&buf, meta, entries); err != nil {
 		s.fail(w, err)

@@ -519,7 +519,7 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	return write(stdout, streamMeta(a.cfg, *rule, ""), entries)
+	return write(stdout, export.StreamMeta(a.cfg.Feeds, *rule, ""), entries)
 }
 
 func hasRule(cfg *config.Config, name string) bool {
@@ -531,17 +531,3 @@ func hasRule(cfg *config.Config, name string) bool {
 	return false
 }
 
-// streamMeta describes the exported stream: all stories, or a rule's.
-func streamMeta(cfg *config.Config, rule, base string) export.Meta {
-	m := export.Meta{ID: "all", Title: "raqib: all stories", Description: "Stories from the feeds raqib follows, one item per story", FeedURLs: map[string]string{}}
-	if rule != "" {
-		m.ID, m.Title, m.Description = "rule/"+rule, "raqib: "+rule, "Stories that matched the rule "+rule
-	}
-	if base != "" {
-		m.HomePageURL = base + "/"
-	}
-	for _, f := range cfg.Feeds {
-		m.FeedURLs[f.Name] = f.URL
-	}
-	return m
-}
