@@ -530,4 +530,3 @@ func hasRule(cfg *config.Config, name string) bool {
 	}
 	return false
 }
-
