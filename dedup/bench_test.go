@@ -46,8 +46,9 @@ func (s *synthetic) text(words int) string {
 }
 
 type corpus struct {
-	ix     *Index
-	prints map[string][]byte
+	ix      *Index
+	prints  map[string][]byte
+	samples map[string][]byte
 	texts  []string // a few stored texts, to make copies of
 }
 
@@ -64,13 +65,14 @@ func build(b *testing.B, n int) *corpus {
 		return c
 	}
 	gen := newSynthetic(1)
-	c := &corpus{ix: NewIndex(), prints: make(map[string][]byte, n)}
+	c := &corpus{ix: NewIndex(), prints: make(map[string][]byte, n), samples: make(map[string][]byte, n)}
 	now := time.Now()
 	for i := 0; i < n; i++ {
 		t := gen.text(120)
 		d := Prepare("", t)
 		id := fmt.Sprint(i)
 		c.prints[id] = d.Print.Encode()
+		c.samples[id] = EncodeSamples(d.Print.Samples())
 		c.ix.Load(id, now, d.Print.Samples())
 		if i%(n/100) == 0 {
 			c.texts = append(c.texts, t)
@@ -144,8 +146,8 @@ func BenchmarkExhaustive(b *testing.B) {
 	}
 }
 
-// BenchmarkIndexLoad rebuilds the index from stored fingerprints, as the
-// daemon does at start, and reports the index's heap size.
+// BenchmarkIndexLoad rebuilds the index from the stored index samples, as
+// the daemon does at start, and reports the index's heap size.
 func BenchmarkIndexLoad(b *testing.B) {
 	c := build(b, 1_000_000)
 	now := time.Now()
@@ -155,12 +157,12 @@ func BenchmarkIndexLoad(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		ix := NewIndex()
-		for id, p := range c.prints {
-			f, err := Decode(p)
+		for id, p := range c.samples {
+			samples, err := DecodeSamples(p)
 			if err != nil {
 				b.Fatal(err)
 			}
-			ix.Load(id, now, f.Samples())
+			ix.Load(id, now, samples)
 		}
 		ix.Seal()
 		runtime.GC()

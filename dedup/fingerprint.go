@@ -216,6 +216,39 @@ func (f *Fingerprint) Encode() []byte {
 
 var errCorrupt = errors.New("corrupt fingerprint")
 
+// EncodeSamples writes a sorted sample list as delta-coded varints.
+func EncodeSamples(xs []uint32) []byte {
+	buf := make([]byte, 0, 2+2*len(xs))
+	buf = binary.AppendUvarint(buf, uint64(len(xs)))
+	prev := uint32(0)
+	for _, h := range xs {
+		buf = binary.AppendUvarint(buf, uint64(h-prev))
+		prev = h
+	}
+	return buf
+}
+
+// DecodeSamples reads what EncodeSamples wrote.
+func DecodeSamples(b []byte) ([]uint32, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return nil, errCorrupt
+	}
+	b = b[k:]
+	out := make([]uint32, n)
+	prev := uint32(0)
+	for i := range out {
+		d, k := binary.Uvarint(b)
+		if k <= 0 {
+			return nil, errCorrupt
+		}
+		b = b[k:]
+		prev += uint32(d)
+		out[i] = prev
+	}
+	return out, nil
+}
+
 // Decode reads what Encode wrote.
 func Decode(b []byte) (Fingerprint, error) {
 	var f Fingerprint

@@ -54,12 +54,12 @@ func New(ctx context.Context, st storage.Store, window time.Duration, m Matcher,
 	ix := dedup.NewIndex()
 	since := p.Now().Add(-window)
 	err := st.Fingerprints(ctx, since, func(f storage.Fingerprint) error {
-		fp, err := dedup.Decode(f.Data)
+		samples, err := dedup.DecodeSamples(f.Data)
 		if err != nil {
-			log.Warn("skipping unreadable fingerprint", "doc", f.DocID, "error", err)
+			log.Warn("skipping unreadable index samples", "doc", f.DocID, "error", err)
 			return nil
 		}
-		ix.Load(f.DocID, f.Date, fp.Samples())
+		ix.Load(f.DocID, f.Date, samples)
 		return nil
 	})
 	if err != nil {
@@ -119,7 +119,7 @@ func (p *Pipeline) ImportSeeds(ctx context.Context, docs []*corpus.Doc) (int, er
 	prints := map[string]*dedup.Fingerprint{}
 	for _, d := range docs {
 		doc := dedup.Prepare("", d.Text)
-		s := &storage.Seed{Name: d.Name, Date: d.Date, Text: d.Text, Hash: d.Hash, Imported: now, Fingerprint: doc.Print.Encode()}
+		s := &storage.Seed{Name: d.Name, Date: d.Date, Text: d.Text, Hash: d.Hash, Imported: now, Fingerprint: doc.Print.Encode(), Samples: dedup.EncodeSamples(doc.Print.Samples())}
 		seeds = append(seeds, s)
 		prints[s.ID()] = &doc.Print
 	}
@@ -169,6 +169,7 @@ func (p *Pipeline) Ingest(ctx context.Context, feed *storage.FeedState, items []
 		rt := rules.NewText(it.Title, Text(it))
 		doc := dedup.PrepareWords(rt.Words())
 		it.Fingerprint = doc.Print.Encode()
+		it.Samples = dedup.EncodeSamples(doc.Print.Samples())
 		it.TextHash = textHash(doc)
 		if it.Language == "" {
 			if textnorm.ArabicShare(rt.Norm) > 0.5 {

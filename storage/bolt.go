@@ -31,7 +31,8 @@ var (
 	bPrints   = []byte("prints")   // doc id -> date nanos (8) | fingerprint
 	bAlerts   = []byte("alerts")   // alert id -> Alert JSON
 	bPending  = []byte("pending")  // alert id -> nothing: the outbox's pending alerts
-	allBucket = [][]byte{bMeta, bFeeds, bItems, bIDs, bKeys, bByTime, bClusters, bSeeds, bPrints, bAlerts, bPending}
+	bSamples  = []byte("samples")  // doc id -> first-seen date nanos (8) | index samples
+	allBucket = [][]byte{bMeta, bFeeds, bItems, bIDs, bKeys, bByTime, bClusters, bSeeds, bPrints, bAlerts, bPending, bSamples}
 )
 
 // Bolt is the embedded BoltDB store.
@@ -263,6 +264,9 @@ func (s *Bolt) Commit(_ context.Context, batch *Batch) (*CommitResult, error) {
 				if err := tx.Bucket(bPrints).Put([]byte(it.ID), printValue(it.Fetched, it.Fingerprint)); err != nil {
 					return err
 				}
+				if err := tx.Bucket(bSamples).Put([]byte(it.ID), printValue(it.Fetched, it.Samples)); err != nil {
+					return err
+				}
 			}
 			if err := addToCluster(tx, it); err != nil {
 				return err
@@ -444,6 +448,9 @@ func (s *Bolt) PutSeeds(_ context.Context, seeds []*Seed) (int, error) {
 				if err := tx.Bucket(bPrints).Put([]byte(sd.ID()), printValue(time.Time{}, sd.Fingerprint)); err != nil {
 					return err
 				}
+				if err := tx.Bucket(bSamples).Put([]byte(sd.ID()), printValue(time.Time{}, sd.Samples)); err != nil {
+					return err
+				}
 			}
 			if old == nil {
 				c := &Cluster{ID: sd.ID(), Size: 1, Feeds: []string{"seeds"}, Title: firstLine(sd.Text), First: sd.Date, Updated: sd.Imported}
@@ -496,7 +503,7 @@ func (s *Bolt) Seed(_ context.Context, name string) (*Seed, error) {
 
 func (s *Bolt) Fingerprints(_ context.Context, since time.Time, fn func(Fingerprint) error) error {
 	return s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bPrints).ForEach(func(k, v []byte) error {
+		return tx.Bucket(bSamples).ForEach(func(k, v []byte) error {
 			if len(v) < 8 {
 				return nil
 			}
@@ -568,6 +575,9 @@ func (s *Bolt) pruneBatch(cutoff time.Time, pending map[string]bool, max int) (i
 				return err
 			}
 			if err := prints.Delete([]byte(it.ID)); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bSamples).Delete([]byte(it.ID)); err != nil {
 				return err
 			}
 			dead = append(dead, append([]byte(nil), k...))

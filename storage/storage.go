@@ -78,8 +78,11 @@ type Item struct {
 	// stored is an exact copy (a duplicate, stored), not the same item.
 	TextHash string `json:"text_hash,omitempty"`
 
-	// Fingerprint is the near-duplicate index's compact form of the text.
+	// Fingerprint is the near-duplicate index's compact form of the text;
+	// Samples the part of it the in-memory index holds, stored apart so
+	// that start-up reads only them.
 	Fingerprint []byte `json:"-"`
+	Samples     []byte `json:"-"`
 }
 
 // Date is the item's date for ordering: published, else updated, else fetched.
@@ -102,6 +105,7 @@ type Seed struct {
 	Imported time.Time `json:"imported"`
 
 	Fingerprint []byte `json:"-"`
+	Samples     []byte `json:"-"`
 }
 
 // ID is the seed's story id.
@@ -201,8 +205,8 @@ type Store interface {
 	Seeds(ctx context.Context) ([]*Seed, error)
 	Seed(ctx context.Context, name string) (*Seed, error)
 
-	// Fingerprints calls fn for every stored fingerprint (seeds and items
-	// dated after since).
+	// Fingerprints calls fn with the index samples of every stored document
+	// (seeds, and items first seen after since).
 	Fingerprints(ctx context.Context, since time.Time, fn func(Fingerprint) error) error
 	// Fingerprint returns one stored document's fingerprint.
 	Fingerprint(ctx context.Context, docID string) ([]byte, error)

@@ -42,7 +42,7 @@ func main() {
 			id := fmt.Sprintf("fill%08d", j)
 			b.Items = append(b.Items, &storage.Item{ID: id, Feed: fmt.Sprintf("f%d", j%10000), URL: "http://fill.example/" + id,
 				Title: g.Title(), Summary: text, Language: "ar", Published: when, Fetched: when, Cluster: id,
-				Keys: []string{"url:http://fill.example/" + id}, Fingerprint: doc.Print.Encode()})
+				Keys: []string{"url:http://fill.example/" + id}, Fingerprint: doc.Print.Encode(), Samples: dedup.EncodeSamples(doc.Print.Samples())})
 		}
 		if _, err := st.Commit(ctx, b); err != nil {
 			log.Fatal(err)
