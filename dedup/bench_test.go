@@ -49,7 +49,7 @@ type corpus struct {
 	ix      *Index
 	prints  map[string][]byte
 	samples map[string][]byte
-	texts  []string // a few stored texts, to make copies of
+	texts   []string // a few stored texts, to make copies of
 }
 
 var (
