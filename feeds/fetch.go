@@ -108,6 +108,9 @@ type Request struct {
 	URL          string
 	ETag         string
 	LastModified string
+	// Timeout bounds the request, body included, once it has its host
+	// slot: waiting behind a slow feed on the same host is not the feed's fault.
+	Timeout time.Duration
 }
 
 // Response is the outcome of a successful fetch (2xx or 304).
@@ -151,7 +154,7 @@ func (e *HTTPError) Error() string {
 // ErrTooLarge is returned when a body passes the size cap.
 var ErrTooLarge = errors.New("body too large")
 
-// Fetch performs one conditional GET within ctx, which carries the total timeout.
+// Fetch performs one conditional GET.
 func (f *Fetcher) Fetch(ctx context.Context, r Request) (*Response, error) {
 	u, err := url.Parse(r.URL)
 	if err != nil {
@@ -162,6 +165,11 @@ func (f *Fetcher) Fetch(ctx context.Context, r Request) (*Response, error) {
 		return nil, err
 	}
 	defer release()
+	if r.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.Timeout)
+		defer cancel()
+	}
 
 	hops := &redirects{}
 	ctx = context.WithValue(ctx, redirectsKey{}, hops)

@@ -111,9 +111,7 @@ func (p *Poller) Poll(ctx context.Context, f config.Feed, force bool) (res Resul
 		return res
 	}
 
-	fctx, cancel := context.WithTimeout(ctx, p.Timeout)
-	defer cancel()
-	resp, err := p.Fetcher.Fetch(fctx, Request{URL: st.URL, ETag: st.ETag, LastModified: st.LastModified})
+	resp, err := p.Fetcher.Fetch(ctx, Request{URL: st.URL, ETag: st.ETag, LastModified: st.LastModified, Timeout: p.Timeout})
 	st.LastPoll = start
 	st.Polls++
 	if err != nil {
