@@ -49,8 +49,6 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			if !busy.CompareAndSwap(false, true) {
 				return // the previous poll of this feed is still running
 			}
-			s.inFlight.Add(1)
-			defer s.inFlight.Done()
 			defer busy.Store(false)
 			select {
 			case <-time.After(offset):
@@ -73,8 +71,14 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	c.Start()
 	s.running.Store(true)
 	if s.PollNow {
+		// Counted before they start, so that Wait below sees them all;
+		// cron's own runs are waited for by Stop.
+		s.inFlight.Add(len(startup))
 		for _, job := range startup {
-			go job()
+			go func() {
+				defer s.inFlight.Done()
+				job()
+			}()
 		}
 	}
 	<-ctx.Done()
