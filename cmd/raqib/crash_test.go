@@ -96,7 +96,8 @@ func TestKillNineLosesNothing(t *testing.T) {
 	var reliable atomic.Bool
 	ids := map[string]int{}                  // webhook-id -> deliveries
 	storyIDs := map[string]map[string]bool{} // rule+cluster -> webhook-ids
-	rng := rand.New(rand.NewPCG(7, 7))
+	rng := rand.New(rand.NewPCG(7, 7))       // the receiver's, under mu
+	killRng := rand.New(rand.NewPCG(8, 8))   // the kill loop's
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -165,7 +166,7 @@ server: {listen: "127.0.0.1:0"}
 	kills := 0
 	for round := 0; round < 22; round++ {
 		cmd, _ := start()
-		time.Sleep(time.Duration(100+rng.IntN(700)) * time.Millisecond)
+		time.Sleep(time.Duration(100+killRng.IntN(700)) * time.Millisecond)
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 		kills++
