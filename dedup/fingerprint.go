@@ -228,6 +228,15 @@ func EncodeSamples(xs []uint32) []byte {
 	return buf
 }
 
+// SampleCount reads only the length of an encoded sample list.
+func SampleCount(b []byte) int {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return 0
+	}
+	return int(n)
+}
+
 // DecodeSamples reads what EncodeSamples wrote.
 func DecodeSamples(b []byte) ([]uint32, error) {
 	n, k := binary.Uvarint(b)

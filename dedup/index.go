@@ -71,6 +71,22 @@ func (ix *Index) Add(id string, date time.Time, samples []uint32) {
 	}
 }
 
+// Grow makes room for docs documents holding postings samples in all, so
+// that loading at start allocates once instead of doubling as it goes.
+func (ix *Index) Grow(docs, postings int) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if cap(ix.base)-len(ix.base) < postings {
+		ix.base = append(make([]uint64, 0, len(ix.base)+postings), ix.base...)
+	}
+	if cap(ix.docs)-len(ix.docs) < docs {
+		ix.docs = append(make([]docMeta, 0, len(ix.docs)+docs), ix.docs...)
+	}
+	if len(ix.byID) == 0 && docs > 0 {
+		ix.byID = make(map[string]uint32, docs)
+	}
+}
+
 // Load adds many documents at once (at start) and merges once.
 func (ix *Index) Load(id string, date time.Time, samples []uint32) {
 	ix.mu.Lock()

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -53,6 +54,18 @@ func New(ctx context.Context, st storage.Store, window time.Duration, m Matcher,
 	p := &Pipeline{Store: st, Matcher: m, Log: log, Now: time.Now}
 	ix := dedup.NewIndex()
 	since := p.Now().Add(-window)
+	// A first pass reads only each document's sample count, so the index
+	// is allocated once at its final size: at a million documents the
+	// doubling of an append would hold two or three copies at its peak.
+	docs, postings := 0, 0
+	if err := st.Fingerprints(ctx, since, func(f storage.Fingerprint) error {
+		docs++
+		postings += dedup.SampleCount(f.Data)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("load dedup index: %w", err)
+	}
+	ix.Grow(docs, postings)
 	err := st.Fingerprints(ctx, since, func(f storage.Fingerprint) error {
 		samples, err := dedup.DecodeSamples(f.Data)
 		if err != nil {
@@ -66,6 +79,9 @@ func New(ctx context.Context, st storage.Store, window time.Duration, m Matcher,
 		return nil, fmt.Errorf("load dedup index: %w", err)
 	}
 	ix.Seal()
+	if docs > 100000 {
+		debug.FreeOSMemory() // give back what the load's garbage held
+	}
 	p.Detector = &dedup.Detector{Index: ix, Window: window}
 	return p, nil
 }
