@@ -198,27 +198,8 @@ func (f *Fingerprint) Samples() []uint32 {
 	return out
 }
 
-// Encode writes the fingerprint as delta-coded varints.
-func (f *Fingerprint) Encode() []byte {
-	buf := make([]byte, 0, 3*binary.MaxVarintLen32+2*(len(f.Shingles)+len(f.Words)))
-	buf = binary.AppendUvarint(buf, 1) // format version
-	buf = binary.AppendUvarint(buf, uint64(f.Length))
-	for _, list := range [][]uint32{f.Shingles, f.Words} {
-		buf = binary.AppendUvarint(buf, uint64(len(list)))
-		prev := uint32(0)
-		for _, h := range list {
-			buf = binary.AppendUvarint(buf, uint64(h-prev))
-			prev = h
-		}
-	}
-	return buf
-}
-
-var errCorrupt = errors.New("corrupt fingerprint")
-
-// EncodeSamples writes a sorted sample list as delta-coded varints.
-func EncodeSamples(xs []uint32) []byte {
-	buf := make([]byte, 0, 2+2*len(xs))
+// appendList writes a sorted list as its length and delta-coded varints.
+func appendList(buf []byte, xs []uint32) []byte {
 	buf = binary.AppendUvarint(buf, uint64(len(xs)))
 	prev := uint32(0)
 	for _, h := range xs {
@@ -227,6 +208,42 @@ func EncodeSamples(xs []uint32) []byte {
 	}
 	return buf
 }
+
+// readList reads what appendList wrote and returns the rest of b.
+func readList(b []byte) ([]uint32, []byte, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return nil, nil, errCorrupt
+	}
+	b = b[k:]
+	out := make([]uint32, n)
+	prev := uint32(0)
+	for i := range out {
+		d, k := binary.Uvarint(b)
+		if k <= 0 {
+			return nil, nil, errCorrupt
+		}
+		b = b[k:]
+		prev += uint32(d)
+		out[i] = prev
+	}
+	return out, b, nil
+}
+
+// Encode writes the fingerprint: a format version, the length, and the two
+// lists as delta-coded varints.
+func (f *Fingerprint) Encode() []byte {
+	buf := make([]byte, 0, 3*binary.MaxVarintLen32+2*(len(f.Shingles)+len(f.Words)))
+	buf = binary.AppendUvarint(buf, 1) // format version
+	buf = binary.AppendUvarint(buf, uint64(f.Length))
+	buf = appendList(buf, f.Shingles)
+	return appendList(buf, f.Words)
+}
+
+var errCorrupt = errors.New("corrupt fingerprint")
+
+// EncodeSamples writes a sorted sample list as delta-coded varints.
+func EncodeSamples(xs []uint32) []byte { return appendList(make([]byte, 0, 2+2*len(xs)), xs) }
 
 // SampleCount reads only the length of an encoded sample list.
 func SampleCount(b []byte) int {
@@ -239,64 +256,29 @@ func SampleCount(b []byte) int {
 
 // DecodeSamples reads what EncodeSamples wrote.
 func DecodeSamples(b []byte) ([]uint32, error) {
-	n, k := binary.Uvarint(b)
-	if k <= 0 || n > uint64(len(b)) {
-		return nil, errCorrupt
-	}
-	b = b[k:]
-	out := make([]uint32, n)
-	prev := uint32(0)
-	for i := range out {
-		d, k := binary.Uvarint(b)
-		if k <= 0 {
-			return nil, errCorrupt
-		}
-		b = b[k:]
-		prev += uint32(d)
-		out[i] = prev
-	}
-	return out, nil
+	xs, _, err := readList(b)
+	return xs, err
 }
 
 // Decode reads what Encode wrote.
 func Decode(b []byte) (Fingerprint, error) {
 	var f Fingerprint
-	next := func() (uint64, error) {
-		v, n := binary.Uvarint(b)
-		if n <= 0 {
-			return 0, errCorrupt
-		}
-		b = b[n:]
-		return v, nil
-	}
-	if v, err := next(); err != nil || v != 1 {
+	v, k := binary.Uvarint(b)
+	if k <= 0 || v != 1 {
 		return f, errCorrupt
 	}
-	l, err := next()
-	if err != nil {
-		return f, err
+	b = b[k:]
+	l, k := binary.Uvarint(b)
+	if k <= 0 {
+		return f, errCorrupt
 	}
 	f.Length = int(l)
-	for i := 0; i < 2; i++ {
-		n, err := next()
-		if err != nil || n > uint64(len(b)) {
-			return f, errCorrupt
-		}
-		list := make([]uint32, n)
-		prev := uint32(0)
-		for j := range list {
-			d, err := next()
-			if err != nil {
-				return f, err
-			}
-			prev += uint32(d)
-			list[j] = prev
-		}
-		if i == 0 {
-			f.Shingles = list
-		} else {
-			f.Words = list
-		}
+	var err error
+	if f.Shingles, b, err = readList(b[k:]); err != nil {
+		return Fingerprint{}, err
+	}
+	if f.Words, _, err = readList(b); err != nil {
+		return Fingerprint{}, err
 	}
 	return f, nil
 }
