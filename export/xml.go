@@ -115,6 +115,23 @@ func newest(entries []Entry) time.Time {
 	return t.UTC()
 }
 
+// raqibExt is raqib's extension elements on an RSS or Atom entry.
+type raqibExt struct {
+	Feed        string   `xml:"raqib:feed"`
+	Cluster     string   `xml:"raqib:cluster"`
+	ClusterSize int      `xml:"raqib:cluster_size"`
+	DuplicateOf string   `xml:"raqib:duplicate_of,omitempty"`
+	Rules       []string `xml:"raqib:rule,omitempty"`
+}
+
+func extOf(e Entry) raqibExt {
+	x := raqibExt{Feed: e.Item.Feed, Cluster: e.Item.Cluster, ClusterSize: 1, DuplicateOf: e.Item.DuplicateOf, Rules: e.Item.Rules}
+	if e.Cluster != nil {
+		x.ClusterSize = e.Cluster.Size
+	}
+	return x
+}
+
 // RSS 2.0
 
 type rssDoc struct {
@@ -146,11 +163,7 @@ type rssItem struct {
 	Creator     []string   `xml:"dc:creator,omitempty"`
 	Language    string     `xml:"dc:language,omitempty"`
 	Source      *rssSource `xml:"source,omitempty"`
-	Feed        string     `xml:"raqib:feed"`
-	Cluster     string     `xml:"raqib:cluster"`
-	ClusterSize int        `xml:"raqib:cluster_size"`
-	DuplicateOf string     `xml:"raqib:duplicate_of,omitempty"`
-	Rules       []string   `xml:"raqib:rule,omitempty"`
+	raqibExt
 }
 
 type rssGUID struct {
@@ -190,7 +203,7 @@ func WriteRSS(w io.Writer, m Meta, entries []Entry) error {
 		it := e.Item
 		b := content(e)
 		ri := rssItem{Title: it.Title, Link: it.URL, GUID: rssGUID{"false", itemID(it)}, Creator: it.Authors,
-			Language: Language(it), Feed: it.Feed, Cluster: it.Cluster, ClusterSize: 1, DuplicateOf: it.DuplicateOf, Rules: it.Rules}
+			Language: Language(it), raqibExt: extOf(e)}
 		if b.HTML != "" {
 			ri.Description = b.HTML
 		} else {
@@ -201,9 +214,6 @@ func WriteRSS(w io.Writer, m Meta, entries []Entry) error {
 		}
 		if u := m.FeedURLs[it.Feed]; u != "" {
 			ri.Source = &rssSource{URL: u, Name: it.Feed}
-		}
-		if e.Cluster != nil {
-			ri.ClusterSize = e.Cluster.Size
 		}
 		ch.Items = append(ch.Items, ri)
 	}
@@ -235,20 +245,16 @@ type atomPerson struct {
 }
 
 type atomEntry struct {
-	Lang        string       `xml:"xml:lang,attr,omitempty"`
-	Title       atomText     `xml:"title"`
-	ID          string       `xml:"id"`
-	Updated     string       `xml:"updated"`
-	Published   string       `xml:"published,omitempty"`
-	Links       []atomLink   `xml:"link"`
-	Authors     []atomPerson `xml:"author"`
-	Content     atomText     `xml:"content"`
-	Source      *atomSource  `xml:"source,omitempty"`
-	Feed        string       `xml:"raqib:feed"`
-	Cluster     string       `xml:"raqib:cluster"`
-	ClusterSize int          `xml:"raqib:cluster_size"`
-	DuplicateOf string       `xml:"raqib:duplicate_of,omitempty"`
-	Rules       []string     `xml:"raqib:rule,omitempty"`
+	Lang      string       `xml:"xml:lang,attr,omitempty"`
+	Title     atomText     `xml:"title"`
+	ID        string       `xml:"id"`
+	Updated   string       `xml:"updated"`
+	Published string       `xml:"published,omitempty"`
+	Links     []atomLink   `xml:"link"`
+	Authors   []atomPerson `xml:"author"`
+	Content   atomText     `xml:"content"`
+	Source    *atomSource  `xml:"source,omitempty"`
+	raqibExt
 }
 
 type atomSource struct {
@@ -273,7 +279,7 @@ func WriteAtom(w io.Writer, m Meta, entries []Entry) error {
 		it := e.Item
 		b := content(e)
 		ae := atomEntry{Lang: Language(it), Title: atomText{"text", it.Title}, ID: itemID(it), Updated: updated(it).UTC().Format(time.RFC3339),
-			Feed: it.Feed, Cluster: it.Cluster, ClusterSize: 1, DuplicateOf: it.DuplicateOf, Rules: it.Rules}
+			raqibExt: extOf(e)}
 		if !it.Published.IsZero() {
 			ae.Published = it.Published.UTC().Format(time.RFC3339)
 		}
@@ -295,9 +301,6 @@ func WriteAtom(w io.Writer, m Meta, entries []Entry) error {
 		ae.Source = &atomSource{Title: atomText{"text", it.Feed}}
 		if u := m.FeedURLs[it.Feed]; u != "" {
 			ae.Source.Links = []atomLink{{Href: u, Rel: "self"}}
-		}
-		if e.Cluster != nil {
-			ae.ClusterSize = e.Cluster.Size
 		}
 		f.Entries = append(f.Entries, ae)
 	}

@@ -110,11 +110,10 @@ func (p *Pipeline) Maintain(ctx context.Context, retention time.Duration) (int, 
 // Text is the plain text an item is compared and matched on: its content,
 // else its summary.
 func Text(it *storage.Item) string {
-	body := it.Content
-	if strings.TrimSpace(textnorm.HTMLToText(body)) == "" {
-		body = it.Summary
+	if text := textnorm.HTMLToText(it.Content); strings.TrimSpace(text) != "" {
+		return text
 	}
-	return textnorm.HTMLToText(body)
+	return textnorm.HTMLToText(it.Summary)
 }
 
 func textHash(d *dedup.Doc) string {
