@@ -38,25 +38,28 @@ func Normalize(s string) string {
 	return b.String()
 }
 
-// needsNFKC reports whether s holds characters that NFKC changes in ways
-// that matter here: Arabic presentation forms and ligatures, full-width and
-// other compatibility forms. Checking the ranges is several times faster
-// than the norm package's own check on plain Arabic text.
+// needsNFKC reports whether NFKC could change s. ASCII and the Arabic block
+// are skipped byte-quickly (Arabic text is most of what raqib reads); any
+// other character is asked of the norm package's tables: one with a
+// decomposition (Arabic presentation forms, ligatures, full-width and
+// modifier letters, accented letters) or a combining class means NFKC.
 func needsNFKC(s string) bool {
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(s); {
 		c := s[i]
-		if c < 0xE2 {
-			// ASCII, Latin-1, Arabic (0xD8-0xDB leads) and other 2-byte
-			// scripts; U+00A8-U+00BF holds a few compatibility characters.
-			if c == 0xC2 && i+1 < len(s) && s[i+1] >= 0xA8 {
-				return true
-			}
+		if c < 0x80 {
+			i++
 			continue
 		}
-		r, _ := utf8.DecodeRuneInString(s[i:])
-		if r >= 0xFB00 && r <= 0xFFEF || r >= 0x2070 && r <= 0x209F || r >= 0x2100 && r <= 0x33FF {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r >= 0x0600 && r <= 0x06FF {
+			i += n
+			continue
+		}
+		p := norm.NFKC.PropertiesString(s[i:])
+		if len(p.Decomposition()) > 0 || p.CCC() != 0 || !p.BoundaryBefore() {
 			return true
 		}
+		i += n
 	}
 	return false
 }
