@@ -21,6 +21,9 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("<?xml version=\"1.0\" encoding=\"x-unknown\"?><rss/>"), "text/xml; charset=bogus")
 	now := time.Date(2025, 5, 11, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, body []byte, ctype string) {
+		if len(body) > 16<<10 {
+			return // size limits are tested in TestHostileFeeds; here, shapes
+		}
 		feed, err := Parse(body, ctype, "ar")
 		if err != nil {
 			return
