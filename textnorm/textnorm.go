@@ -18,9 +18,24 @@ func Normalize(s string) string {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, " ")
 	}
-	if needsNFKC(s) {
+	nfkc := needsNFKC(s)
+	if nfkc {
 		s = norm.NFKC.String(s)
 	}
+	out := fold(s)
+	// Folding can enable a composition NFKC did not make before (a lower-
+	// case letter with a combining mark that has a precomposed form): go
+	// once more, so that normalising normalised text changes nothing.
+	if nfkc && needsNFKC(out) {
+		if again := norm.NFKC.String(out); again != out {
+			out = fold(again)
+		}
+	}
+	return out
+}
+
+// fold applies Fold to every rune, ASCII quickly.
+func fold(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	for _, r := range s {
