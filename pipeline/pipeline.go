@@ -262,14 +262,14 @@ func (p *Pipeline) clusterOf(ctx context.Context, id string, batch map[string]st
 	if c, ok := batch[id]; ok {
 		return c, nil
 	}
-	it, err := p.Store.Item(ctx, id)
+	c, err := p.Store.ItemCluster(ctx, id)
 	if errors.Is(err, storage.ErrNotFound) {
 		return id, nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("load item %s: %w", id, err)
 	}
-	return it.Cluster, nil
+	return c, nil
 }
 
 func round(f float64) float64 { return float64(int(f*1000+0.5)) / 1000 }

@@ -2,7 +2,6 @@ package storage
 
 import (
 	"bytes"
-	"compress/flate"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -13,7 +12,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"time"
+
+	"github.com/klauspost/compress/flate"
 
 	bolt "go.etcd.io/bbolt"
 	bolterr "go.etcd.io/bbolt/errors"
@@ -23,7 +25,7 @@ var (
 	bMeta     = []byte("meta")
 	bFeeds    = []byte("feeds")
 	bItems    = []byte("items")    // seq (8 bytes) -> Item JSON
-	bIDs      = []byte("ids")      // item id -> seq
+	bIDs      = []byte("ids")      // item id -> seq (8) | cluster id (older files: seq alone)
 	bKeys     = []byte("keys")     // identity key -> item id
 	bByTime   = []byte("bytime")   // date nanos (8) | seq (8) -> item id
 	bClusters = []byte("clusters") // cluster id -> Cluster JSON
@@ -121,8 +123,35 @@ func timeKey(t time.Time, seq uint64) []byte {
 }
 
 // compressed marks a value stored deflated: items hold whole articles, and
-// Arabic text deflates to about a third.
+// Arabic text deflates to about a third. The deflate is klauspost/compress's
+// (the same format as compress/flate, which wrote older files): at its
+// fastest level it compresses Arabic text 2.6 times as fast as the standard
+// library, a little smaller, and its writers and readers are pooled because
+// a new deflate writer allocates and clears about a megabyte.
 const compressed = 0x01
+
+var (
+	writers = sync.Pool{New: func() any {
+		w, _ := flate.NewWriter(nil, flate.BestSpeed)
+		return w
+	}}
+	readers = sync.Pool{New: func() any { return flate.NewReader(nil) }}
+	buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+)
+
+// inflate returns the decompressed form of a stored value.
+func inflate(v []byte) ([]byte, error) {
+	r := readers.Get().(io.ReadCloser)
+	defer readers.Put(r)
+	if err := r.(flate.Resetter).Reset(bytes.NewReader(v), nil); err != nil {
+		return nil, err
+	}
+	out := bytes.NewBuffer(make([]byte, 0, 4*len(v)))
+	if _, err := out.ReadFrom(r); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
 
 func getJSON[T any](b *bolt.Bucket, key []byte) (*T, error) {
 	v := b.Get(key)
@@ -130,8 +159,7 @@ func getJSON[T any](b *bolt.Bucket, key []byte) (*T, error) {
 		return nil, ErrNotFound
 	}
 	if len(v) > 0 && v[0] == compressed {
-		r := flate.NewReader(bytes.NewReader(v[1:]))
-		raw, err := io.ReadAll(r)
+		raw, err := inflate(v[1:])
 		if err != nil {
 			return nil, fmt.Errorf("decompress %s: %w", key, err)
 		}
@@ -155,25 +183,33 @@ func putJSON(b *bolt.Bucket, key []byte, v any) error {
 }
 
 // putCompressed stores large values deflated (JSON never starts with 0x01).
+// bbolt keeps the value slice until the transaction commits, so the stored
+// bytes are a fresh copy; only the JSON buffer and the writer are reused.
 func putCompressed(b *bolt.Bucket, key []byte, v any) error {
-	var js bytes.Buffer
-	enc := json.NewEncoder(&js)
+	js := buffers.Get().(*bytes.Buffer)
+	defer buffers.Put(js)
+	js.Reset()
+	enc := json.NewEncoder(js)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
 		return err
 	}
 	raw := js.Bytes()
 	if len(raw) < 512 {
-		return b.Put(key, raw)
+		return b.Put(key, bytes.Clone(raw))
 	}
-	var buf bytes.Buffer
-	buf.WriteByte(compressed)
-	w, _ := flate.NewWriter(&buf, flate.BestSpeed)
-	w.Write(raw)
+	out := bytes.NewBuffer(make([]byte, 0, 1+len(raw)/2))
+	out.WriteByte(compressed)
+	w := writers.Get().(*flate.Writer)
+	defer writers.Put(w)
+	w.Reset(out)
+	if _, err := w.Write(raw); err != nil {
+		return err
+	}
 	if err := w.Close(); err != nil {
 		return err
 	}
-	return b.Put(key, buf.Bytes())
+	return b.Put(key, out.Bytes())
 }
 
 func (s *Bolt) Feed(_ context.Context, name string) (*FeedState, error) {
@@ -243,7 +279,9 @@ func (s *Bolt) Commit(_ context.Context, batch *Batch) (*CommitResult, error) {
 			if err := putCompressed(items, u64(seq), it); err != nil {
 				return fmt.Errorf("store item %s: %w", it.ID, err)
 			}
-			if err := ids.Put([]byte(it.ID), u64(seq)); err != nil {
+			// The cluster rides along with the sequence number so that a
+			// duplicate's story is found without decoding the earlier item.
+			if err := ids.Put([]byte(it.ID), append(u64(seq), it.Cluster...)); err != nil {
 				return err
 			}
 			for _, k := range it.Keys {
@@ -332,6 +370,14 @@ func addToCluster(tx *bolt.Tx, it *Item) error {
 	return putJSON(cb, []byte(c.ID), c)
 }
 
+// seqOf is the items-bucket key in an ids value.
+func seqOf(v []byte) []byte {
+	if len(v) > 8 {
+		return v[:8]
+	}
+	return v
+}
+
 func (s *Bolt) Item(_ context.Context, id string) (*Item, error) {
 	var it *Item
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -340,10 +386,30 @@ func (s *Bolt) Item(_ context.Context, id string) (*Item, error) {
 			return ErrNotFound
 		}
 		var err error
-		it, err = getJSON[Item](tx.Bucket(bItems), seq)
+		it, err = getJSON[Item](tx.Bucket(bItems), seqOf(seq))
 		return err
 	})
 	return it, err
+}
+
+func (s *Bolt) ItemCluster(_ context.Context, id string) (string, error) {
+	var c string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bIDs).Get([]byte(id))
+		switch {
+		case v == nil:
+			return ErrNotFound
+		case len(v) > 8:
+			c = string(v[8:])
+			return nil
+		}
+		it, err := getJSON[Item](tx.Bucket(bItems), v) // a file from before the cluster was kept in ids
+		if err == nil {
+			c = it.Cluster
+		}
+		return err
+	})
+	return c, err
 }
 
 func (s *Bolt) Items(_ context.Context, opt ListOptions) ([]*Item, error) {
@@ -356,7 +422,7 @@ func (s *Bolt) Items(_ context.Context, opt ListOptions) ([]*Item, error) {
 			if seq == nil {
 				continue
 			}
-			it, err := getJSON[Item](items, seq)
+			it, err := getJSON[Item](items, seqOf(seq))
 			if err != nil {
 				return err
 			}
@@ -556,7 +622,7 @@ func (s *Bolt) pruneBatch(cutoff time.Time, pending map[string]bool, max int) (i
 				more = true
 				break
 			}
-			seq := ids.Get(v)
+			seq := seqOf(ids.Get(v))
 			if seq == nil {
 				dead = append(dead, append([]byte(nil), k...))
 				continue

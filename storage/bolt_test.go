@@ -1,11 +1,15 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func TestSecondOpenFailsFast(t *testing.T) {
@@ -128,5 +132,52 @@ func TestPruneKeepsKeysPendingAlertsAndSeeds(t *testing.T) {
 	items, _ := s.Items(ctx, ListOptions{})
 	if len(items) != 2 {
 		t.Errorf("%d items listed", len(items))
+	}
+}
+
+// An item's story is read from the ids bucket; a file written before the
+// cluster was kept there still answers, from the item itself.
+func TestItemClusterNewAndOldFiles(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenBolt(filepath.Join(t.TempDir(), "raqib.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	long := strings.Repeat("نص طويل يضغط ", 200) // large enough to be stored deflated
+	items := []*Item{
+		{ID: "a", Feed: "f", Title: "أ", Summary: long, Keys: []string{"url:a"}, Cluster: "a"},
+		{ID: "b", Feed: "f", Title: "ب", Keys: []string{"url:b"}, Cluster: "a", DuplicateOf: "a"},
+		{ID: "c", Feed: "f", Title: "ج", Keys: []string{"url:c"}, Cluster: "seed:x.txt"},
+	}
+	if _, err := s.Commit(ctx, &Batch{Items: items}); err != nil {
+		t.Fatal(err)
+	}
+	// Make c look like an item of an older file: its ids value is the
+	// sequence number alone.
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		ids := tx.Bucket(bIDs)
+		return ids.Put([]byte("c"), bytes.Clone(ids.Get([]byte("c"))[:8]))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]string{"a": "a", "b": "a", "c": "seed:x.txt"} {
+		got, err := s.ItemCluster(ctx, id)
+		if err != nil || got != want {
+			t.Errorf("ItemCluster(%s) = %q, %v; want %q", id, got, err, want)
+		}
+		it, err := s.Item(ctx, id)
+		if err != nil || it.Cluster != want {
+			t.Errorf("Item(%s) = %+v, %v", id, it, err)
+		}
+	}
+	if it, _ := s.Item(ctx, "a"); it.Summary != long {
+		t.Errorf("deflated item read back wrong: %d bytes", len(it.Summary))
+	}
+	if _, err := s.ItemCluster(ctx, "zzz"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown item: %v", err)
+	}
+	if n, err := s.Prune(ctx, time.Now().Add(time.Hour)); err != nil || n != 3 {
+		t.Errorf("prune of both formats: %d, %v", n, err)
 	}
 }

@@ -194,6 +194,8 @@ type Store interface {
 	// stored are skipped, never stored twice.
 	Commit(ctx context.Context, b *Batch) (*CommitResult, error)
 	Item(ctx context.Context, id string) (*Item, error)
+	// ItemCluster returns the story a stored item belongs to.
+	ItemCluster(ctx context.Context, id string) (string, error)
 	Items(ctx context.Context, opt ListOptions) ([]*Item, error)
 	ItemCount(ctx context.Context) (int, error)
 
