@@ -22,6 +22,7 @@ type Engine struct {
 	matcher *rules.Matcher
 	rules   []config.Rule
 	feeds   []map[string]bool // per rule: the feeds it is limited to, or nil
+	byName  map[string]*config.Rule
 	Now     func() time.Time
 }
 
@@ -37,7 +38,7 @@ func (e *RuleError) Unwrap() error { return e.Err }
 
 // NewEngine compiles the rules; the first one that does not parse is a *RuleError.
 func NewEngine(rs []config.Rule) (*Engine, error) {
-	e := &Engine{rules: rs, Now: time.Now}
+	e := &Engine{rules: rs, Now: time.Now, byName: map[string]*config.Rule{}}
 	names := make([]string, len(rs))
 	queries := make([]string, len(rs))
 	for i, r := range rs {
@@ -45,6 +46,7 @@ func NewEngine(rs []config.Rule) (*Engine, error) {
 			return nil, &RuleError{Index: i, Rule: r.Name, Err: err}
 		}
 		names[i], queries[i] = r.Name, r.Query
+		e.byName[r.Name] = &rs[i]
 		var fs map[string]bool
 		if len(r.Feeds) > 0 {
 			fs = map[string]bool{}
@@ -70,19 +72,32 @@ func AlertID(rule, cluster, channel string) string {
 	return "al_" + hex.EncodeToString(h[:12])
 }
 
-// Match returns the rules the item matches and the alerts to queue. An item
-// that repeats a seed document raises none: the desk knows that story.
-func (e *Engine) Match(it *storage.Item, t *rules.Text) ([]string, []*storage.Alert) {
+// Rules returns the names of the rules the item's text matches, in rule
+// order, leaving out rules limited to other feeds. It only reads the
+// engine, so the pipeline calls it without its lock.
+func (e *Engine) Rules(it *storage.Item, t *rules.Text) []string {
 	var names []string
-	var out []*storage.Alert
-	now := e.Now()
 	for _, i := range e.matcher.Match(t) {
 		if fs := e.feeds[i]; fs != nil && !fs[it.Feed] {
 			continue
 		}
-		r := e.rules[i]
-		names = append(names, r.Name)
-		if strings.HasPrefix(it.Cluster, "seed:") {
+		names = append(names, e.rules[i].Name)
+	}
+	return names
+}
+
+// Alerts returns the alerts to queue for the rules the item matched
+// (it.Rules), once its story (it.Cluster) is known. An item that repeats
+// a seed document raises none: the desk knows that story.
+func (e *Engine) Alerts(it *storage.Item) []*storage.Alert {
+	if strings.HasPrefix(it.Cluster, "seed:") {
+		return nil
+	}
+	var out []*storage.Alert
+	now := e.Now()
+	for _, name := range it.Rules {
+		r, ok := e.byName[name]
+		if !ok {
 			continue
 		}
 		for _, ch := range r.Channels {
@@ -96,7 +111,7 @@ func (e *Engine) Match(it *storage.Item, t *rules.Text) ([]string, []*storage.Al
 			out = append(out, a)
 		}
 	}
-	return names, out
+	return out
 }
 
 func textnormHTML(s string) string { return textnorm.HTMLToText(s) }

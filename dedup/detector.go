@@ -40,7 +40,7 @@ func (d *Detector) Check(doc *Doc, now time.Time) (Verdict, error) {
 		since = now.Add(-d.Window)
 	}
 	best := Verdict{}
-	samples := doc.Print.Samples()
+	samples := doc.Samples()
 	for _, c := range d.Index.Candidates(samples, since, limit) {
 		// Sharing a tenth of the samples is far below what a copy shares;
 		// skip the exact comparison (a sure non-duplicate is cheap to tell).
@@ -73,6 +73,6 @@ func (d *Detector) Check(doc *Doc, now time.Time) (Verdict, error) {
 const minContain = 15
 
 // Add puts a stored document into the index.
-func (d *Detector) Add(id string, date time.Time, f *Fingerprint) {
-	d.Index.Add(id, date, f.Samples())
+func (d *Detector) Add(id string, date time.Time, doc *Doc) {
+	d.Index.Add(id, date, doc.Samples())
 }

@@ -3,7 +3,6 @@ package dedup
 import (
 	"fmt"
 	"unicode"
-	"unicode/utf8"
 )
 
 // Features describe what a new document brings beyond an earlier one.
@@ -46,35 +45,32 @@ type wordKey struct {
 
 // prepareKeys computes, once per new document, the word keys Compare
 // looks up in every candidate.
-func (d *Doc) prepareKeys() {
-	seen := make(map[uint32]bool, len(d.Words))
-	for i, w := range d.Words {
-		k := d.wordKeys[i]
-		if !seen[k] {
-			seen[k] = true
-			d.distinct = append(d.distinct, wordKey{k, isNumber(w)})
+func (d *Doc) prepareKeys(words []word, title, body []int32) {
+	seenWord := make([]bool, len(words))
+	seenKey := make(map[uint32]bool, len(words))
+	for _, id := range body {
+		if seenWord[id] {
+			continue
+		}
+		seenWord[id] = true
+		if w := words[id]; !seenKey[w.key] {
+			seenKey[w.key] = true
+			d.distinct = append(d.distinct, wordKey{w.key, w.number})
 		}
 	}
-	content := func(ws []string, keys []uint32, into []uint32, seen map[uint32]bool) []uint32 {
-		for i, w := range ws {
-			if stopwords[w] || utf8.RuneCountInString(w) < 2 {
-				continue
-			}
-			if s := stem(w); stopwords[s] || utf8.RuneCountInString(s) < 2 {
-				continue
-			}
-			if k := keys[i]; !seen[k] {
-				seen[k] = true
-				into = append(into, k)
+	content := func(ids []int32, into []uint32, seen map[uint32]bool) []uint32 {
+		for _, id := range ids {
+			if w := words[id]; w.content && !seen[w.key] {
+				seen[w.key] = true
+				into = append(into, w.key)
 			}
 		}
 		return into
 	}
-	d.title = content(d.Title, d.titleKeys, nil, map[uint32]bool{})
+	d.title = content(title, nil, map[uint32]bool{})
 	pegSeen := map[uint32]bool{}
-	d.peg = content(d.Title, d.titleKeys, nil, pegSeen)
-	n := min(len(d.Words), leadWords)
-	d.peg = content(d.Words[:n], d.wordKeys[:n], d.peg, pegSeen)
+	d.peg = content(title, nil, pegSeen)
+	d.peg = content(body[:min(len(body), leadWords)], d.peg, pegSeen)
 }
 
 // Compare computes the features of new doc b against old fingerprint a.

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/raqib/raqib/textnorm"
 )
@@ -36,6 +37,16 @@ type Doc struct {
 	distinct  []wordKey // the body's distinct words
 	title     []uint32  // content words of the title
 	peg       []uint32  // content words of the title and lead
+	samples   []uint32  // Print.Samples(), made once
+}
+
+// Samples are the document's index samples (Fingerprint.Samples), worked
+// out once: a new item's are encoded, looked up and indexed.
+func (d *Doc) Samples() []uint32 {
+	if d.samples == nil {
+		d.samples = d.Print.Samples()
+	}
+	return d.samples
 }
 
 // Fingerprint is the compact form stored for every document.
@@ -81,28 +92,76 @@ func Prepare(title, body string) *Doc {
 }
 
 // PrepareWords is Prepare on words already normalised (textnorm.Normalize
-// and Tokenize), as the rule matcher's text holds them.
+// and Tokenize).
 func PrepareWords(title, body []string) *Doc {
-	d := &Doc{}
-	d.Title = foldAll(title)
-	d.Words = foldAll(body)
-	if len(d.Words) == 0 {
-		d.Words = d.Title
+	index := map[string]int32{}
+	var vocab []string
+	ids := func(ws []string) []int32 {
+		out := make([]int32, len(ws))
+		for i, w := range ws {
+			id, ok := index[w]
+			if !ok {
+				id = int32(len(vocab))
+				index[w] = id
+				vocab = append(vocab, w)
+			}
+			out[i] = id
+		}
+		return out
 	}
-	d.Shingles = shingles(d.Words)
-	d.wordKeys = keysOf(d.Words)
-	d.titleKeys = keysOf(d.Title)
-	d.Print = Fingerprint{Shingles: uniq32(d.Shingles), Words: wordSet(d.wordKeys, d.titleKeys), Length: len(d.Words)}
-	d.prepareKeys()
-	return d
+	t := ids(title)
+	return PrepareVocab(vocab, t, ids(body))
 }
 
-func foldAll(ws []string) []string {
-	out := make([]string, len(ws))
-	for i, w := range ws {
-		out[i] = foldDedup(w)
+// word is what dedup needs of one distinct word of a document.
+type word struct {
+	folded  string
+	hash    uint64 // hashWord of folded: shingles are made of these
+	key     uint32 // wordHash of the light stem
+	number  bool
+	content bool // not a function word, and two letters or more
+}
+
+// PrepareVocab is PrepareWords on a text given as its distinct normalised
+// words (vocab) and, for title and body, each word as an index into vocab,
+// as the rule matcher's text holds them: each distinct word is folded,
+// stemmed and hashed once, however often the text repeats it.
+func PrepareVocab(vocab []string, title, body []int32) *Doc {
+	words := make([]word, len(vocab))
+	for i, w := range vocab {
+		f := foldDedup(w)
+		s := stem(f)
+		words[i] = word{
+			folded:  f,
+			hash:    hashWord(f),
+			key:     wordHash(s),
+			number:  isNumber(f),
+			content: !stopwords[f] && utf8.RuneCountInString(f) >= 2 && !stopwords[s] && utf8.RuneCountInString(s) >= 2,
+		}
 	}
-	return out
+	if len(body) == 0 {
+		body = title // a body-less item is compared on its title
+	}
+	d := &Doc{}
+	d.Title = make([]string, len(title))
+	d.titleKeys = make([]uint32, len(title))
+	for i, id := range title {
+		d.Title[i], d.titleKeys[i] = words[id].folded, words[id].key
+	}
+	d.Words = make([]string, len(body))
+	d.wordKeys = make([]uint32, len(body))
+	hs := make([]uint64, len(body))
+	for i, id := range body {
+		d.Words[i], d.wordKeys[i], hs[i] = words[id].folded, words[id].key, words[id].hash
+	}
+	d.Shingles = shingles(hs)
+	keys := make([]uint32, len(words))
+	for i := range words {
+		keys[i] = words[i].key // every vocab word is in the title or the body
+	}
+	d.Print = Fingerprint{Shingles: uniq32(d.Shingles), Words: wordSet(keys), Length: len(d.Words)}
+	d.prepareKeys(words, title, body)
+	return d
 }
 
 // hashWord is FNV-1a, 64 bits.
@@ -126,15 +185,12 @@ func mix(x uint64) uint64 {
 	return x
 }
 
-func shingles(ws []string) []uint64 {
-	if len(ws) == 0 {
+// shingles hashes each run of shingleSize words, given the words' hashes.
+func shingles(hs []uint64) []uint64 {
+	if len(hs) == 0 {
 		return nil
 	}
-	hs := make([]uint64, len(ws))
-	for i, w := range ws {
-		hs[i] = hashWord(w)
-	}
-	n := len(ws) - shingleSize + 1
+	n := len(hs) - shingleSize + 1
 	if n < 1 {
 		n = 1
 	}
@@ -158,14 +214,6 @@ func uniq32(hs []uint64) []uint32 {
 	return slices.Compact(out)
 }
 
-func keysOf(ws []string) []uint32 {
-	out := make([]uint32, len(ws))
-	for i, w := range ws {
-		out[i] = wordHash(w)
-	}
-	return out
-}
-
 func wordSet(lists ...[]uint32) []uint32 {
 	var out []uint32
 	for _, l := range lists {
@@ -175,8 +223,9 @@ func wordSet(lists ...[]uint32) []uint32 {
 	return slices.Compact(out)
 }
 
-// wordHash keys the word set: light stems, so clitics don't count as new words.
-func wordHash(w string) uint32 { return uint32(mix(hashWord(stem(w))) >> 32) }
+// wordHash keys the word set by a word's light stem, so that clitics don't
+// count as new words.
+func wordHash(stemmed string) uint32 { return uint32(mix(hashWord(stemmed)) >> 32) }
 
 // Samples are the shingle hashes that go into the index: those 0 mod
 // sampleMod, at most maxSamples of the smallest, so every document picks

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,12 +64,64 @@ func BenchmarkParseOnly(b *testing.B) {
 // BenchmarkIngest is everything after the body is in hand: charset, parse,
 // items, normalise, exact and near dedup, 1,000 rules, commit to BoltDB.
 func BenchmarkIngest(b *testing.B) {
+	p := newBenchPipeline(b)
 	bodies := feedBodies(16)
+	now := time.Now()
+	stored := 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		stored += ingest(b, p, bodies, i, now)
+	}
+	b.StopTimer()
+	if stored != b.N*perFeed {
+		b.Fatalf("stored %d of %d", stored, b.N*perFeed)
+	}
+	b.ReportMetric(float64(b.N*perFeed)/b.Elapsed().Seconds(), "items/s")
+}
+
+// BenchmarkParseOnlyParallel and BenchmarkIngestParallel are the same on
+// every core at once, as the daemon's fetch workers run: preparing and
+// matching items runs concurrently, deciding duplicates and committing
+// one fetch at a time.
+func BenchmarkParseOnlyParallel(b *testing.B) {
+	bodies := feedBodies(16)
+	var next atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		p := gofeed.NewParser()
+		for pb.Next() {
+			if _, err := p.Parse(bytes.NewReader(body(bodies, int(next.Add(1))))); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N*perFeed)/b.Elapsed().Seconds(), "items/s")
+}
+
+func BenchmarkIngestParallel(b *testing.B) {
+	p := newBenchPipeline(b)
+	bodies := feedBodies(16)
+	now := time.Now()
+	var next, stored atomic.Int64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			stored.Add(int64(ingest(b, p, bodies, int(next.Add(1)), now)))
+		}
+	})
+	b.StopTimer()
+	if int(stored.Load()) != b.N*perFeed {
+		b.Fatalf("stored %d of %d", stored.Load(), b.N*perFeed)
+	}
+	b.ReportMetric(float64(b.N*perFeed)/b.Elapsed().Seconds(), "items/s")
+}
+
+func newBenchPipeline(b *testing.B) *pipeline.Pipeline {
 	st, err := storage.OpenBolt(filepath.Join(b.TempDir(), "raqib.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer st.Close()
+	b.Cleanup(func() { st.Close() })
 	var rs []config.Rule
 	for i, q := range textgen.Rules(1000, 1) {
 		rs = append(rs, config.Rule{Name: fmt.Sprint("r", i), Query: q, Channels: []string{"log"}})
@@ -81,24 +134,22 @@ func BenchmarkIngest(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	now := time.Now()
-	stored := 0
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		f, err := feeds.Parse(body(bodies, i), "application/rss+xml", "ar")
-		if err != nil {
-			b.Fatal(err)
-		}
-		items := feeds.ToItems(fmt.Sprint("feed", i%len(bodies)), "ar", f, now)
-		res, err := p.Ingest(context.Background(), &storage.FeedState{Name: "feed"}, items)
-		if err != nil {
-			b.Fatal(err)
-		}
-		stored += len(res.Stored)
+	return p
+}
+
+// ingest parses feed body i and ingests its items; it returns how many
+// were stored.
+func ingest(b *testing.B, p *pipeline.Pipeline, bodies [][]byte, i int, now time.Time) int {
+	f, err := feeds.Parse(body(bodies, i), "application/rss+xml", "ar")
+	if err != nil {
+		b.Error(err)
+		return 0
 	}
-	b.StopTimer()
-	if stored != b.N*perFeed {
-		b.Fatalf("stored %d of %d", stored, b.N*perFeed)
+	items := feeds.ToItems(fmt.Sprint("feed", i%len(bodies)), "ar", f, now)
+	res, err := p.Ingest(context.Background(), &storage.FeedState{Name: fmt.Sprint("feed", i%len(bodies))}, items)
+	if err != nil {
+		b.Error(err)
+		return 0
 	}
-	b.ReportMetric(float64(b.N*perFeed)/b.Elapsed().Seconds(), "items/s")
+	return len(res.Stored)
 }

@@ -23,16 +23,20 @@ import (
 )
 
 // Matcher finds the alert rules an item matches and the alerts to raise.
-// It is called under the pipeline's lock, before the commit.
 type Matcher interface {
-	// Match returns the names of the rules that match the item's text, and
-	// the alerts to queue for them (the store drops alerts already queued
-	// for the same rule and story).
-	Match(it *storage.Item, text *rules.Text) (names []string, alerts []*storage.Alert)
+	// Rules returns the names of the rules that match the item's text. It
+	// is called without the pipeline's lock, from concurrent ingests.
+	Rules(it *storage.Item, text *rules.Text) []string
+	// Alerts returns the alerts to queue for the item's matched rules
+	// (it.Rules) once its story (it.Cluster) is known; the store drops
+	// alerts already queued for the same rule and story.
+	Alerts(it *storage.Item) []*storage.Alert
 }
 
-// Pipeline is safe for concurrent use; ingestion is serialised so that two
-// feeds bringing the same story at once still make one cluster.
+// Pipeline is safe for concurrent use. What depends on one item alone
+// (normalising, fingerprinting, rule matching) runs concurrently; deciding
+// duplicates, clustering and committing are serialised, so that two feeds
+// bringing the same story at once still make one cluster.
 type Pipeline struct {
 	Store    storage.Store
 	Detector *dedup.Detector
@@ -143,14 +147,56 @@ func (p *Pipeline) ImportSeeds(ctx context.Context, docs []*corpus.Doc) (int, er
 		return 0, fmt.Errorf("import seeds: %w", err)
 	}
 	for id, fp := range prints {
-		p.Detector.Add(id, time.Time{}, fp) // no-op for seeds already indexed
+		p.Detector.Index.Add(id, time.Time{}, fp.Samples()) // no-op for seeds already indexed
 	}
 	return n, nil
+}
+
+// prepared is an item ready for the serialised part of Ingest.
+type prepared struct {
+	it  *storage.Item
+	doc *dedup.Doc
+}
+
+// prepare does the work that depends on the item alone: it normalises the
+// text once for the rules and for dedup, fingerprints it and matches the
+// rules. Items already stored under one of their keys are left out.
+func (p *Pipeline) prepare(ctx context.Context, items []*storage.Item) ([]prepared, error) {
+	out := make([]prepared, 0, len(items))
+	for _, it := range items {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if id, err := p.Store.LookupKeys(ctx, it.Keys); err != nil {
+			return nil, err
+		} else if id != "" {
+			continue // the same item, seen before
+		}
+		rt := rules.NewText(it.Title, Text(it))
+		doc := dedup.PrepareVocab(rt.Words())
+		it.Fingerprint = doc.Print.Encode()
+		it.Samples = dedup.EncodeSamples(doc.Samples())
+		it.TextHash = textHash(doc)
+		if it.Language == "" {
+			if textnorm.ArabicShare(rt.Norm) > 0.5 {
+				it.Language = "ar"
+			}
+		}
+		if p.Matcher != nil {
+			it.Rules = p.Matcher.Rules(it, rt)
+		}
+		out = append(out, prepared{it, doc})
+	}
+	return out, nil
 }
 
 // Ingest stores what is new among a fetch's items, with the feed's state,
 // in one transaction.
 func (p *Pipeline) Ingest(ctx context.Context, feed *storage.FeedState, items []*storage.Item) (*storage.CommitResult, error) {
+	ready, err := p.prepare(ctx, items)
+	if err != nil {
+		return nil, err
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.Now()
@@ -171,26 +217,8 @@ func (p *Pipeline) Ingest(ctx context.Context, feed *storage.FeedState, items []
 		}
 		return dedup.Decode(data)
 	}
-	for _, it := range items {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if id, err := p.Store.LookupKeys(ctx, it.Keys); err != nil {
-			return nil, err
-		} else if id != "" {
-			continue // the same item, seen before
-		}
-		// The text is normalised once, for the rules and for dedup.
-		rt := rules.NewText(it.Title, Text(it))
-		doc := dedup.PrepareWords(rt.Words())
-		it.Fingerprint = doc.Print.Encode()
-		it.Samples = dedup.EncodeSamples(doc.Print.Samples())
-		it.TextHash = textHash(doc)
-		if it.Language == "" {
-			if textnorm.ArabicShare(rt.Norm) > 0.5 {
-				it.Language = "ar"
-			}
-		}
+	for _, r := range ready {
+		it, doc := r.it, r.doc
 		of, score, err := p.findEarlier(ctx, doc, it.TextHash, now)
 		if err != nil {
 			return nil, err
@@ -206,10 +234,10 @@ func (p *Pipeline) Ingest(ctx context.Context, feed *storage.FeedState, items []
 		}
 		cluster[it.ID] = it.Cluster
 		local[it.ID] = &doc.Print
-		p.Detector.Add(it.ID, now, &doc.Print)
+		p.Detector.Add(it.ID, now, doc)
 		indexed = append(indexed, it.ID)
-		if p.Matcher != nil {
-			it.Rules, batch.Alerts = p.matchInto(it, rt, batch.Alerts)
+		if p.Matcher != nil && len(it.Rules) > 0 {
+			batch.Alerts = append(batch.Alerts, p.Matcher.Alerts(it)...)
 		}
 		batch.Items = append(batch.Items, it)
 	}
@@ -227,11 +255,6 @@ func (p *Pipeline) Ingest(ctx context.Context, feed *storage.FeedState, items []
 		p.OnCommit(res)
 	}
 	return res, nil
-}
-
-func (p *Pipeline) matchInto(it *storage.Item, text *rules.Text, alerts []*storage.Alert) ([]string, []*storage.Alert) {
-	names, as := p.Matcher.Match(it, text)
-	return names, append(alerts, as...)
 }
 
 // findEarlier returns the id of the earlier document that doc repeats: an

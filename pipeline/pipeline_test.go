@@ -2,13 +2,17 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/raqib/raqib/alerts"
+	"github.com/raqib/raqib/config"
 	"github.com/raqib/raqib/corpus"
 	"github.com/raqib/raqib/storage"
 )
@@ -110,5 +114,66 @@ func TestLanguageDetected(t *testing.T) {
 	}
 	if res.Stored[0].Language != "ar" || res.Stored[1].Language != "" {
 		t.Errorf("languages %q %q", res.Stored[0].Language, res.Stored[1].Language)
+	}
+}
+
+// Feeds fetched at once bring the same story: the items are prepared and
+// matched concurrently, yet make one cluster and one alert per rule.
+func TestConcurrentIngestsMakeOneStoryAndOneAlert(t *testing.T) {
+	ctx := context.Background()
+	st, err := storage.OpenBolt(filepath.Join(t.TempDir(), "raqib.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	eng, err := alerts.NewEngine([]config.Rule{{Name: "libya", Query: "ليبيا", Channels: []string{"log"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(ctx, st, 30*24*time.Hour, eng, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const feeds = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, feeds)
+	for f := 0; f < feeds; f++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := fmt.Sprint("f", f)
+			_, err := p.Ingest(ctx, &storage.FeedState{Name: name}, []*storage.Item{
+				item(name, name+"-story", "فيضانات درنة", strings.Join(story, "\n")),
+				item(name, name+"-own", "خبر خاص "+name, fmt.Sprintf("%s %d", other, f)),
+			})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	items, err := st.Items(ctx, storage.ListOptions{WithDuplicates: true})
+	if err != nil || len(items) != 2*feeds {
+		t.Fatalf("%d items, %v", len(items), err)
+	}
+	clusters := map[string]int{}
+	for _, it := range items {
+		if strings.HasSuffix(it.ID, "-story") {
+			clusters[it.Cluster]++
+			if len(it.Rules) != 1 || it.Rules[0] != "libya" {
+				t.Errorf("%s matched %v", it.ID, it.Rules)
+			}
+		}
+	}
+	if len(clusters) != 1 {
+		t.Errorf("the story made %d clusters: %v", len(clusters), clusters)
+	}
+	as, err := st.Alerts(ctx, "")
+	if err != nil || len(as) != 1 {
+		t.Errorf("%d alerts for one story, want 1 (%v)", len(as), err)
 	}
 }

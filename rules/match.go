@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -9,26 +10,26 @@ import (
 )
 
 // Text is a document prepared for matching: its normalised words and, for
-// each form a word can take once its proclitics are removed, where it occurs.
+// each form a word can take once its proclitics are removed, which of its
+// distinct words take it. Forms are worked out once per distinct word (a
+// news article repeats most of its words), and word positions only when a
+// phrase, NEAR or prefix needs them.
 type Text struct {
 	Norm   string
 	Tokens []textnorm.Token
-	forms  map[string][]int32
-	sorted []string // the forms in order, made on the first prefix query
-	titleN int      // how many of Tokens are the title's
+	vocab  []string           // distinct words, in order of first occurrence
+	ids    []int32            // per token, its word in vocab
+	forms  map[string][]int32 // form -> the vocab words taking it, ascending
+	where  [][]int32          // per vocab word, its positions; made on first need
+	sorted []string           // the forms in order, made on the first prefix query
+	titleN int                // how many of Tokens are the title's
 }
 
-// Words returns the normalised words of the title and of the body, for
-// other consumers of the same text (dedup), so it is normalised once.
-func (t *Text) Words() (title, body []string) {
-	for i, tk := range t.Tokens {
-		if i < t.titleN {
-			title = append(title, tk.Text)
-		} else {
-			body = append(body, tk.Text)
-		}
-	}
-	return title, body
+// Words returns the text's distinct normalised words and, for the title
+// and the body, each word as an index into them, for other consumers of
+// the same text (dedup), so that it is normalised and split once.
+func (t *Text) Words() (vocab []string, title, body []int32) {
+	return t.vocab, t.ids[:t.titleN], t.ids[t.titleN:]
 }
 
 // titleGap keeps a phrase or NEAR from spanning the title and the body.
@@ -56,18 +57,50 @@ func NewText(title, body string) *Text {
 		t.titleN = 0
 	}
 	t.Norm, t.Tokens = norm, toks
-	t.forms = make(map[string][]int32, len(toks)*2)
+	index := make(map[string]int32, len(toks)/2)
+	t.ids = make([]int32, len(toks))
+	for i, tk := range toks {
+		id, ok := index[tk.Text]
+		if !ok {
+			id = int32(len(t.vocab))
+			index[tk.Text] = id
+			t.vocab = append(t.vocab, tk.Text)
+		}
+		t.ids[i] = id
+	}
+	t.forms = make(map[string][]int32, len(t.vocab)*3/2)
 	var buf []string
-	for _, tk := range toks {
-		buf = Forms(tk.Text, buf[:0])
+	for id, w := range t.vocab {
+		buf = Forms(w, buf[:0])
 		for _, f := range buf {
-			ps := t.forms[f]
-			if len(ps) == 0 || ps[len(ps)-1] != int32(tk.Pos) {
-				t.forms[f] = append(ps, int32(tk.Pos))
-			}
+			t.forms[f] = appendOnce(t.forms[f], int32(id))
 		}
 	}
 	return t
+}
+
+// formPositions returns the sorted positions of the words taking form f.
+// The slice may be shared: callers only read it.
+func (t *Text) formPositions(f string) []int32 {
+	ws := t.forms[f]
+	if len(ws) == 0 {
+		return nil
+	}
+	if t.where == nil {
+		t.where = make([][]int32, len(t.vocab))
+		for i, id := range t.ids {
+			t.where[id] = append(t.where[id], int32(t.Tokens[i].Pos))
+		}
+	}
+	if len(ws) == 1 {
+		return t.where[ws[0]]
+	}
+	var out []int32
+	for _, w := range ws {
+		out = append(out, t.where[w]...)
+	}
+	slices.Sort(out) // distinct words never share a position
+	return out
 }
 
 var (
@@ -143,10 +176,10 @@ func (t *Text) positions(term *Term) []int32 {
 	if !term.Prefix {
 		fs := termForms(term)
 		if len(fs) == 1 {
-			return t.forms[fs[0]] // sorted and unique already; read only
+			return t.formPositions(fs[0]) // sorted and unique already; read only
 		}
 		for _, f := range fs {
-			out = append(out, t.forms[f]...)
+			out = append(out, t.formPositions(f)...)
 		}
 	} else {
 		if t.sorted == nil {
@@ -158,7 +191,7 @@ func (t *Text) positions(term *Term) []int32 {
 		}
 		for _, q := range termForms(term) {
 			for i := sort.SearchStrings(t.sorted, q); i < len(t.sorted) && strings.HasPrefix(t.sorted[i], q); i++ {
-				out = append(out, t.forms[t.sorted[i]]...)
+				out = append(out, t.formPositions(t.sorted[i])...)
 			}
 		}
 	}

@@ -78,18 +78,32 @@ func HTMLToText(s string) string {
 }
 
 // collapse squeezes spaces within lines and blank lines between paragraphs.
+// Words are copied in runs of bytes; only the separators are looked at.
 func collapse(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	space, newline := false, 0
-	for _, r := range s {
-		switch r {
-		case '\n', '\r', '\u2028', '\u2029':
-			newline++
-			space = false
-			continue
-		case ' ', '\t', '\f', '\v', '\u00A0':
-			space = true
+	for i := 0; i < len(s); {
+		var n int // length of a separator at i, or 0
+		nl := false
+		switch c := s[i]; {
+		case c == '\n' || c == '\r':
+			n, nl = 1, true
+		case c == ' ' || c == '\t' || c == '\f' || c == '\v':
+			n = 1
+		case c == 0xC2 && i+1 < len(s) && s[i+1] == 0xA0: // U+00A0
+			n = 2
+		case c == 0xE2 && i+2 < len(s) && s[i+1] == 0x80 && (s[i+2] == 0xA8 || s[i+2] == 0xA9): // U+2028, U+2029
+			n, nl = 3, true
+		}
+		if n > 0 {
+			if nl {
+				newline++
+				space = false
+			} else {
+				space = true
+			}
+			i += n
 			continue
 		}
 		if b.Len() > 0 {
@@ -101,7 +115,22 @@ func collapse(s string) string {
 			}
 		}
 		newline, space = 0, false
-		b.WriteRune(r)
+		j := i + 1
+		for j < len(s) && !maybeSeparator(s[j]) {
+			j++
+		}
+		b.WriteString(s[i:j])
+		i = j
 	}
 	return b.String()
+}
+
+// maybeSeparator reports whether a separator collapse knows may start at
+// byte c.
+func maybeSeparator(c byte) bool {
+	switch c {
+	case '\n', '\r', ' ', '\t', '\f', '\v', 0xC2, 0xE2:
+		return true
+	}
+	return false
 }

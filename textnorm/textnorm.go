@@ -34,22 +34,61 @@ func Normalize(s string) string {
 	return out
 }
 
-// fold applies Fold to every rune, ASCII quickly.
+// arabicFold is Fold over the Arabic block U+0600..U+06FF, the bulk of
+// what raqib reads, so that fold looks its letters up instead of switching.
+var arabicFold [0x100]rune
+
+func init() {
+	for r := rune(0x0600); r <= 0x06FF; r++ {
+		arabicFold[r-0x0600] = Fold(r)
+	}
+}
+
+// fold applies Fold to every rune. Unchanged bytes are copied in runs:
+// most Arabic letters and ASCII fold to themselves, so a news text is
+// copied in long runs, with lookups by byte rather than rune decoding.
 func fold(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
-	for _, r := range s {
-		if r < 0x80 {
-			if 'A' <= r && r <= 'Z' {
-				r += 'a' - 'A'
+	run := 0 // start of the bytes not yet copied
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c < 0x80:
+			if 'A' <= c && c <= 'Z' {
+				b.WriteString(s[run:i])
+				b.WriteByte(c + 'a' - 'A')
+				run = i + 1
 			}
-			b.WriteByte(byte(r))
+			i++
+			continue
+		case c >= 0xD8 && c <= 0xDB && i+1 < len(s) && s[i+1]&0xC0 == 0x80:
+			// A two-byte sequence in U+0600..U+06FF.
+			r := rune(c&0x1F)<<6 | rune(s[i+1]&0x3F)
+			if f := arabicFold[r-0x0600]; f != r {
+				b.WriteString(s[run:i])
+				if f >= 0 {
+					b.WriteRune(f)
+				}
+				run = i + 2
+			}
+			i += 2
 			continue
 		}
-		if r = Fold(r); r >= 0 {
-			b.WriteRune(r)
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if f := Fold(r); f != r || r == utf8.RuneError {
+			b.WriteString(s[run:i])
+			if f >= 0 {
+				b.WriteRune(f)
+			}
+			run = i + n
 		}
+		i += n
 	}
+	if run == 0 {
+		return s // nothing changed: no copy
+	}
+	b.WriteString(s[run:])
 	return b.String()
 }
 
@@ -65,11 +104,11 @@ func needsNFKC(s string) bool {
 			i++
 			continue
 		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if r >= 0x0600 && r <= 0x06FF {
-			i += n
+		if c >= 0xD8 && c <= 0xDB && i+1 < len(s) && s[i+1]&0xC0 == 0x80 {
+			i += 2 // U+0600..U+06FF
 			continue
 		}
+		_, n := utf8.DecodeRuneInString(s[i:])
 		p := norm.NFKC.PropertiesString(s[i:])
 		if len(p.Decomposition()) > 0 || p.CCC() != 0 || !p.BoundaryBefore() {
 			return true

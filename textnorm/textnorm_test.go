@@ -92,3 +92,57 @@ func FuzzNormalize(f *testing.F) {
 		HTMLToText(s)
 	})
 }
+
+// foldByRune and collapseByRune are the plain rune-at-a-time forms of
+// fold and collapse, which copy bytes in runs: the two must agree.
+func foldByRune(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r = Fold(r); r >= 0 {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func collapseByRune(s string) string {
+	var b strings.Builder
+	space, newline := false, 0
+	for _, r := range s {
+		switch r {
+		case '\n', '\r', '\u2028', '\u2029':
+			newline++
+			space = false
+			continue
+		case ' ', '\t', '\f', '\v', '\u00A0':
+			space = true
+			continue
+		}
+		if b.Len() > 0 {
+			switch {
+			case newline > 0:
+				b.WriteByte('\n')
+			case space:
+				b.WriteByte(' ')
+			}
+		}
+		newline, space = 0, false
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func FuzzFoldAndCollapse(f *testing.F) {
+	for _, s := range []string{"مُحَمَّدٌ Putin", "أ\u00a0ب\u2028ج  \r\n د", "ÀÉ ﻻ", "\xd8", "\xe2\x80", "٣٫٥ ۱۲"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		s = strings.ToValidUTF8(s, " ") // as Normalize and the HTML tokenizer hand them over
+		if got, want := fold(s), foldByRune(s); got != want {
+			t.Errorf("fold(%q) = %q, want %q", s, got, want)
+		}
+		if got, want := collapse(s), collapseByRune(s); got != want {
+			t.Errorf("collapse(%q) = %q, want %q", s, got, want)
+		}
+	})
+}
