@@ -40,16 +40,10 @@ func NewText(title, body string) *Text {
 	t := &Text{}
 	norm := textnorm.Normalize(title)
 	toks := textnorm.Tokenize(norm)
-	offset := len(toks) + titleGap
 	t.titleN = len(toks)
 	if title != "" && body != "" {
 		bn := textnorm.Normalize(body)
-		for _, tk := range textnorm.Tokenize(bn) {
-			tk.Pos += offset
-			tk.Start += len(norm) + 1
-			tk.End += len(norm) + 1
-			toks = append(toks, tk)
-		}
+		toks = textnorm.AppendTokens(slices.Grow(toks, len(bn)/6), bn, len(toks)+titleGap, len(norm)+1)
 		norm += "\n" + bn
 	} else if body != "" {
 		norm = textnorm.Normalize(body)

@@ -175,28 +175,55 @@ func isWordRune(r rune) bool {
 // Tokenize splits normalised text into words: runs of letters and digits,
 // with a number's inner "." or "," (3.5, 2,000) kept inside it.
 func Tokenize(s string) []Token {
-	toks := make([]Token, 0, len(s)/6)
+	return AppendTokens(make([]Token, 0, len(s)/6), s, 0, 0)
+}
+
+// AppendTokens appends the tokens of s to toks, their positions counted
+// from pos and their offsets from off (s follows other text).
+func AppendTokens(toks []Token, s string, pos, off int) []Token {
 	start := -1
-	for i, r := range s {
-		if isWordRune(r) {
+	for i := 0; i < len(s); {
+		c := s[i]
+		var word bool
+		n := 1
+		switch {
+		case c < 0x80:
+			word = asciiWord[c]
+		case c >= 0xD8 && c <= 0xDB && i+1 < len(s) && s[i+1]&0xC0 == 0x80:
+			r := rune(c&0x1F)<<6 | rune(s[i+1]&0x3F)
+			word, n = r >= 0x0621 && r <= 0x064A || isWordRune(r), 2
+		default:
+			var r rune
+			r, n = utf8.DecodeRuneInString(s[i:])
+			word = isWordRune(r)
+		}
+		switch {
+		case word:
 			if start < 0 {
 				start = i
 			}
-			continue
-		}
-		if start >= 0 && (r == '.' || r == ',') && i > 0 && isDigitByte(s[i-1]) && i+1 < len(s) && isDigitByte(s[i+1]) {
-			continue
-		}
-		if start >= 0 {
-			toks = append(toks, Token{Text: s[start:i], Pos: len(toks), Start: start, End: i})
+		case start >= 0 && (c == '.' || c == ',') && i > 0 && isDigitByte(s[i-1]) && i+1 < len(s) && isDigitByte(s[i+1]):
+			// inside a number
+		case start >= 0:
+			toks = append(toks, Token{Text: s[start:i], Pos: pos, Start: off + start, End: off + i})
+			pos++
 			start = -1
 		}
+		i += n
 	}
 	if start >= 0 {
-		toks = append(toks, Token{Text: s[start:], Pos: len(toks), Start: start, End: len(s)})
+		toks = append(toks, Token{Text: s[start:], Pos: pos, Start: off + start, End: off + len(s)})
 	}
 	return toks
 }
+
+// asciiWord marks the ASCII letters and digits.
+var asciiWord = func() (t [0x80]bool) {
+	for c := 0; c < 0x80; c++ {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+	}
+	return t
+}()
 
 func isDigitByte(c byte) bool { return c >= '0' && c <= '9' }
 

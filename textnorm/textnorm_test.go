@@ -132,6 +132,33 @@ func collapseByRune(s string) string {
 	return b.String()
 }
 
+// tokenizeByRune is Tokenize rune at a time, as it was first written.
+func tokenizeByRune(s string) []Token {
+	var toks []Token
+	start := -1
+	for i, r := range s {
+		if isWordRune(r) {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		if start >= 0 && (r == '.' || r == ',') && i > 0 && isDigitByte(s[i-1]) && i+1 < len(s) && isDigitByte(s[i+1]) {
+			continue
+		}
+		if start >= 0 {
+			toks = append(toks, Token{Text: s[start:i], Pos: len(toks), Start: start, End: i})
+			start = -1
+		}
+	}
+	if start >= 0 {
+		toks = append(toks, Token{Text: s[start:], Pos: len(toks), Start: start, End: len(s)})
+	}
+	return toks
+}
+
+// FuzzFoldAndCollapse checks the byte-wise fold, collapse and Tokenize
+// against their rune-at-a-time forms.
 func FuzzFoldAndCollapse(f *testing.F) {
 	for _, s := range []string{"مُحَمَّدٌ Putin", "أ\u00a0ب\u2028ج  \r\n د", "ÀÉ ﻻ", "\xd8", "\xe2\x80", "٣٫٥ ۱۲"} {
 		f.Add(s)
@@ -143,6 +170,9 @@ func FuzzFoldAndCollapse(f *testing.F) {
 		}
 		if got, want := collapse(s), collapseByRune(s); got != want {
 			t.Errorf("collapse(%q) = %q, want %q", s, got, want)
+		}
+		if got, want := Tokenize(s), tokenizeByRune(s); len(got) != len(want) || (len(want) > 0 && !reflect.DeepEqual(got, want)) {
+			t.Errorf("Tokenize(%q) = %v, want %v", s, got, want)
 		}
 	})
 }
