@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/flate"
@@ -39,9 +40,18 @@ var (
 
 // Bolt is the embedded BoltDB store.
 type Bolt struct {
-	db   *bolt.DB
-	path string
+	db      *bolt.DB
+	path    string
+	commits atomic.Int64
 }
+
+// unmapEvery is how many records a long scan reads, and how many commits
+// go by, between letting go of the mapped file pages (unmapScanned).
+const unmapEvery = 8192
+
+// commitsPerUnmap: each commit reads the few pages it changes, scattered
+// over the file (identity keys are hashes).
+const commitsPerUnmap = 256
 
 // OpenBolt opens (creating if needed) the database file at path. A file held
 // by another process gives ErrInUse within lockWait.
@@ -338,6 +348,12 @@ func (s *Bolt) Commit(_ context.Context, batch *Batch) (*CommitResult, error) {
 		}
 		return nil, fmt.Errorf("commit: %w", err)
 	}
+	if s.commits.Add(1)%commitsPerUnmap == 0 {
+		s.db.View(func(tx *bolt.Tx) error {
+			unmapScanned(s.db, tx)
+			return nil
+		})
+	}
 	return res, nil
 }
 
@@ -417,7 +433,11 @@ func (s *Bolt) Items(_ context.Context, opt ListOptions) ([]*Item, error) {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bByTime).Cursor()
 		items, ids := tx.Bucket(bItems), tx.Bucket(bIDs)
+		n := 0
 		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			if n++; n%unmapEvery == 0 {
+				unmapScanned(s.db, tx)
+			}
 			seq := ids.Get(v)
 			if seq == nil {
 				continue
@@ -569,7 +589,12 @@ func (s *Bolt) Seed(_ context.Context, name string) (*Seed, error) {
 
 func (s *Bolt) Fingerprints(_ context.Context, since time.Time, fn func(Fingerprint) error) error {
 	return s.db.View(func(tx *bolt.Tx) error {
+		n := 0
+		defer unmapScanned(s.db, tx)
 		return tx.Bucket(bSamples).ForEach(func(k, v []byte) error {
+			if n++; n%unmapEvery == 0 {
+				unmapScanned(s.db, tx)
+			}
 			if len(v) < 8 {
 				return nil
 			}
