@@ -73,7 +73,7 @@ func build(b *testing.B, n int) *corpus {
 		id := fmt.Sprint(i)
 		c.prints[id] = d.Print.Encode()
 		c.samples[id] = EncodeSamples(d.Print.Samples())
-		c.ix.Load(id, now, d.Print.Samples())
+		c.ix.Load([]byte(id), now, d.Print.Samples())
 		if i%(n/100) == 0 {
 			c.texts = append(c.texts, t)
 		}
@@ -157,12 +157,19 @@ func BenchmarkIndexLoad(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		ix := NewIndex()
+		docs, idBytes, postings := 0, 0, 0
 		for id, p := range c.samples {
-			samples, err := DecodeSamples(p)
+			docs, idBytes, postings = docs+1, idBytes+len(id), postings+SampleCount(p)
+		}
+		ix.Grow(docs, idBytes, postings)
+		var buf []uint32
+		for id, p := range c.samples {
+			samples, err := AppendSamples(buf[:0], p)
 			if err != nil {
 				b.Fatal(err)
 			}
-			ix.Load(id, now, samples)
+			buf = samples
+			ix.Load([]byte(id), now, samples)
 		}
 		ix.Seal()
 		runtime.GC()

@@ -260,23 +260,29 @@ func appendList(buf []byte, xs []uint32) []byte {
 
 // readList reads what appendList wrote and returns the rest of b.
 func readList(b []byte) ([]uint32, []byte, error) {
+	return appendRead(nil, b)
+}
+
+// appendRead appends to dst the list appendList wrote at the start of b,
+// and returns the rest of b.
+func appendRead(dst []uint32, b []byte) ([]uint32, []byte, error) {
 	n, k := binary.Uvarint(b)
 	if k <= 0 || n > uint64(len(b)) {
 		return nil, nil, errCorrupt
 	}
 	b = b[k:]
-	out := make([]uint32, n)
+	dst = slices.Grow(dst, int(n))
 	prev := uint32(0)
-	for i := range out {
+	for range n {
 		d, k := binary.Uvarint(b)
 		if k <= 0 {
 			return nil, nil, errCorrupt
 		}
 		b = b[k:]
 		prev += uint32(d)
-		out[i] = prev
+		dst = append(dst, prev)
 	}
-	return out, b, nil
+	return dst, b, nil
 }
 
 // Encode writes the fingerprint: a format version, the length, and the two
@@ -305,7 +311,13 @@ func SampleCount(b []byte) int {
 
 // DecodeSamples reads what EncodeSamples wrote.
 func DecodeSamples(b []byte) ([]uint32, error) {
-	xs, _, err := readList(b)
+	return AppendSamples(nil, b)
+}
+
+// AppendSamples is DecodeSamples appending to dst, so that loading a
+// million documents' samples can reuse one buffer.
+func AppendSamples(dst []uint32, b []byte) ([]uint32, error) {
+	xs, _, err := appendRead(dst, b)
 	return xs, err
 }
 

@@ -14,19 +14,12 @@ import (
 // site furniture held by every article costs a bounded amount per lookup.
 const maxPosting = 64
 
-type docMeta struct {
-	id   string
-	date int64 // unix seconds; 0 for seeds, which never expire
-	dead bool
-}
-
 // Index maps sampled shingles to the documents that hold them. The bulk is
 // one sorted slice of (hash<<32 | ordinal), 8 bytes an entry, searched by
 // binary search; recent additions sit in a small map until merged.
 type Index struct {
 	mu    sync.RWMutex
-	docs  []docMeta
-	byID  map[string]uint32
+	docs  docTable
 	base  []uint64
 	delta map[uint32][]uint32
 	nd    int
@@ -34,14 +27,14 @@ type Index struct {
 
 // NewIndex returns an empty index.
 func NewIndex() *Index {
-	return &Index{byID: map[string]uint32{}, delta: map[uint32][]uint32{}}
+	return &Index{docs: newDocTable(), delta: map[uint32][]uint32{}}
 }
 
 // Len is the number of documents indexed.
 func (ix *Index) Len() int {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	return len(ix.byID)
+	return ix.docs.live
 }
 
 // Add indexes a document's samples; a zero date marks a document that
@@ -49,16 +42,10 @@ func (ix *Index) Len() int {
 func (ix *Index) Add(id string, date time.Time, samples []uint32) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if _, ok := ix.byID[id]; ok {
+	if _, ok := ix.docs.find([]byte(id)); ok {
 		return
 	}
-	var unix int64
-	if !date.IsZero() {
-		unix = date.Unix()
-	}
-	ord := uint32(len(ix.docs))
-	ix.docs = append(ix.docs, docMeta{id: id, date: unix})
-	ix.byID[id] = ord
+	ord := ix.docs.add([]byte(id), date)
 	for _, s := range samples {
 		if len(ix.delta[s]) >= maxPosting || ix.baseCount(s)+len(ix.delta[s]) >= maxPosting {
 			continue
@@ -71,36 +58,25 @@ func (ix *Index) Add(id string, date time.Time, samples []uint32) {
 	}
 }
 
-// Grow makes room for docs documents holding postings samples in all, so
-// that loading at start allocates once instead of doubling as it goes.
-func (ix *Index) Grow(docs, postings int) {
+// Grow makes room for docs documents with idBytes bytes of ids, holding
+// postings samples in all, so that loading at start allocates once instead
+// of doubling as it goes.
+func (ix *Index) Grow(docs, idBytes, postings int) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if cap(ix.base)-len(ix.base) < postings {
-		ix.base = append(make([]uint64, 0, len(ix.base)+postings), ix.base...)
-	}
-	if cap(ix.docs)-len(ix.docs) < docs {
-		ix.docs = append(make([]docMeta, 0, len(ix.docs)+docs), ix.docs...)
-	}
-	if len(ix.byID) == 0 && docs > 0 {
-		ix.byID = make(map[string]uint32, docs)
-	}
+	ix.base = growTo(ix.base, postings)
+	ix.docs.grow(docs, idBytes)
 }
 
-// Load adds many documents at once (at start) and merges once.
-func (ix *Index) Load(id string, date time.Time, samples []uint32) {
+// Load adds many documents at once (at start) and merges once. Neither
+// id nor samples are kept: the caller may reuse them.
+func (ix *Index) Load(id []byte, date time.Time, samples []uint32) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if _, ok := ix.byID[id]; ok {
+	if _, ok := ix.docs.find(id); ok {
 		return
 	}
-	var unix int64
-	if !date.IsZero() {
-		unix = date.Unix()
-	}
-	ord := uint32(len(ix.docs))
-	ix.docs = append(ix.docs, docMeta{id: id, date: unix})
-	ix.byID[id] = ord
+	ord := ix.docs.add(id, date)
 	for _, s := range samples {
 		ix.base = append(ix.base, uint64(s)<<32|uint64(ord))
 	}
@@ -160,7 +136,7 @@ func (ix *Index) merge() {
 			v = add[j]
 			j++
 		}
-		if !ix.docs[uint32(v)].dead {
+		if !ix.docs.dead[uint32(v)] {
 			merged = append(merged, v)
 		}
 	}
@@ -174,12 +150,10 @@ func (ix *Index) Expire(cutoff time.Time) int {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	n := 0
-	c := cutoff.Unix()
-	for i := range ix.docs {
-		d := &ix.docs[i]
-		if !d.dead && d.date != 0 && d.date < c {
-			d.dead = true
-			delete(ix.byID, d.id)
+	c := unixDate(cutoff)
+	for o, d := range ix.docs.dates {
+		if !ix.docs.dead[o] && d != 0 && d < c {
+			ix.docs.kill(uint32(o))
 			n++
 		}
 	}
@@ -193,9 +167,8 @@ func (ix *Index) Expire(cutoff time.Time) int {
 func (ix *Index) Remove(id string) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if o, ok := ix.byID[id]; ok {
-		ix.docs[o].dead = true
-		delete(ix.byID, id)
+	if o, ok := ix.docs.find([]byte(id)); ok {
+		ix.docs.kill(o)
 	}
 }
 
@@ -216,15 +189,14 @@ func (ix *Index) Candidates(samples []uint32, since time.Time, limit int) []Cand
 		score float64
 	}
 	hits := map[uint32]*hit{}
-	s := since.Unix()
+	s := unixDate(since)
 	for _, h := range samples {
 		base, delta := ix.postings(h), ix.delta[h]
 		// A shingle that many documents share says less about which one
 		// this is: weigh it like inverse document frequency.
 		w := 1 / (1 + math.Log2(float64(len(base)+len(delta))))
 		count := func(o uint32) {
-			d := ix.docs[o]
-			if d.dead || (d.date != 0 && d.date < s) {
+			if d := ix.docs.dates[o]; ix.docs.dead[o] || (d != 0 && d < s) {
 				return
 			}
 			x := hits[o]
@@ -244,7 +216,7 @@ func (ix *Index) Candidates(samples []uint32, since time.Time, limit int) []Cand
 	}
 	out := make([]Candidate, 0, len(hits))
 	for o, x := range hits {
-		out = append(out, Candidate{ID: ix.docs[o].id, Hits: x.n, Score: x.score})
+		out = append(out, Candidate{ID: string(ix.docs.id(o)), Hits: x.n, Score: x.score})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Score != out[j].Score {

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -61,21 +60,24 @@ func New(ctx context.Context, st storage.Store, window time.Duration, m Matcher,
 	// A first pass reads only each document's sample count, so the index
 	// is allocated once at its final size: at a million documents the
 	// doubling of an append would hold two or three copies at its peak.
-	docs, postings := 0, 0
+	docs, idBytes, postings := 0, 0, 0
 	if err := st.Fingerprints(ctx, since, func(f storage.Fingerprint) error {
 		docs++
+		idBytes += len(f.DocID)
 		postings += dedup.SampleCount(f.Data)
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("load dedup index: %w", err)
 	}
-	ix.Grow(docs, postings)
+	ix.Grow(docs, idBytes, postings)
+	var buf []uint32 // reused: the load makes no garbage per document
 	err := st.Fingerprints(ctx, since, func(f storage.Fingerprint) error {
-		samples, err := dedup.DecodeSamples(f.Data)
+		samples, err := dedup.AppendSamples(buf[:0], f.Data)
 		if err != nil {
-			log.Warn("skipping unreadable index samples", "doc", f.DocID, "error", err)
+			log.Warn("skipping unreadable index samples", "doc", string(f.DocID), "error", err)
 			return nil
 		}
+		buf = samples
 		ix.Load(f.DocID, f.Date, samples)
 		return nil
 	})
@@ -83,9 +85,6 @@ func New(ctx context.Context, st storage.Store, window time.Duration, m Matcher,
 		return nil, fmt.Errorf("load dedup index: %w", err)
 	}
 	ix.Seal()
-	if docs > 100000 {
-		debug.FreeOSMemory() // give back what the load's garbage held
-	}
 	p.Detector = &dedup.Detector{Index: ix, Window: window}
 	return p, nil
 }

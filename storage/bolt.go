@@ -607,7 +607,7 @@ func (s *Bolt) Fingerprints(_ context.Context, since time.Time, fn func(Fingerpr
 			if !isSeed && date.Before(since) {
 				return nil
 			}
-			return fn(Fingerprint{DocID: string(k), Date: date, Data: v[8:]})
+			return fn(Fingerprint{DocID: k, Date: date, Data: v[8:]})
 		})
 	})
 }

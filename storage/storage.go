@@ -151,7 +151,7 @@ const (
 // Fingerprint is a stored document's near-duplicate form, for rebuilding the
 // in-memory index at start without re-reading every item.
 type Fingerprint struct {
-	DocID string
+	DocID []byte // valid during the callback only
 	Date  time.Time
 	Data  []byte
 }
