@@ -252,8 +252,15 @@ func clip(s string, n int) string {
 
 // Flush is what a one-shot run does: attempt every pending alert now, new or
 // left by earlier runs, retrying failures a few times within a short bound,
-// and leave what still fails pending for the next run.
+// and leave what still fails pending for the next run. It returns how many
+// of the alerts pending at its start were delivered, and how many are left.
 func (d *Dispatcher) Flush(ctx context.Context, tries int, pause time.Duration) (delivered, pending int, err error) {
+	// Only the alerts pending now are counted: the history of delivered
+	// alerts grows without bound and is not read.
+	before, err := d.Store.Alerts(ctx, storage.AlertPending)
+	if err != nil || len(before) == 0 {
+		return 0, 0, err
+	}
 	for i := 0; i < tries; i++ {
 		if i > 0 {
 			select {
@@ -270,20 +277,17 @@ func (d *Dispatcher) Flush(ctx context.Context, tries int, pause time.Duration) 
 		if err != nil {
 			return 0, 0, err
 		}
-		if len(left) == 0 {
+		if pending = len(left); pending == 0 {
 			break
 		}
 	}
-	all, err := d.Store.Alerts(ctx, "")
-	if err != nil {
-		return 0, 0, err
-	}
-	for _, a := range all {
-		switch a.State {
-		case storage.AlertDelivered:
+	for _, a := range before {
+		now, err := d.Store.Alert(ctx, a.ID)
+		if err != nil {
+			return 0, 0, err
+		}
+		if now.State == storage.AlertDelivered {
 			delivered++
-		case storage.AlertPending:
-			pending++
 		}
 	}
 	return delivered, pending, nil

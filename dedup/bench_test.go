@@ -73,10 +73,19 @@ func build(b *testing.B, n int) *corpus {
 		id := fmt.Sprint(i)
 		c.prints[id] = d.Print.Encode()
 		c.samples[id] = EncodeSamples(d.Print.Samples())
-		c.ix.Load([]byte(id), now, d.Print.Samples())
 		if i%(n/100) == 0 {
 			c.texts = append(c.texts, t)
 		}
+	}
+	// Loaded as at start: count, allocate, load, seal.
+	for i := 0; i < n; i++ {
+		samples, _ := DecodeSamples(c.samples[fmt.Sprint(i)])
+		c.ix.Count(len(fmt.Sprint(i)), samples)
+	}
+	c.ix.Grow()
+	for i := 0; i < n; i++ {
+		samples, _ := DecodeSamples(c.samples[fmt.Sprint(i)])
+		c.ix.Load([]byte(fmt.Sprint(i)), now, samples)
 	}
 	c.ix.Seal()
 	corpora[n] = c
@@ -157,12 +166,12 @@ func BenchmarkIndexLoad(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		ix := NewIndex()
-		docs, idBytes, postings := 0, 0, 0
-		for id, p := range c.samples {
-			docs, idBytes, postings = docs+1, idBytes+len(id), postings+SampleCount(p)
-		}
-		ix.Grow(docs, idBytes, postings)
 		var buf []uint32
+		for id, p := range c.samples {
+			buf, _ = AppendSamples(buf[:0], p)
+			ix.Count(len(id), buf)
+		}
+		ix.Grow()
 		for id, p := range c.samples {
 			samples, err := AppendSamples(buf[:0], p)
 			if err != nil {

@@ -141,3 +141,54 @@ func TestIndexMerge(t *testing.T) {
 		}
 	}
 }
+
+// Loading at start (count, grow, load, seal) makes the same index as
+// adding the documents one by one and merging; a document the counting
+// pass missed still goes in.
+func TestIndexLoadMatchesAdd(t *testing.T) {
+	now := time.Now()
+	gen := newSynthetic(5)
+	var ids []string
+	var samples [][]uint32
+	for i := 0; i < 2000; i++ {
+		ids = append(ids, fmt.Sprint("doc-", i))
+		samples = append(samples, Prepare("", wire[i%len(wire)]+" "+gen.text(80)).Print.Samples())
+	}
+	added := NewIndex()
+	for i, id := range ids {
+		added.Add(id, now, samples[i])
+	}
+	added.mu.Lock()
+	added.merge()
+	added.mu.Unlock()
+
+	loaded := NewIndex()
+	last := len(ids) - 1 // not counted: loaded by way of the recent additions
+	for i := range last {
+		loaded.Count(len(ids[i]), samples[i])
+	}
+	loaded.Grow()
+	for i, id := range ids {
+		loaded.Load([]byte(id), now, samples[i])
+	}
+	loaded.Seal()
+
+	if added.Len() != loaded.Len() || added.base.len() != loaded.base.len() {
+		t.Fatalf("added: %d docs, %d entries; loaded: %d docs, %d entries", added.Len(), added.base.len(), loaded.Len(), loaded.base.len())
+	}
+	for i := range ids {
+		a := added.Candidates(samples[i], time.Time{}, 10)
+		l := loaded.Candidates(samples[i], time.Time{}, 10)
+		if !reflect.DeepEqual(a, l) {
+			t.Fatalf("candidates for %s: added %v, loaded %v", ids[i], a, l)
+		}
+		if len(l) == 0 || l[0].ID != ids[i] {
+			t.Fatalf("%s does not find itself first: %v", ids[i], l)
+		}
+	}
+	for _, h := range Prepare("", wire[0]).Print.Samples() {
+		if n := loaded.baseCount(h); n > maxPosting {
+			t.Errorf("loaded posting list of %d entries", n)
+		}
+	}
+}

@@ -15,14 +15,15 @@ import (
 const maxPosting = 64
 
 // Index maps sampled shingles to the documents that hold them. The bulk is
-// one sorted slice of (hash<<32 | ordinal), 8 bytes an entry, searched by
-// binary search; recent additions sit in a small map until merged.
+// a sorted table of 6-byte entries (postingTable) searched by binary
+// search; recent additions sit in a small map until merged.
 type Index struct {
 	mu    sync.RWMutex
 	docs  docTable
-	base  []uint64
+	base  postingTable
 	delta map[uint32][]uint32
 	nd    int
+	load  loader // only while loading at start
 }
 
 // NewIndex returns an empty index.
@@ -53,23 +54,38 @@ func (ix *Index) Add(id string, date time.Time, samples []uint32) {
 		ix.delta[s] = append(ix.delta[s], ord)
 		ix.nd++
 	}
-	if ix.nd > 65536 && ix.nd > len(ix.base)/4 {
+	if ix.nd > 65536 && ix.nd > ix.base.len()/4 {
 		ix.merge()
 	}
 }
 
-// Grow makes room for docs documents with idBytes bytes of ids, holding
-// postings samples in all, so that loading at start allocates once instead
-// of doubling as it goes.
-func (ix *Index) Grow(docs, idBytes, postings int) {
+// Loading at start is two passes over the stored documents: Count each
+// one's id and samples, Grow, then Load each, and Seal. The counts let
+// every slice be allocated once at its final size and each entry be put
+// straight into its place.
+
+// Count notes a document that Load will add.
+func (ix *Index) Count(idLen int, samples []uint32) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	ix.base = growTo(ix.base, postings)
-	ix.docs.grow(docs, idBytes)
+	ix.load.count(samples)
+	ix.load.docs++
+	ix.load.idBytes += idLen
 }
 
-// Load adds many documents at once (at start) and merges once. Neither
-// id nor samples are kept: the caller may reuse them.
+// Grow allocates for what Count noted.
+func (ix *Index) Grow() {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.docs.grow(ix.load.docs, ix.load.idBytes)
+	if ix.base.len() == 0 && len(ix.delta) == 0 {
+		ix.load.allocate()
+	}
+}
+
+// Load adds a document at start. Neither id nor samples are kept: the
+// caller may reuse them. A document Count did not note still goes in,
+// by way of the map of recent additions.
 func (ix *Index) Load(id []byte, date time.Time, samples []uint32) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -78,45 +94,33 @@ func (ix *Index) Load(id []byte, date time.Time, samples []uint32) {
 	}
 	ord := ix.docs.add(id, date)
 	for _, s := range samples {
-		ix.base = append(ix.base, uint64(s)<<32|uint64(ord))
+		if !ix.load.place(s, ord) && len(ix.delta[s]) < maxPosting {
+			ix.delta[s] = append(ix.delta[s], ord)
+			ix.nd++
+		}
 	}
 }
 
-// Seal sorts what Load added and trims each posting list to maxPosting.
+// Seal sorts what Load placed and trims each posting list to maxPosting.
 func (ix *Index) Seal() {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	slices.Sort(ix.base)
-	ix.base = capPostings(ix.base)
-}
-
-// capPostings keeps the first maxPosting entries of each hash in a sorted
-// slice; ordinals grow with time, so those are the oldest documents.
-func capPostings(xs []uint64) []uint64 {
-	out := xs[:0]
-	run := 0
-	for i, v := range xs {
-		if i > 0 && v>>32 == xs[i-1]>>32 {
-			run++
-		} else {
-			run = 0
-		}
-		if run < maxPosting {
-			out = append(out, v)
-		}
+	if ix.load.fill != nil {
+		ix.base = ix.load.seal()
 	}
-	return out
+	ix.load = loader{}
+	if ix.nd > 0 {
+		ix.merge()
+	}
 }
 
-// postings returns the base range of hash h.
-func (ix *Index) postings(h uint32) []uint64 {
-	lo := sort.Search(len(ix.base), func(i int) bool { return ix.base[i]>>32 >= uint64(h) })
-	hi := lo + sort.Search(len(ix.base)-lo, func(i int) bool { return ix.base[lo+i]>>32 > uint64(h) })
-	return ix.base[lo:hi]
+func (ix *Index) baseCount(h uint32) int {
+	lo, hi := ix.base.span(h)
+	return hi - lo
 }
 
-func (ix *Index) baseCount(h uint32) int { return len(ix.postings(h)) }
-
+// merge folds the recent additions into the sorted table, leaving out
+// dead documents.
 func (ix *Index) merge() {
 	add := make([]uint64, 0, ix.nd)
 	for h, ords := range ix.delta {
@@ -125,22 +129,27 @@ func (ix *Index) merge() {
 		}
 	}
 	slices.Sort(add)
-	merged := make([]uint64, 0, len(ix.base)+len(add))
-	i, j := 0, 0
-	for i < len(ix.base) || j < len(add) {
-		var v uint64
-		if j >= len(add) || (i < len(ix.base) && ix.base[i] < add[j]) {
-			v = ix.base[i]
-			i++
-		} else {
-			v = add[j]
-			j++
-		}
-		if !ix.docs.dead[uint32(v)] {
-			merged = append(merged, v)
+	tb := newTableBuilder(ix.base.len() + len(add))
+	j := 0
+	emit := func(h, o uint32) {
+		if !ix.docs.dead[o] {
+			tb.add(h, o)
 		}
 	}
-	ix.base = capPostings(merged)
+	for b := uint32(0); b < buckets && len(ix.base.start) > 0; b++ {
+		for i := ix.base.start[b]; i < ix.base.start[b+1]; i++ {
+			h, o := b<<16|uint32(ix.base.low[i]), ix.base.ord[i]
+			for j < len(add) && add[j] < uint64(h)<<32|uint64(o) {
+				emit(uint32(add[j]>>32), uint32(add[j]))
+				j++
+			}
+			emit(h, o)
+		}
+	}
+	for ; j < len(add); j++ {
+		emit(uint32(add[j]>>32), uint32(add[j]))
+	}
+	ix.base = tb.done()
 	ix.delta = map[uint32][]uint32{}
 	ix.nd = 0
 }
@@ -191,10 +200,11 @@ func (ix *Index) Candidates(samples []uint32, since time.Time, limit int) []Cand
 	hits := map[uint32]*hit{}
 	s := unixDate(since)
 	for _, h := range samples {
-		base, delta := ix.postings(h), ix.delta[h]
+		lo, hi := ix.base.span(h)
+		delta := ix.delta[h]
 		// A shingle that many documents share says less about which one
 		// this is: weigh it like inverse document frequency.
-		w := 1 / (1 + math.Log2(float64(len(base)+len(delta))))
+		w := 1 / (1 + math.Log2(float64(hi-lo+len(delta))))
 		count := func(o uint32) {
 			if d := ix.docs.dates[o]; ix.docs.dead[o] || (d != 0 && d < s) {
 				return
@@ -207,8 +217,8 @@ func (ix *Index) Candidates(samples []uint32, since time.Time, limit int) []Cand
 			x.n++
 			x.score += w
 		}
-		for _, v := range base {
-			count(uint32(v))
+		for _, o := range ix.base.ord[lo:hi] {
+			count(o)
 		}
 		for _, o := range delta {
 			count(o)

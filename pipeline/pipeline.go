@@ -57,20 +57,22 @@ func New(ctx context.Context, st storage.Store, window time.Duration, m Matcher,
 	p := &Pipeline{Store: st, Matcher: m, Log: log, Now: time.Now}
 	ix := dedup.NewIndex()
 	since := p.Now().Add(-window)
-	// A first pass reads only each document's sample count, so the index
-	// is allocated once at its final size: at a million documents the
-	// doubling of an append would hold two or three copies at its peak.
-	docs, idBytes, postings := 0, 0, 0
+	// A first pass counts the documents and their samples, so the index
+	// is allocated once at its final size and each entry put in its place:
+	// at a million documents the doubling of an append would hold two or
+	// three copies at its peak.
+	var buf []uint32 // reused: the load makes no garbage per document
 	if err := st.Fingerprints(ctx, since, func(f storage.Fingerprint) error {
-		docs++
-		idBytes += len(f.DocID)
-		postings += dedup.SampleCount(f.Data)
+		samples, err := dedup.AppendSamples(buf[:0], f.Data)
+		if err == nil {
+			buf = samples
+			ix.Count(len(f.DocID), samples)
+		}
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("load dedup index: %w", err)
 	}
-	ix.Grow(docs, idBytes, postings)
-	var buf []uint32 // reused: the load makes no garbage per document
+	ix.Grow()
 	err := st.Fingerprints(ctx, since, func(f storage.Fingerprint) error {
 		samples, err := dedup.AppendSamples(buf[:0], f.Data)
 		if err != nil {

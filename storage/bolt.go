@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/flate"
@@ -42,16 +41,20 @@ var (
 type Bolt struct {
 	db      *bolt.DB
 	path    string
-	commits atomic.Int64
+	stop    chan struct{}
+	done    chan struct{}
+	closing sync.Once
 }
 
-// unmapEvery is how many records a long scan reads, and how many commits
-// go by, between letting go of the mapped file pages (unmapScanned).
+// unmapEvery is how many records a long scan reads between letting go of
+// the mapped file pages (unmapScanned).
 const unmapEvery = 8192
 
-// commitsPerUnmap: each commit reads the few pages it changes, scattered
-// over the file (identity keys are hashes).
-const commitsPerUnmap = 256
+// unmapPeriod is how often the store lets go of the pages its reads and
+// commits have mapped: a poll's key lookups and commits touch pages
+// scattered over the file (identity keys are hashes), and the kernel maps
+// about 64 KiB around each.
+const unmapPeriod = 100 * time.Millisecond
 
 // OpenBolt opens (creating if needed) the database file at path. A file held
 // by another process gives ErrInUse within lockWait.
@@ -69,11 +72,12 @@ func OpenBolt(path string) (*Bolt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Bolt{db: db, path: path}
+	s := &Bolt{db: db, path: path, stop: make(chan struct{}), done: make(chan struct{})}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	go s.unmapLoop()
 	return s, nil
 }
 
@@ -117,7 +121,31 @@ func (s *Bolt) Path() string { return s.path }
 // DB exposes the bolt handle for consistency checks in tests and tools.
 func (s *Bolt) DB() *bolt.DB { return s.db }
 
-func (s *Bolt) Close() error { return s.db.Close() }
+func (s *Bolt) Close() error {
+	s.closing.Do(func() {
+		close(s.stop)
+		<-s.done
+	})
+	return s.db.Close()
+}
+
+// unmapLoop lets go of mapped pages every unmapPeriod until Close.
+func (s *Bolt) unmapLoop() {
+	defer close(s.done)
+	t := time.NewTicker(unmapPeriod)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.db.View(func(tx *bolt.Tx) error {
+				unmapScanned(s.db, tx)
+				return nil
+			})
+		}
+	}
+}
 
 func u64(n uint64) []byte {
 	b := make([]byte, 8)
@@ -347,12 +375,6 @@ func (s *Bolt) Commit(_ context.Context, batch *Batch) (*CommitResult, error) {
 			batch.Feed.Items -= len(res.Stored)
 		}
 		return nil, fmt.Errorf("commit: %w", err)
-	}
-	if s.commits.Add(1)%commitsPerUnmap == 0 {
-		s.db.View(func(tx *bolt.Tx) error {
-			unmapScanned(s.db, tx)
-			return nil
-		})
 	}
 	return res, nil
 }

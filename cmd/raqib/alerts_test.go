@@ -80,7 +80,7 @@ func TestPollOnceAlertsPendingThenDelivered(t *testing.T) {
 	}
 	h.down.Store(false)
 	out, _, _ = raqib(t, "poll", "--once", "--config", cfg)
-	if !strings.Contains(out, "2 delivered in all, 0 pending") {
+	if !strings.Contains(out, "2 delivered, 0 pending") {
 		t.Errorf("second run:\n%s", out)
 	}
 	raqib(t, "poll", "--once", "--config", cfg)

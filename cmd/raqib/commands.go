@@ -77,6 +77,7 @@ func openApp(ctx context.Context, path string, log *slog.Logger, withPipeline bo
 		st.Close()
 		return nil, err
 	}
+	tuneGC(log)
 	if a.dispatcher, err = newDispatcher(cfg, st, log); err != nil {
 		st.Close()
 		return nil, err
@@ -229,7 +230,7 @@ func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if delivered+pending > 0 {
-		fmt.Fprintf(stdout, "alerts: %d delivered in all, %d pending (retried on the next run)\n", delivered, pending)
+		fmt.Fprintf(stdout, "alerts: %d delivered, %d pending (retried on the next run)\n", delivered, pending)
 	}
 	return ctx.Err()
 }

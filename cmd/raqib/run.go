@@ -55,6 +55,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			if _, err := a.pipe.Maintain(ctx, a.cfg.Storage.Retention.D()); err != nil && ctx.Err() == nil {
 				log.Error("maintenance", "error", err)
 			}
+			tuneGC(log)
 			select {
 			case <-ctx.Done():
 				return
