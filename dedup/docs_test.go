@@ -3,6 +3,8 @@ package dedup
 import (
 	"fmt"
 	"hash/maphash"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -55,5 +57,23 @@ func TestDocTable(t *testing.T) {
 	}
 	if got, ok := tab.find([]byte("item-3")); !ok || got != 3 {
 		t.Errorf("killing the clashing id lost the other: %d %v", got, ok)
+	}
+}
+
+func TestSortHashes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{0, 1, 127, 128, 129, 1000, 5000} {
+		xs := make([]uint32, n)
+		for i := range xs {
+			xs[i] = rng.Uint32()
+			if i%7 == 0 && i > 0 {
+				xs[i] = xs[i-1] // repeats
+			}
+		}
+		want := slices.Clone(xs)
+		slices.Sort(want)
+		if got := sortHashes(xs); !slices.Equal(got, want) {
+			t.Errorf("n=%d: not sorted", n)
+		}
 	}
 }

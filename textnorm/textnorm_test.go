@@ -165,8 +165,13 @@ func FuzzFoldAndCollapse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		s = strings.ToValidUTF8(s, " ") // as Normalize and the HTML tokenizer hand them over
-		if got, want := fold(s), foldByRune(s); got != want {
+		got, other := fold(s)
+		if want := foldByRune(s); got != want {
 			t.Errorf("fold(%q) = %q, want %q", s, got, want)
+		}
+		beyond := strings.ContainsFunc(s, func(r rune) bool { return r >= 0x80 && (r < 0x0600 || r > 0x06FF) })
+		if other != beyond {
+			t.Errorf("fold(%q) says other %v", s, other)
 		}
 		if got, want := collapse(s), collapseByRune(s); got != want {
 			t.Errorf("collapse(%q) = %q, want %q", s, got, want)
