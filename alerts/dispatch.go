@@ -121,18 +121,47 @@ func (d *Dispatcher) Round(ctx context.Context, force bool) (time.Time, error) {
 		}
 		groups[key] = append(groups[key], a)
 	}
-	for _, key := range order {
-		if ctx.Err() != nil {
-			break
+	// Messages go out a few at a time, and the outcomes of each few are
+	// recorded in one transaction: one write per alert would queue each
+	// behind the item commits of a busy poll cycle, and a burst of a
+	// thousand alerts would take seconds to go out. A crash between a send
+	// and its record sends that message again, under the same id.
+	for start := 0; start < len(order) && ctx.Err() == nil; start += sendAtOnce {
+		keys := order[start:min(len(order), start+sendAtOnce)]
+		errs := make([]error, len(keys))
+		var wg sync.WaitGroup
+		for i, key := range keys {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = d.deliver(ctx, groups[key])
+			}()
 		}
-		d.deliver(ctx, groups[key])
+		wg.Wait()
+		var done []*storage.Alert
+		for _, key := range keys {
+			done = append(done, groups[key]...)
+		}
+		if err := d.Store.UpdateAlerts(ctx, done); err != nil {
+			d.Log.Error("record alert outcomes", "alerts", len(done), "error", err)
+		}
+		if d.OnDelivery != nil {
+			for i, key := range keys {
+				for _, a := range groups[key] {
+					d.OnDelivery(a, errs[i])
+				}
+			}
+		}
 	}
 	return next, ctx.Err()
 }
 
+// sendAtOnce is how many messages a round sends concurrently.
+const sendAtOnce = 8
+
 // deliver sends one message for a group of alerts (one, or a digest's) and
-// records the outcome on each.
-func (d *Dispatcher) deliver(ctx context.Context, group []*storage.Alert) {
+// sets the outcome on each, for the caller to record.
+func (d *Dispatcher) deliver(ctx context.Context, group []*storage.Alert) error {
 	a0 := group[0]
 	n := &Notification{ID: a0.ID, Rule: a0.Rule, Created: a0.Created}
 	if !a0.Digest.IsZero() {
@@ -206,13 +235,8 @@ func (d *Dispatcher) deliver(ctx context.Context, group []*storage.Alert) {
 				d.Log.Warn("alert delivery failed; will retry", "alert", a.ID, "channel", a.Channel, "attempt", a.Attempts, "next_try", a.NextTry.Format(time.RFC3339), "error", err)
 			}
 		}
-		if uerr := d.Store.UpdateAlert(ctx, a); uerr != nil {
-			d.Log.Error("record alert outcome", "alert", a.ID, "error", uerr)
-		}
-		if d.OnDelivery != nil {
-			d.OnDelivery(a, err)
-		}
 	}
+	return err
 }
 
 // backoff after n failed attempts: 5s doubling to an hour, ±20% jitter.

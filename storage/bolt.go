@@ -778,3 +778,17 @@ func (s *Bolt) Alert(_ context.Context, id string) (*Alert, error) {
 func (s *Bolt) UpdateAlert(_ context.Context, a *Alert) error {
 	return s.db.Update(func(tx *bolt.Tx) error { return putAlert(tx, a) })
 }
+
+func (s *Bolt) UpdateAlerts(_ context.Context, as []*Alert) error {
+	if len(as) == 0 {
+		return nil
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, a := range as {
+			if err := putAlert(tx, a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

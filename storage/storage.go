@@ -223,4 +223,6 @@ type Store interface {
 	Alerts(ctx context.Context, state string) ([]*Alert, error)
 	Alert(ctx context.Context, id string) (*Alert, error)
 	UpdateAlert(ctx context.Context, a *Alert) error
+	// UpdateAlerts saves several alerts in one transaction.
+	UpdateAlerts(ctx context.Context, as []*Alert) error
 }
