@@ -192,3 +192,48 @@ func TestIndexLoadMatchesAdd(t *testing.T) {
 		}
 	}
 }
+
+// Once most documents have left the window, merging rebuilds the document
+// table without them; the rest stay findable under their ids.
+func TestExpireCompactsDocuments(t *testing.T) {
+	ix := NewIndex()
+	gen := newSynthetic(9)
+	old, recent := time.Unix(1_700_000_000, 0), time.Unix(1_760_000_000, 0)
+	samples := map[string][]uint32{}
+	for i := 0; i < 3000; i++ {
+		id := fmt.Sprint("doc-", i)
+		samples[id] = Prepare("", gen.text(80)).Print.Samples()
+		date := old
+		if i%10 == 0 {
+			date = recent
+		}
+		ix.Add(id, date, samples[id])
+	}
+	ix.Add("seed:x", time.Time{}, Prepare("", gen.text(80)).Print.Samples())
+	if n := ix.Expire(recent.Add(-time.Hour)); n != 2700 {
+		t.Fatalf("expired %d, want 2700", n)
+	}
+	if got := len(ix.docs.ends); got != 301 || ix.Len() != 301 {
+		t.Fatalf("table holds %d documents (%d live), want 301 after compaction", got, ix.Len())
+	}
+	for i := 0; i < 3000; i++ {
+		id := fmt.Sprint("doc-", i)
+		found := false
+		for _, c := range ix.Candidates(samples[id], time.Time{}, 10) {
+			found = found || c.ID == id
+		}
+		if found != (i%10 == 0) {
+			t.Fatalf("%s found %v after expiry", id, found)
+		}
+	}
+	ix.Add("new", recent, samples["doc-1"])
+	ix.Remove("doc-10")
+	if c := ix.Candidates(samples["doc-1"], time.Time{}, 10); len(c) != 1 || c[0].ID != "new" {
+		t.Errorf("a document added after compaction: %v", c)
+	}
+	for _, c := range ix.Candidates(samples["doc-10"], time.Time{}, 10) {
+		if c.ID == "doc-10" {
+			t.Error("removed after compaction, still found")
+		}
+	}
+}

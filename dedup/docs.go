@@ -77,14 +77,19 @@ func (t *docTable) add(id []byte, date time.Time) uint32 {
 	t.ends = append(t.ends, uint32(len(t.ids)))
 	t.dates = append(t.dates, unixDate(date))
 	t.dead = append(t.dead, false)
+	t.index(id, o)
+	t.live++
+	return o
+}
+
+// index makes document o findable by its id.
+func (t *docTable) index(id []byte, o uint32) {
 	h := maphash.Bytes(idSeed, id)
 	if _, taken := t.byHash[h]; taken {
 		t.clash[string(id)] = o
 	} else {
 		t.byHash[h] = o
 	}
-	t.live++
-	return o
 }
 
 // kill marks document o dead and forgets its id; its ordinal stays taken.
@@ -109,4 +114,41 @@ func unixDate(d time.Time) uint32 {
 		return 0
 	}
 	return uint32(min(max(d.Unix(), 1), math.MaxUint32))
+}
+
+// gone marks a dead document in compact's mapping.
+const gone = math.MaxUint32
+
+// compact rebuilds the table without its dead documents once they are
+// most of it, and returns each old ordinal's new one (gone for the dead);
+// nil when it left the table as it was.
+func (t *docTable) compact() []uint32 {
+	n := len(t.ends)
+	if n < 1024 || t.live*2 > n {
+		return nil
+	}
+	remap := make([]uint32, n)
+	idBytes := 0
+	for o := range n {
+		if !t.dead[o] {
+			idBytes += len(t.id(uint32(o)))
+		}
+	}
+	fresh := newDocTable()
+	fresh.grow(t.live, idBytes)
+	for o := range n {
+		if t.dead[o] {
+			remap[o] = gone
+			continue
+		}
+		remap[o] = uint32(len(fresh.ends))
+		fresh.ids = append(fresh.ids, t.id(uint32(o))...)
+		fresh.ends = append(fresh.ends, uint32(len(fresh.ids)))
+		fresh.dates = append(fresh.dates, t.dates[o])
+		fresh.dead = append(fresh.dead, false)
+		fresh.index(fresh.id(remap[o]), remap[o])
+		fresh.live++
+	}
+	*t = fresh
+	return remap
 }

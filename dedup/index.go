@@ -129,10 +129,19 @@ func (ix *Index) merge() {
 		}
 	}
 	slices.Sort(add)
+	// Once most documents are dead (expired from the window), the table is
+	// rebuilt with the live ones only, or a daemon that runs for months
+	// would keep every id it ever indexed. Ordinals keep their order, so
+	// the entries stay sorted.
+	remap := ix.docs.compact()
 	tb := newTableBuilder(ix.base.len() + len(add))
 	j := 0
 	emit := func(h, o uint32) {
-		if !ix.docs.dead[o] {
+		if remap != nil {
+			if o = remap[o]; o != gone {
+				tb.add(h, o)
+			}
+		} else if !ix.docs.dead[o] {
 			tb.add(h, o)
 		}
 	}
