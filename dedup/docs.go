@@ -50,8 +50,6 @@ func growTo[T any](s []T, more int) []T {
 	return append(make([]T, 0, len(s)+more), s...)
 }
 
-func (t *docTable) len() int { return len(t.ends) }
-
 // id returns document o's id; the slice is the table's, not to be kept.
 func (t *docTable) id(o uint32) []byte {
 	start := uint32(0)
@@ -72,10 +70,14 @@ func (t *docTable) find(id []byte) (uint32, bool) {
 
 // add appends a document not in the table and returns its ordinal.
 func (t *docTable) add(id []byte, date time.Time) uint32 {
+	return t.appendDoc(id, unixDate(date))
+}
+
+func (t *docTable) appendDoc(id []byte, date uint32) uint32 {
 	o := uint32(len(t.ends))
 	t.ids = append(t.ids, id...)
 	t.ends = append(t.ends, uint32(len(t.ids)))
-	t.dates = append(t.dates, unixDate(date))
+	t.dates = append(t.dates, date)
 	t.dead = append(t.dead, false)
 	t.index(id, o)
 	t.live++
@@ -141,13 +143,7 @@ func (t *docTable) compact() []uint32 {
 			remap[o] = gone
 			continue
 		}
-		remap[o] = uint32(len(fresh.ends))
-		fresh.ids = append(fresh.ids, t.id(uint32(o))...)
-		fresh.ends = append(fresh.ends, uint32(len(fresh.ids)))
-		fresh.dates = append(fresh.dates, t.dates[o])
-		fresh.dead = append(fresh.dead, false)
-		fresh.index(fresh.id(remap[o]), remap[o])
-		fresh.live++
+		remap[o] = fresh.appendDoc(t.id(uint32(o)), t.dates[o])
 	}
 	*t = fresh
 	return remap

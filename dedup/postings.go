@@ -40,11 +40,10 @@ func (p *postingTable) span(h uint32) (int, int) {
 // tableBuilder fills a postingTable from a sequence of (hash, ordinal)
 // entries in key order, keeping at most maxPosting entries a hash.
 type tableBuilder struct {
-	t      postingTable
-	b      uint32 // the bucket being filled
-	last   uint32 // the hash of the last entry kept
-	run    int    // entries kept for it
-	keptAt bool
+	t    postingTable
+	b    uint32 // the bucket being filled
+	last uint32 // the hash of the last entry kept
+	run  int    // entries kept for it; 0 before the first
 }
 
 func newTableBuilder(capacity int) *tableBuilder {
@@ -57,13 +56,13 @@ func newTableBuilder(capacity int) *tableBuilder {
 
 // add appends an entry; entries come sorted by hash, then ordinal.
 func (tb *tableBuilder) add(h, o uint32) {
-	if tb.keptAt && h == tb.last {
+	if tb.run > 0 && h == tb.last {
 		if tb.run >= maxPosting {
 			return
 		}
 		tb.run++
 	} else {
-		tb.last, tb.run, tb.keptAt = h, 1, true
+		tb.last, tb.run = h, 1
 	}
 	for tb.b < h>>16 {
 		tb.b++
@@ -131,36 +130,23 @@ func (l *loader) place(h, o uint32) bool {
 }
 
 // seal sorts each bucket by hash, then ordinal, keeps maxPosting entries a
-// hash, and closes the gaps of slots that were counted but not filled.
+// hash, and closes the gaps of slots that were counted but not filled. It
+// builds the table in place: a bucket is read before any of its entries is
+// written, and entries only move towards the front.
 func (l *loader) seal() postingTable {
 	t := l.t
+	tb := &tableBuilder{t: postingTable{start: t.start, low: t.low[:0], ord: t.ord[:0]}}
 	var buf []uint64
-	w := uint32(0)
-	for b := 0; b < buckets && len(t.start) > 0; b++ {
-		lo, end := t.start[b], l.fill[b]
+	for b := uint32(0); b < buckets; b++ {
 		buf = buf[:0]
-		for i := lo; i < end; i++ {
+		for i := t.start[b]; i < l.fill[b]; i++ {
 			buf = append(buf, uint64(t.low[i])<<32|uint64(t.ord[i]))
 		}
 		slices.Sort(buf)
-		t.start[b] = w
-		run := 0
-		for i, v := range buf {
-			if i > 0 && v>>32 == buf[i-1]>>32 {
-				run++
-			} else {
-				run = 0
-			}
-			if run < maxPosting {
-				t.low[w], t.ord[w] = uint16(v>>32), uint32(v)
-				w++
-			}
+		for _, v := range buf {
+			tb.add(b<<16|uint32(v>>32), uint32(v))
 		}
 	}
-	if len(t.start) > 0 {
-		t.start[buckets] = w
-		t.low, t.ord = t.low[:w], t.ord[:w]
-	}
 	*l = loader{}
-	return t
+	return tb.done()
 }

@@ -37,6 +37,17 @@ func Normalize(s string) string {
 	return out
 }
 
+// arabicAt decodes the character at s[i] when it is in the Arabic block
+// U+0600..U+06FF (two bytes, the first D8 to DB), the bulk of what raqib
+// reads, without the general UTF-8 decoder.
+func arabicAt(s string, i int) (rune, bool) {
+	c := s[i]
+	if c < 0xD8 || c > 0xDB || i+1 >= len(s) || s[i+1]&0xC0 != 0x80 {
+		return 0, false
+	}
+	return rune(c&0x1F)<<6 | rune(s[i+1]&0x3F), true
+}
+
 // arabicFold is Fold over the Arabic block U+0600..U+06FF, the bulk of
 // what raqib reads, so that fold looks its letters up instead of switching.
 var arabicFold [0x100]rune
@@ -57,8 +68,7 @@ func fold(s string) (out string, other bool) {
 	run := 0 // start of the bytes not yet copied
 	for i := 0; i < len(s); {
 		c := s[i]
-		switch {
-		case c < 0x80:
+		if c < 0x80 {
 			if 'A' <= c && c <= 'Z' {
 				b.WriteString(s[run:i])
 				b.WriteByte(c + 'a' - 'A')
@@ -66,9 +76,8 @@ func fold(s string) (out string, other bool) {
 			}
 			i++
 			continue
-		case c >= 0xD8 && c <= 0xDB && i+1 < len(s) && s[i+1]&0xC0 == 0x80:
-			// A two-byte sequence in U+0600..U+06FF.
-			r := rune(c&0x1F)<<6 | rune(s[i+1]&0x3F)
+		}
+		if r, ok := arabicAt(s, i); ok {
 			if f := arabicFold[r-0x0600]; f != r {
 				b.WriteString(s[run:i])
 				if f >= 0 {
@@ -109,8 +118,8 @@ func needsNFKC(s string) bool {
 			i++
 			continue
 		}
-		if c >= 0xD8 && c <= 0xDB && i+1 < len(s) && s[i+1]&0xC0 == 0x80 {
-			i += 2 // U+0600..U+06FF
+		if _, ok := arabicAt(s, i); ok {
+			i += 2
 			continue
 		}
 		_, n := utf8.DecodeRuneInString(s[i:])
@@ -191,14 +200,11 @@ func AppendTokens(toks []Token, s string, pos, off int) []Token {
 		c := s[i]
 		var word bool
 		n := 1
-		switch {
-		case c < 0x80:
+		if c < 0x80 {
 			word = asciiWord[c]
-		case c >= 0xD8 && c <= 0xDB && i+1 < len(s) && s[i+1]&0xC0 == 0x80:
-			r := rune(c&0x1F)<<6 | rune(s[i+1]&0x3F)
+		} else if r, ok := arabicAt(s, i); ok {
 			word, n = r >= 0x0621 && r <= 0x064A || isWordRune(r), 2
-		default:
-			var r rune
+		} else {
 			r, n = utf8.DecodeRuneInString(s[i:])
 			word = isWordRune(r)
 		}
