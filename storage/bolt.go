@@ -122,11 +122,16 @@ func (s *Bolt) Path() string { return s.path }
 func (s *Bolt) DB() *bolt.DB { return s.db }
 
 func (s *Bolt) Close() error {
+	s.stopUnmapping()
+	return s.db.Close()
+}
+
+// stopUnmapping ends unmapLoop and waits for it.
+func (s *Bolt) stopUnmapping() {
 	s.closing.Do(func() {
 		close(s.stop)
 		<-s.done
 	})
-	return s.db.Close()
 }
 
 // unmapLoop lets go of mapped pages every unmapPeriod until Close.
