@@ -3,6 +3,8 @@ package dedup
 import (
 	"fmt"
 	"reflect"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -235,5 +237,44 @@ func TestExpireCompactsDocuments(t *testing.T) {
 		if c.ID == "doc-10" {
 			t.Error("removed after compaction, still found")
 		}
+	}
+}
+
+// Candidates keeps the best few hits without sorting them all: what it
+// returns must be the head of all hits in full order (score, then id).
+func TestCandidatesAreTheBestHits(t *testing.T) {
+	now := time.Now()
+	gen := newSynthetic(11)
+	wire := []string{gen.text(120), gen.text(120)}
+	ix := NewIndex()
+	var samples [][]uint32
+	for i := 0; i < 400; i++ {
+		s := Prepare("", wire[i%len(wire)]+" "+gen.text(40)).Print.Samples()
+		samples = append(samples, s)
+		ix.Add(fmt.Sprint("doc-", i), now, s)
+	}
+	for i := 0; i < len(samples); i += 37 {
+		all := ix.Candidates(samples[i], time.Time{}, 1<<30)
+		if len(all) < 50 {
+			t.Fatalf("doc-%d hits only %d documents: the test needs many", i, len(all))
+		}
+		want := slices.Clone(all)
+		sort.SliceStable(want, func(a, b int) bool {
+			if want[a].Score != want[b].Score {
+				return want[a].Score > want[b].Score
+			}
+			return want[a].ID < want[b].ID
+		})
+		if !reflect.DeepEqual(all, want) {
+			t.Fatalf("doc-%d: hits out of order", i)
+		}
+		for _, limit := range []int{1, 3, 8} {
+			if got := ix.Candidates(samples[i], time.Time{}, limit); !reflect.DeepEqual(got, want[:limit]) {
+				t.Errorf("doc-%d, limit %d: got %v, want %v", i, limit, got, want[:limit])
+			}
+		}
+	}
+	if got := ix.Candidates(samples[0], time.Time{}, 0); len(got) != 0 {
+		t.Errorf("limit 0: got %v", got)
 	}
 }

@@ -1,6 +1,7 @@
 package dedup
 
 import (
+	"bytes"
 	"math"
 	"slices"
 	"sort"
@@ -200,13 +201,18 @@ type Candidate struct {
 // Candidates returns up to limit documents sharing the most samples with
 // the query, dated at or after since (seeds always qualify).
 func (ix *Index) Candidates(samples []uint32, since time.Time, limit int) []Candidate {
+	if limit <= 0 {
+		return nil
+	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	type hit struct {
+		o     uint32
 		n     int
 		score float64
 	}
-	hits := map[uint32]*hit{}
+	at := make(map[uint32]int32, 64) // document -> its place in hits
+	var hits []hit
 	s := unixDate(since)
 	for _, h := range samples {
 		lo, hi := ix.base.span(h)
@@ -218,13 +224,14 @@ func (ix *Index) Candidates(samples []uint32, since time.Time, limit int) []Cand
 			if d := ix.docs.dates[o]; ix.docs.dead[o] || (d != 0 && d < s) {
 				return
 			}
-			x := hits[o]
-			if x == nil {
-				x = &hit{}
-				hits[o] = x
+			i, ok := at[o]
+			if !ok {
+				i = int32(len(hits))
+				at[o] = i
+				hits = append(hits, hit{o: o})
 			}
-			x.n++
-			x.score += w
+			hits[i].n++
+			hits[i].score += w
 		}
 		for _, o := range ix.base.ord[lo:hi] {
 			count(o)
@@ -233,18 +240,31 @@ func (ix *Index) Candidates(samples []uint32, since time.Time, limit int) []Cand
 			count(o)
 		}
 	}
-	out := make([]Candidate, 0, len(hits))
-	for o, x := range hits {
-		out = append(out, Candidate{ID: string(ix.docs.id(o)), Hits: x.n, Score: x.score})
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Score != out[j].Score {
-			return out[i].Score > out[j].Score
+	// The best limit by score, ties by id. News shares its stock phrases
+	// widely, so a document can hit thousands of others: a full sort of
+	// them, with an id string each, was most of the lookup.
+	before := func(a, b *hit) bool {
+		if a.score != b.score {
+			return a.score > b.score
 		}
-		return out[i].ID < out[j].ID
-	})
-	if len(out) > limit {
-		out = out[:limit]
+		return bytes.Compare(ix.docs.id(a.o), ix.docs.id(b.o)) < 0
+	}
+	var top []hit
+	for i := range hits {
+		h := &hits[i]
+		if len(top) == limit && !before(h, &top[limit-1]) {
+			continue
+		}
+		j := sort.Search(len(top), func(k int) bool { return before(h, &top[k]) })
+		if len(top) < limit {
+			top = append(top, hit{})
+		}
+		copy(top[j+1:], top[j:])
+		top[j] = *h
+	}
+	out := make([]Candidate, len(top))
+	for i, h := range top {
+		out[i] = Candidate{ID: string(ix.docs.id(h.o)), Hits: h.n, Score: h.score}
 	}
 	return out
 }
