@@ -18,8 +18,10 @@ import (
 	"github.com/raqib/raqib/alerts"
 	"github.com/raqib/raqib/bench/textgen"
 	"github.com/raqib/raqib/config"
+	"github.com/raqib/raqib/dedup"
 	"github.com/raqib/raqib/feeds"
 	"github.com/raqib/raqib/pipeline"
+	"github.com/raqib/raqib/rules"
 	"github.com/raqib/raqib/storage"
 )
 
@@ -129,6 +131,15 @@ func newBenchPipeline(b *testing.B) *pipeline.Pipeline {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
+	p, err := pipeline.New(context.Background(), st, 30*24*time.Hour, benchEngine(b), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
+// benchEngine holds 1,000 rules like a desk's.
+func benchEngine(b *testing.B) *alerts.Engine {
 	var rs []config.Rule
 	for i, q := range textgen.Rules(1000, 1) {
 		rs = append(rs, config.Rule{Name: fmt.Sprint("r", i), Query: q, Channels: []string{"log"}})
@@ -137,11 +148,7 @@ func newBenchPipeline(b *testing.B) *pipeline.Pipeline {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p, err := pipeline.New(context.Background(), st, 30*24*time.Hour, eng, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	return p
+	return eng
 }
 
 // ingest parses feed body i and ingests its items; it returns how many
@@ -159,4 +166,44 @@ func ingest(b *testing.B, p *pipeline.Pipeline, bodies [][]byte, i int, now time
 		return 0
 	}
 	return len(res.Stored)
+}
+
+// BenchmarkStages times each step after parsing on the same feed's items,
+// one feed per operation, to show where Ingest's time goes.
+func BenchmarkStages(b *testing.B) {
+	bodies := feedBodies(maxBodies / 4)
+	var feedsItems [][]*storage.Item
+	for i := range bodies {
+		f, err := feeds.Parse(body(bodies, i), "application/rss+xml", "ar")
+		if err != nil {
+			b.Fatal(err)
+		}
+		feedsItems = append(feedsItems, feeds.ToItems("feed", "ar", f, time.Now()))
+	}
+	var texts [][]string // each item's plain text, for the stages after
+	for _, items := range feedsItems {
+		var ts []string
+		for _, it := range items {
+			ts = append(ts, pipeline.Text(it))
+		}
+		texts = append(texts, ts)
+	}
+	each := func(b *testing.B, fn func(it *storage.Item, text string)) {
+		b.Helper()
+		for i := 0; i < b.N; i++ {
+			f := i % len(feedsItems)
+			for j, it := range feedsItems[f] {
+				fn(it, texts[f][j])
+			}
+		}
+	}
+	b.Run("html", func(b *testing.B) { each(b, func(it *storage.Item, _ string) { pipeline.Text(it) }) })
+	b.Run("words", func(b *testing.B) { each(b, func(it *storage.Item, s string) { rules.NewText(it.Title, s) }) })
+	b.Run("dedup", func(b *testing.B) {
+		each(b, func(it *storage.Item, s string) { dedup.PrepareVocab(rules.NewText(it.Title, s).Words()) })
+	})
+	eng := benchEngine(b)
+	b.Run("rules", func(b *testing.B) {
+		each(b, func(it *storage.Item, s string) { eng.Rules(it, rules.NewText(it.Title, s)) })
+	})
 }

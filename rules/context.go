@@ -13,22 +13,23 @@ func Context(t *Text, hits []int32, around int) string {
 		hit[int(h)] = true
 	}
 	show := map[int]bool{}
-	byPos := map[int]int{}
-	for i, tk := range t.Tokens {
-		byPos[tk.Pos] = i
-	}
 	for _, h := range hits {
-		i, ok := byPos[int(h)]
-		if !ok {
+		i := int(h)
+		if i >= t.titleN+titleGap {
+			i -= titleGap // a body word
+		} else if i >= t.titleN {
 			continue
 		}
-		for j := max(0, i-around); j <= min(len(t.Tokens)-1, i+around); j++ {
+		if i >= len(t.ids) {
+			continue
+		}
+		for j := max(0, i-around); j <= min(len(t.ids)-1, i+around); j++ {
 			show[j] = true
 		}
 	}
 	var b strings.Builder
 	last := -1
-	for i, tk := range t.Tokens {
+	for i, id := range t.ids {
 		if !show[i] {
 			continue
 		}
@@ -40,14 +41,14 @@ func Context(t *Text, hits []int32, around int) string {
 		if b.Len() > 0 {
 			b.WriteByte(' ')
 		}
-		if hit[tk.Pos] {
-			b.WriteString("[" + tk.Text + "]")
+		if w := t.vocab[id]; hit[int(t.pos(i))] {
+			b.WriteString("[" + w + "]")
 		} else {
-			b.WriteString(tk.Text)
+			b.WriteString(w)
 		}
 		last = i
 	}
-	if last < len(t.Tokens)-1 {
+	if last < len(t.ids)-1 {
 		b.WriteString(" …")
 	}
 	return b.String()

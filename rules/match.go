@@ -16,13 +16,19 @@ import (
 // phrase, NEAR or prefix needs them.
 type Text struct {
 	Norm   string
-	Tokens []textnorm.Token
-	vocab  []string           // distinct words, in order of first occurrence
-	ids    []int32            // per token, its word in vocab
-	forms  map[string][]int32 // form -> the vocab words taking it, ascending
-	where  [][]int32          // per vocab word, its positions; made on first need
-	sorted []string           // the forms in order, made on the first prefix query
-	titleN int                // how many of Tokens are the title's
+	vocab  []string         // distinct words, in order of first occurrence
+	ids    []int32          // per word of the text, its word in vocab
+	titleN int              // how many of ids are the title's
+	forms  map[string]int32 // form -> first of the links of the words taking it
+	links  []formLink
+	where  [][]int32 // per vocab word, its positions; made on first need
+	sorted []string  // the forms in order, made on the first prefix query
+}
+
+// formLink chains the vocab words that take one form: most forms belong
+// to one word, so a map to a chain allocates nothing per form.
+type formLink struct {
+	word, next int32 // next < 0 ends the chain
 }
 
 // Words returns the text's distinct normalised words and, for the title
@@ -35,39 +41,65 @@ func (t *Text) Words() (vocab []string, title, body []int32) {
 // titleGap keeps a phrase or NEAR from spanning the title and the body.
 const titleGap = 64
 
-// NewText prepares a title and a plain-text body.
+// pos is the word position of the text's i-th word.
+func (t *Text) pos(i int) int32 {
+	if i >= t.titleN {
+		return int32(i + titleGap)
+	}
+	return int32(i)
+}
+
+// NewText prepares a title and a plain-text body. Words go straight from
+// the normalised text into the vocabulary, without a token list between.
 func NewText(title, body string) *Text {
 	t := &Text{}
-	norm := textnorm.Normalize(title)
-	toks := textnorm.Tokenize(norm)
-	t.titleN = len(toks)
-	if title != "" && body != "" {
-		bn := textnorm.Normalize(body)
-		toks = textnorm.AppendTokens(slices.Grow(toks, len(bn)/6), bn, len(toks)+titleGap, len(norm)+1)
-		norm += "\n" + bn
-	} else if body != "" {
-		norm = textnorm.Normalize(body)
-		toks = textnorm.Tokenize(norm)
-		t.titleN = 0
+	tn, bn := textnorm.Normalize(title), textnorm.Normalize(body)
+	switch {
+	case tn == "":
+		t.Norm = bn
+	case bn == "":
+		t.Norm = tn
+	default:
+		t.Norm = tn + "\n" + bn
 	}
-	t.Norm, t.Tokens = norm, toks
-	index := make(map[string]int32, len(toks)/2)
-	t.ids = make([]int32, len(toks))
-	for i, tk := range toks {
-		id, ok := index[tk.Text]
-		if !ok {
-			id = int32(len(t.vocab))
-			index[tk.Text] = id
-			t.vocab = append(t.vocab, tk.Text)
+	index := make(map[string]int32, len(t.Norm)/24)
+	t.ids = make([]int32, 0, len(t.Norm)/8)
+	add := func(s string) {
+		for i := 0; ; {
+			start, end := textnorm.NextWord(s, i)
+			if start < 0 {
+				return
+			}
+			w := s[start:end]
+			id, ok := index[w]
+			if !ok {
+				id = int32(len(t.vocab))
+				index[w] = id
+				t.vocab = append(t.vocab, w)
+			}
+			t.ids = append(t.ids, id)
+			i = end
 		}
-		t.ids[i] = id
 	}
-	t.forms = make(map[string][]int32, len(t.vocab)*3/2)
+	add(t.Norm[:len(tn)])
+	t.titleN = len(t.ids)
+	add(t.Norm[len(t.Norm)-len(bn):])
+	t.forms = make(map[string]int32, len(t.vocab)*3/2)
+	t.links = make([]formLink, 0, len(t.vocab)*3/2)
 	var buf []string
 	for id, w := range t.vocab {
 		buf = Forms(w, buf[:0])
 		for _, f := range buf {
-			t.forms[f] = appendOnce(t.forms[f], int32(id))
+			head, ok := t.forms[f]
+			if ok && t.links[head].word == int32(id) {
+				continue // the same word again
+			}
+			next := int32(-1)
+			if ok {
+				next = head
+			}
+			t.links = append(t.links, formLink{int32(id), next})
+			t.forms[f] = int32(len(t.links) - 1)
 		}
 	}
 	return t
@@ -76,25 +108,47 @@ func NewText(title, body string) *Text {
 // formPositions returns the sorted positions of the words taking form f.
 // The slice may be shared: callers only read it.
 func (t *Text) formPositions(f string) []int32 {
-	ws := t.forms[f]
-	if len(ws) == 0 {
+	head, ok := t.forms[f]
+	if !ok {
 		return nil
 	}
 	if t.where == nil {
-		t.where = make([][]int32, len(t.vocab))
-		for i, id := range t.ids {
-			t.where[id] = append(t.where[id], int32(t.Tokens[i].Pos))
-		}
+		t.indexPositions()
 	}
-	if len(ws) == 1 {
-		return t.where[ws[0]]
+	if t.links[head].next < 0 {
+		return t.where[t.links[head].word]
 	}
 	var out []int32
-	for _, w := range ws {
-		out = append(out, t.where[w]...)
+	for k := head; k >= 0; k = t.links[k].next {
+		out = append(out, t.where[t.links[k].word]...)
 	}
 	slices.Sort(out) // distinct words never share a position
 	return out
+}
+
+// indexPositions lists each vocab word's positions, all in one array.
+func (t *Text) indexPositions() {
+	ends := make([]int32, len(t.vocab))
+	for _, id := range t.ids {
+		ends[id]++
+	}
+	n := int32(0)
+	for i, c := range ends {
+		n += c
+		ends[i] = n
+	}
+	all := make([]int32, len(t.ids))
+	t.where = make([][]int32, len(t.vocab))
+	for id := range t.where {
+		start := int32(0)
+		if id > 0 {
+			start = ends[id-1]
+		}
+		t.where[id] = all[start:start:ends[id]]
+	}
+	for i, id := range t.ids {
+		t.where[id] = append(t.where[id], t.pos(i))
+	}
 }
 
 var (
@@ -334,7 +388,7 @@ func (t *Text) Matches(n Node) bool {
 // has reports whether a whole-word term occurs, without listing where.
 func (t *Text) has(term *Term) bool {
 	for _, f := range termForms(term) {
-		if len(t.forms[f]) > 0 {
+		if _, ok := t.forms[f]; ok {
 			return true
 		}
 	}

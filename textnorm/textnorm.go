@@ -15,23 +15,24 @@ import (
 // Normalize folds s so that spelling variants compare equal. It keeps word
 // boundaries and punctuation, so tokens can be taken from the result.
 func Normalize(s string) string {
-	if !utf8.ValidString(s) {
+	out, other, bad := fold(s)
+	if bad { // rare: fold again what a reader would see
 		s = strings.ToValidUTF8(s, " ")
+		out, other, _ = fold(s)
 	}
-	out, other := fold(s)
 	// Only a character beyond ASCII and the Arabic block can change under
 	// NFKC: text of those alone (most of what raqib reads) is done in one
 	// pass.
 	if !other || !needsNFKC(s) {
 		return out
 	}
-	out, _ = fold(norm.NFKC.String(s))
+	out, _, _ = fold(norm.NFKC.String(s))
 	// Folding can enable a composition NFKC did not make before (a lower-
 	// case letter with a combining mark that has a precomposed form): go
 	// once more, so that normalising normalised text changes nothing.
 	if needsNFKC(out) {
 		if again := norm.NFKC.String(out); again != out {
-			out, _ = fold(again)
+			out, _, _ = fold(again)
 		}
 	}
 	return out
@@ -61,8 +62,9 @@ func init() {
 // fold applies Fold to every rune. Unchanged bytes are copied in runs:
 // most Arabic letters and ASCII fold to themselves, so a news text is
 // copied in long runs, with lookups by byte rather than rune decoding.
-// other reports a character beyond ASCII and the Arabic block.
-func fold(s string) (out string, other bool) {
+// other reports a character beyond ASCII and the Arabic block, bad a byte
+// that is not UTF-8 (checked here rather than in a pass of its own).
+func fold(s string) (out string, other, bad bool) {
 	var b strings.Builder
 	b.Grow(len(s))
 	run := 0 // start of the bytes not yet copied
@@ -90,6 +92,7 @@ func fold(s string) (out string, other bool) {
 		}
 		other = true
 		r, n := utf8.DecodeRuneInString(s[i:])
+		bad = bad || n == 1
 		if f := Fold(r); f != r || r == utf8.RuneError {
 			b.WriteString(s[run:i])
 			if f >= 0 {
@@ -100,10 +103,10 @@ func fold(s string) (out string, other bool) {
 		i += n
 	}
 	if run == 0 {
-		return s, other // nothing changed: no copy
+		return s, other, bad // nothing changed: no copy
 	}
 	b.WriteString(s[run:])
-	return b.String(), other
+	return b.String(), other, bad
 }
 
 // needsNFKC reports whether NFKC could change s. ASCII and the Arabic block
@@ -195,8 +198,23 @@ func Tokenize(s string) []Token {
 // AppendTokens appends the tokens of s to toks, their positions counted
 // from pos and their offsets from off (s follows other text).
 func AppendTokens(toks []Token, s string, pos, off int) []Token {
-	start := -1
-	for i := 0; i < len(s); {
+	for i := 0; ; {
+		start, end := NextWord(s, i)
+		if start < 0 {
+			return toks
+		}
+		toks = append(toks, Token{Text: s[start:end], Pos: pos, Start: off + start, End: off + end})
+		pos++
+		i = end
+	}
+}
+
+// NextWord returns the bounds of the first word of normalised text s at or
+// after byte i, or start -1 when there is none: for callers that take the
+// words one by one, with no token list.
+func NextWord(s string, i int) (start, end int) {
+	start = -1
+	for i < len(s) {
 		c := s[i]
 		var word bool
 		n := 1
@@ -205,6 +223,7 @@ func AppendTokens(toks []Token, s string, pos, off int) []Token {
 		} else if r, ok := arabicAt(s, i); ok {
 			word, n = r >= 0x0621 && r <= 0x064A || isWordRune(r), 2
 		} else {
+			var r rune
 			r, n = utf8.DecodeRuneInString(s[i:])
 			word = isWordRune(r)
 		}
@@ -213,19 +232,14 @@ func AppendTokens(toks []Token, s string, pos, off int) []Token {
 			if start < 0 {
 				start = i
 			}
-		case start >= 0 && (c == '.' || c == ',') && i > 0 && isDigitByte(s[i-1]) && i+1 < len(s) && isDigitByte(s[i+1]):
+		case start >= 0 && (c == '.' || c == ',') && isDigitByte(s[i-1]) && i+1 < len(s) && isDigitByte(s[i+1]):
 			// inside a number
 		case start >= 0:
-			toks = append(toks, Token{Text: s[start:i], Pos: pos, Start: off + start, End: off + i})
-			pos++
-			start = -1
+			return start, i
 		}
 		i += n
 	}
-	if start >= 0 {
-		toks = append(toks, Token{Text: s[start:], Pos: pos, Start: off + start, End: off + len(s)})
-	}
-	return toks
+	return start, len(s)
 }
 
 // asciiWord marks the ASCII letters and digits.

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestNormalize(t *testing.T) {
@@ -164,8 +165,12 @@ func FuzzFoldAndCollapse(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		_, _, bad := fold(s)
+		if bad != !utf8.ValidString(s) {
+			t.Errorf("fold(%q) says bad %v", s, bad)
+		}
 		s = strings.ToValidUTF8(s, " ") // as Normalize and the HTML tokenizer hand them over
-		got, other := fold(s)
+		got, other, _ := fold(s)
 		if want := foldByRune(s); got != want {
 			t.Errorf("fold(%q) = %q, want %q", s, got, want)
 		}
