@@ -49,64 +49,76 @@ func arabicAt(s string, i int) (rune, bool) {
 	return rune(c&0x1F)<<6 | rune(s[i+1]&0x3F), true
 }
 
-// arabicFold is Fold over the Arabic block U+0600..U+06FF, the bulk of
-// what raqib reads, so that fold looks its letters up instead of switching.
-var arabicFold [0x100]rune
+// arabicFolded is Fold over the Arabic block U+0600..U+06FF, the bulk of
+// what raqib reads, as the UTF-8 bytes each character folds to (none, an
+// ASCII digit or sign, or another Arabic letter), indexed by the low bits
+// of its two bytes; asciiFolded is the same for ASCII.
+var (
+	arabicFolded [0x100]struct {
+		b [2]byte
+		n uint8
+	}
+	asciiFolded [0x80]byte
+)
 
 func init() {
 	for r := rune(0x0600); r <= 0x06FF; r++ {
-		arabicFold[r-0x0600] = Fold(r)
+		e := &arabicFolded[r-0x0600]
+		if f := Fold(r); f >= 0 {
+			e.n = uint8(utf8.EncodeRune(e.b[:], f))
+		}
+	}
+	for c := range asciiFolded {
+		asciiFolded[c] = byte(Fold(rune(c)))
 	}
 }
 
-// fold applies Fold to every rune. Unchanged bytes are copied in runs:
-// most Arabic letters and ASCII fold to themselves, so a news text is
-// copied in long runs, with lookups by byte rather than rune decoding.
-// other reports a character beyond ASCII and the Arabic block, bad a byte
-// that is not UTF-8 (checked here rather than in a pass of its own).
+// fold applies Fold to every rune. ASCII and Arabic characters, most of
+// what raqib reads, are looked up by their bytes and always written: a
+// news text changes a letter in ten or so (ة, أ, ى), and writing every
+// character costs less than the mispredicted branches of copying only
+// the changed ones. other reports a character beyond ASCII and the Arabic
+// block, bad a byte that is not UTF-8 (checked here rather than in a pass
+// of its own).
 func fold(s string) (out string, other, bad bool) {
-	var b strings.Builder
-	b.Grow(len(s))
-	run := 0 // start of the bytes not yet copied
+	// buf always has room for the rest of s, folded to no longer, so the
+	// ASCII and Arabic writes need no check.
+	buf := make([]byte, len(s)+4)
+	j := 0
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < 0x80 {
-			if 'A' <= c && c <= 'Z' {
-				b.WriteString(s[run:i])
-				b.WriteByte(c + 'a' - 'A')
-				run = i + 1
-			}
+			buf[j] = asciiFolded[c]
 			i++
+			j++
 			continue
 		}
-		if r, ok := arabicAt(s, i); ok {
-			if f := arabicFold[r-0x0600]; f != r {
-				b.WriteString(s[run:i])
-				if f >= 0 {
-					b.WriteRune(f)
-				}
-				run = i + 2
-			}
+		if c >= 0xD8 && c <= 0xDB && i+1 < len(s) && s[i+1]&0xC0 == 0x80 {
+			e := &arabicFolded[int(c&0x03)<<6|int(s[i+1]&0x3F)]
+			buf[j], buf[j+1] = e.b[0], e.b[1]
+			j += int(e.n)
 			i += 2
 			continue
 		}
 		other = true
 		r, n := utf8.DecodeRuneInString(s[i:])
 		bad = bad || n == 1
-		if f := Fold(r); f != r || r == utf8.RuneError {
-			b.WriteString(s[run:i])
-			if f >= 0 {
-				b.WriteRune(f)
-			}
-			run = i + n
-		}
 		i += n
+		if f := Fold(r); f >= 0 {
+			var enc [utf8.UTFMax]byte
+			k := utf8.EncodeRune(enc[:], f)
+			if need := j + k + len(s) - i + 4; need > len(buf) {
+				// The fold of a character can be longer than it: keep
+				// room for the rest of s as it is.
+				buf = append(buf[:j], make([]byte, need-j+len(buf)/2)...)
+			}
+			j += copy(buf[j:], enc[:k])
+		}
 	}
-	if run == 0 {
-		return s, other, bad // nothing changed: no copy
+	if j == len(s) && string(buf[:j]) == s {
+		return s, other, bad // nothing changed: keep the original
 	}
-	b.WriteString(s[run:])
-	return b.String(), other, bad
+	return string(buf[:j]), other, bad
 }
 
 // needsNFKC reports whether NFKC could change s. ASCII and the Arabic block

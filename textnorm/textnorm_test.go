@@ -161,7 +161,7 @@ func tokenizeByRune(s string) []Token {
 // FuzzFoldAndCollapse checks the byte-wise fold, collapse and Tokenize
 // against their rune-at-a-time forms.
 func FuzzFoldAndCollapse(f *testing.F) {
-	for _, s := range []string{"مُحَمَّدٌ Putin", "أ\u00a0ب\u2028ج  \r\n د", "ÀÉ ﻻ", "\xd8", "\xe2\x80", "٣٫٥ ۱۲"} {
+	for _, s := range []string{"مُحَمَّدٌ Putin", "أ\u00a0ب\u2028ج  \r\n د", "ÀÉ ﻻ", "\xd8", "\xe2\x80", "٣٫٥ ۱۲", "ȺȺȺȺ ȾȾ Привет \xff\xfe"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
