@@ -179,7 +179,7 @@ var (
 		return w
 	}}
 	readers = sync.Pool{New: func() any { return flate.NewReader(nil) }}
-	buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	jsonBuffers = sync.Pool{New: func() any { return new([]byte) }}
 )
 
 // inflate returns the decompressed form of a stored value.
@@ -225,19 +225,18 @@ func putJSON(b *bolt.Bucket, key []byte, v any) error {
 	return b.Put(key, bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 }
 
-// putCompressed stores large values deflated (JSON never starts with 0x01).
-// bbolt keeps the value slice until the transaction commits, so the stored
-// bytes are a fresh copy; only the JSON buffer and the writer are reused.
-func putCompressed(b *bolt.Bucket, key []byte, v any) error {
-	js := buffers.Get().(*bytes.Buffer)
-	defer buffers.Put(js)
-	js.Reset()
-	enc := json.NewEncoder(js)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+// putItem stores an item's JSON, deflated when large (JSON never starts
+// with 0x01). bbolt keeps the value slice until the transaction commits,
+// so the stored bytes are a fresh copy; only the JSON buffer and the
+// writer are reused.
+func putItem(b *bolt.Bucket, key []byte, it *Item) error {
+	js := jsonBuffers.Get().(*[]byte)
+	defer jsonBuffers.Put(js)
+	raw, err := appendItemJSON((*js)[:0], it)
+	if err != nil {
 		return err
 	}
-	raw := js.Bytes()
+	*js = raw // keeps the grown buffer for the next item
 	if len(raw) < 512 {
 		return b.Put(key, bytes.Clone(raw))
 	}
@@ -324,7 +323,7 @@ func (s *Bolt) Commit(_ context.Context, batch *Batch) (*CommitResult, error) {
 				return err
 			}
 			it.Seq = seq
-			if err := putCompressed(items, u64(seq), it); err != nil {
+			if err := putItem(items, u64(seq), it); err != nil {
 				return fmt.Errorf("store item %s: %w", it.ID, err)
 			}
 			// The cluster rides along with the sequence number so that a

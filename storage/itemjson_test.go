@@ -1,0 +1,68 @@
+package storage
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"testing"
+	"time"
+)
+
+// stdItemJSON is what encoding/json writes for it, the format appendItemJSON
+// must keep.
+func stdItemJSON(it *Item) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(it); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+func checkItemJSON(t *testing.T, it *Item) {
+	t.Helper()
+	want, wantErr := stdItemJSON(it)
+	got, err := appendItemJSON(nil, it)
+	if (err != nil) != (wantErr != nil) {
+		t.Fatalf("error %v, encoding/json's %v", err, wantErr)
+	}
+	if err == nil && !bytes.Equal(got, want) {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
+
+func TestItemJSONIsEncodingJSONs(t *testing.T) {
+	when := time.Date(2025, 5, 11, 9, 30, 0, 123456789, time.FixedZone("AST", 3*3600))
+	for _, it := range []*Item{
+		{},
+		{ID: "a", Seq: 7, Feed: "f", Title: "t", Fetched: when, Keys: []string{}},
+		{
+			ID: "id-1", Seq: 1 << 40, Feed: "okaz", GUID: "g\"1\\", URL: "https://x/?a=1&b=<2>",
+			Title: "حفتر يلتقي بوتين في الكرملين", Content: "<p>نص\u00a0عربي\tمع\nأسطر\r\u2028\u2029 \x01\x1f\x7f</p>",
+			Summary: "bad \xff\xfe bytes \xd8 and \xe2\x80 cut, émoji 🙂, ﻻ", Authors: []string{"أ", ""},
+			Language: "ar", Published: when, Updated: when.Add(time.Hour).UTC(), Fetched: when.Add(2 * time.Hour),
+			Keys: []string{"guid:x", "url:y"}, Cluster: "c", DuplicateOf: "d", Similarity: 0.934,
+			Rules: []string{"libya", "كرملين"}, TextHash: "abc",
+		},
+		{Similarity: 1e-7}, {Similarity: 1e22}, {Similarity: -0.5}, {Similarity: 1},
+		{Similarity: math.NaN()}, {Similarity: math.Inf(1)},
+		{Published: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{Fetched: time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)},
+	} {
+		checkItemJSON(t, it)
+	}
+}
+
+func FuzzItemJSON(f *testing.F) {
+	f.Add("حفتر", "<p>\"x\"\\</p>\n", "\xff\u2028", 0.5, int64(0))
+	f.Add("", "", "", 1e-9, int64(1<<62))
+	f.Fuzz(func(t *testing.T, title, content, summary string, sim float64, nanos int64) {
+		it := &Item{
+			ID: title, Title: title, Content: content, Summary: summary, Feed: summary,
+			Authors: []string{content}, Keys: []string{title, summary}, Rules: []string{summary},
+			Similarity: sim, Published: time.Unix(0, nanos).UTC(), Fetched: time.Unix(0, nanos).In(time.FixedZone("x", 5400)),
+		}
+		checkItemJSON(t, it)
+	})
+}
