@@ -186,3 +186,49 @@ func FuzzFoldAndCollapse(f *testing.F) {
 		}
 	})
 }
+
+// feedHTML is HTML as feeds carry it, which the scan of plainHTMLToText
+// must take without handing over to the tokenizer.
+var feedHTML = []string{
+	`<p>أعلنت وزارة الصحة في <a href="https://example.com/a?b=1&amp;c=2" target=_blank>طرابلس</a> &laquo;ارتفاع&raquo; عدد الضحايا.</p><p><img src='x.jpg' alt="صورة" /><br/>سطر&nbsp;ثان</p>`,
+	"<div class=\"body\">\r\n<h2>عنوان</h2>\r\n<P STYLE=\"x\">Text &#8211; more &amp;c</P>\n<ul><li>one<li>two</ul></div>",
+	`<figure><figcaption>صورة</figcaption></figure><blockquote cite=x>قال: <strong>نعم</strong>, <em>لا</em></blockquote>`,
+}
+
+func TestPlainHTMLToTextTakesFeedHTML(t *testing.T) {
+	for _, s := range feedHTML {
+		got, ok := plainHTMLToText(s)
+		if !ok {
+			t.Errorf("handed over: %q", s)
+			continue
+		}
+		if want := tokenHTMLToText(s); got != want {
+			t.Errorf("%q:\n got %q\nwant %q", s, got, want)
+		}
+	}
+	for _, s := range []string{"a <!-- c --> b", "<script>x</script>", "1 < 2", "<p", `<a href="x>`, "<svg><g/></svg>", "</>"} {
+		if _, ok := plainHTMLToText(s); ok {
+			t.Errorf("took %q: the tokenizer should", s)
+		}
+	}
+}
+
+// FuzzHTMLToText holds the scan of plainHTMLToText to the tokenizer's
+// output on whatever it takes.
+func FuzzHTMLToText(f *testing.F) {
+	for _, s := range feedHTML {
+		f.Add(s)
+	}
+	for _, s := range []string{`<a =x>y</a>`, `<p a=/>t`, `<b a="1"c=2 / d>`, "<p\x00>\x00&amp", `<em/ >x</em >`, "x\r\ny\rz"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := plainHTMLToText(s)
+		if !ok {
+			return
+		}
+		if want := tokenHTMLToText(s); got != want {
+			t.Errorf("%q:\n got %q\nwant %q", s, got, want)
+		}
+	})
+}
