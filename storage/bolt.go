@@ -178,7 +178,7 @@ var (
 		w, _ := flate.NewWriter(nil, flate.BestSpeed)
 		return w
 	}}
-	readers = sync.Pool{New: func() any { return flate.NewReader(nil) }}
+	readers     = sync.Pool{New: func() any { return flate.NewReader(nil) }}
 	jsonBuffers = sync.Pool{New: func() any { return new([]byte) }}
 )
 
