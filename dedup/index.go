@@ -25,6 +25,9 @@ type Index struct {
 	delta map[uint32][]uint32
 	nd    int
 	load  loader // only while loading at start
+
+	spareMu sync.Mutex
+	spare   *tally // a lookup's tally, kept for the next
 }
 
 // NewIndex returns an empty index.
@@ -198,6 +201,38 @@ type Candidate struct {
 	Score float64 // the same, each weighed by how rare it is
 }
 
+// tally is a lookup's count of hits per document, kept for the next: a
+// map from document to count was most of a lookup's time.
+type tally struct {
+	at   []int32 // per document ordinal, 1 + its place in hits, or 0
+	hits []hit
+}
+
+type hit struct {
+	o     uint32
+	n     int
+	score float64
+}
+
+// takeTally returns the index's spare tally, or a new one when a
+// concurrent lookup holds it; putTally keeps it for the next lookup.
+func (ix *Index) takeTally() *tally {
+	ix.spareMu.Lock()
+	defer ix.spareMu.Unlock()
+	t := ix.spare
+	ix.spare = nil
+	if t == nil {
+		t = new(tally)
+	}
+	return t
+}
+
+func (ix *Index) putTally(t *tally) {
+	ix.spareMu.Lock()
+	defer ix.spareMu.Unlock()
+	ix.spare = t
+}
+
 // Candidates returns up to limit documents sharing the most samples with
 // the query, dated at or after since (seeds always qualify).
 func (ix *Index) Candidates(samples []uint32, since time.Time, limit int) []Candidate {
@@ -206,13 +241,12 @@ func (ix *Index) Candidates(samples []uint32, since time.Time, limit int) []Cand
 	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	type hit struct {
-		o     uint32
-		n     int
-		score float64
+	t := ix.takeTally()
+	defer ix.putTally(t)
+	if n := len(ix.docs.dates); len(t.at) < n {
+		t.at = make([]int32, n+n/4)
 	}
-	at := make(map[uint32]int32, 64) // document -> its place in hits
-	var hits []hit
+	hits := t.hits[:0]
 	s := unixDate(since)
 	for _, h := range samples {
 		lo, hi := ix.base.span(h)
@@ -224,10 +258,10 @@ func (ix *Index) Candidates(samples []uint32, since time.Time, limit int) []Cand
 			if d := ix.docs.dates[o]; ix.docs.dead[o] || (d != 0 && d < s) {
 				return
 			}
-			i, ok := at[o]
-			if !ok {
+			i := t.at[o] - 1
+			if i < 0 {
 				i = int32(len(hits))
-				at[o] = i
+				t.at[o] = i + 1
 				hits = append(hits, hit{o: o})
 			}
 			hits[i].n++
@@ -240,6 +274,10 @@ func (ix *Index) Candidates(samples []uint32, since time.Time, limit int) []Cand
 			count(o)
 		}
 	}
+	for _, h := range hits {
+		t.at[h.o] = 0 // clean for the next lookup
+	}
+	t.hits = hits
 	// The best limit by score, ties by id. News shares its stock phrases
 	// widely, so a document can hit thousands of others: a full sort of
 	// them, with an id string each, was most of the lookup.
