@@ -71,7 +71,13 @@ func init() {
 	for c := range asciiFolded {
 		asciiFolded[c] = byte(Fold(rune(c)))
 	}
+	for r := rune(0x0600); r <= 0x06FF; r++ {
+		arabicWord[r-0x0600] = isWordRune(r)
+	}
 }
+
+// arabicWord is isWordRune over the Arabic block, indexed as arabicFolded.
+var arabicWord [0x100]bool
 
 // fold applies Fold to every rune. ASCII and Arabic characters, most of
 // what raqib reads, are looked up by their bytes and always written: a
@@ -232,8 +238,8 @@ func NextWord(s string, i int) (start, end int) {
 		n := 1
 		if c < 0x80 {
 			word = asciiWord[c]
-		} else if r, ok := arabicAt(s, i); ok {
-			word, n = r >= 0x0621 && r <= 0x064A || isWordRune(r), 2
+		} else if c >= 0xD8 && c <= 0xDB && i+1 < len(s) && s[i+1]&0xC0 == 0x80 {
+			word, n = arabicWord[int(c&0x03)<<6|int(s[i+1]&0x3F)], 2
 		} else {
 			var r rune
 			r, n = utf8.DecodeRuneInString(s[i:])
