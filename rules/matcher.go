@@ -143,7 +143,7 @@ func better(a, b []*Term) bool {
 
 // Match returns the indexes of the rules that match t, in rule order.
 func (m *Matcher) Match(t *Text) []int {
-	seen := make(map[int32]bool, 16)
+	seen := make([]bool, len(m.rules)) // a text is a candidate for hundreds of rules: a map grew and grew
 	cand := append([]int32(nil), m.always...)
 	for _, c := range cand {
 		seen[c] = true
