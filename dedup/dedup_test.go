@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/raqib/raqib/textnorm"
 )
 
 // A wire dispatch written for these tests, in paragraphs.
@@ -276,5 +278,22 @@ func TestCandidatesAreTheBestHits(t *testing.T) {
 	}
 	if got := ix.Candidates(samples[0], time.Time{}, 0); len(got) != 0 {
 		t.Errorf("limit 0: got %v", got)
+	}
+}
+
+// AppendText is the body's folded words, a space after each, whatever
+// the vocabulary's order: the text an exact copy is told by.
+func TestAppendText(t *testing.T) {
+	body := "سئل المسؤول عن الأمر، فقال: الأمر يعود إلى الوزارة. والوزارة لم تجب"
+	d := Prepare("عنوان", body)
+	var want strings.Builder
+	for _, w := range textnorm.Words(textnorm.Normalize(body)) {
+		want.WriteString(foldDedup(w) + " ")
+	}
+	if got := string(d.AppendText(nil)); got != want.String() {
+		t.Errorf("AppendText = %q, want %q", got, want.String())
+	}
+	if d.TextLen() != want.Len() || d.Print.Length != len(textnorm.Words(body)) {
+		t.Errorf("TextLen %d, Length %d; want %d, %d", d.TextLen(), d.Print.Length, want.Len(), len(textnorm.Words(body)))
 	}
 }

@@ -75,7 +75,7 @@ func (d *Doc) prepareKeys(words []word, title, body []int32) {
 
 // Compare computes the features of new doc b against old fingerprint a.
 func Compare(b *Doc, a *Fingerprint) Features {
-	f := Features{LenB: len(b.Words), LenA: a.Length}
+	f := Features{LenB: b.Print.Length, LenA: a.Length}
 	if len(b.Shingles) == 0 || len(a.Shingles) == 0 {
 		return f
 	}
@@ -84,7 +84,7 @@ func Compare(b *Doc, a *Fingerprint) Features {
 	f.Cover = float64(common) / float64(len(a.Shingles))
 
 	// Which word positions of b are covered by a shingle seen in a.
-	covered := make([]bool, len(b.Words))
+	covered := make([]bool, b.Print.Length)
 	leadSeen, leadAll := 0, 0
 	for i, h := range b.Shingles {
 		in := has(a.Shingles, uint32(h>>32))
@@ -121,7 +121,7 @@ func Compare(b *Doc, a *Fingerprint) Features {
 		}
 	}
 	flush()
-	f.NewInRuns = float64(inRuns) / float64(len(b.Words))
+	f.NewInRuns = float64(inRuns) / float64(b.Print.Length)
 	nc := 0
 	for _, c := range covered {
 		if c {

@@ -27,8 +27,7 @@ const (
 
 // Doc is a document prepared for comparison.
 type Doc struct {
-	Words    []string // dedup-folded words of the body
-	Shingles []uint64 // per position, hash of words[i:i+shingleSize]
+	Shingles []uint64 // per body word position, hash of words[i:i+shingleSize]
 	Title    []string
 	Print    Fingerprint
 
@@ -38,6 +37,26 @@ type Doc struct {
 	title     []uint32  // content words of the title
 	peg       []uint32  // content words of the title and lead
 	samples   []uint32  // Print.Samples(), made once
+	folded    []string  // the distinct words, dedup-folded
+	body      []int32   // the body's words, as indexes into folded
+}
+
+// AppendText appends the body's dedup-folded words to b, each followed by
+// a space: the text whose hash tells an exact copy.
+func (d *Doc) AppendText(b []byte) []byte {
+	for _, id := range d.body {
+		b = append(append(b, d.folded[id]...), ' ')
+	}
+	return b
+}
+
+// TextLen is len(AppendText(nil)).
+func (d *Doc) TextLen() int {
+	n := 0
+	for _, id := range d.body {
+		n += len(d.folded[id]) + 1
+	}
+	return n
 }
 
 // Samples are the document's index samples (Fingerprint.Samples), worked
@@ -148,18 +167,22 @@ func PrepareVocab(vocab []string, title, body []int32) *Doc {
 	for i, id := range title {
 		d.Title[i], d.titleKeys[i] = words[id].folded, words[id].key
 	}
-	d.Words = make([]string, len(body))
+	d.folded = make([]string, len(words))
+	for i := range words {
+		d.folded[i] = words[i].folded
+	}
+	d.body = body
 	d.wordKeys = make([]uint32, len(body))
 	hs := make([]uint64, len(body))
 	for i, id := range body {
-		d.Words[i], d.wordKeys[i], hs[i] = words[id].folded, words[id].key, words[id].hash
+		d.wordKeys[i], hs[i] = words[id].key, words[id].hash
 	}
 	d.Shingles = shingles(hs)
 	keys := make([]uint32, len(words))
 	for i := range words {
 		keys[i] = words[i].key // every vocab word is in the title or the body
 	}
-	d.Print = Fingerprint{Shingles: uniq32(d.Shingles), Words: wordSet(keys), Length: len(d.Words)}
+	d.Print = Fingerprint{Shingles: uniq32(d.Shingles), Words: wordSet(keys), Length: len(body)}
 	d.prepareKeys(words, title, body)
 	return d
 }
