@@ -22,8 +22,7 @@ type Index struct {
 	mu    sync.RWMutex
 	docs  docTable
 	base  postingTable
-	delta map[uint32][]uint32
-	nd    int
+	delta deltaTable
 	load  loader // only while loading at start
 
 	spareMu sync.Mutex
@@ -32,7 +31,7 @@ type Index struct {
 
 // NewIndex returns an empty index.
 func NewIndex() *Index {
-	return &Index{docs: newDocTable(), delta: map[uint32][]uint32{}}
+	return &Index{docs: newDocTable(), delta: newDeltaTable()}
 }
 
 // Len is the number of documents indexed.
@@ -52,13 +51,12 @@ func (ix *Index) Add(id string, date time.Time, samples []uint32) {
 	}
 	ord := ix.docs.add([]byte(id), date)
 	for _, s := range samples {
-		if len(ix.delta[s]) >= maxPosting || ix.baseCount(s)+len(ix.delta[s]) >= maxPosting {
+		if n := ix.delta.count(s); n >= maxPosting || ix.baseCount(s)+n >= maxPosting {
 			continue
 		}
-		ix.delta[s] = append(ix.delta[s], ord)
-		ix.nd++
+		ix.delta.add(s, ord)
 	}
-	if ix.nd > 65536 && ix.nd > ix.base.len()/4 {
+	if n := len(ix.delta.entries); n > 65536 && n > ix.base.len()/4 {
 		ix.merge()
 	}
 }
@@ -82,7 +80,7 @@ func (ix *Index) Grow() {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	ix.docs.grow(ix.load.docs, ix.load.idBytes)
-	if ix.base.len() == 0 && len(ix.delta) == 0 {
+	if ix.base.len() == 0 && len(ix.delta.entries) == 0 {
 		ix.load.allocate()
 	}
 }
@@ -98,9 +96,8 @@ func (ix *Index) Load(id []byte, date time.Time, samples []uint32) {
 	}
 	ord := ix.docs.add(id, date)
 	for _, s := range samples {
-		if !ix.load.place(s, ord) && len(ix.delta[s]) < maxPosting {
-			ix.delta[s] = append(ix.delta[s], ord)
-			ix.nd++
+		if !ix.load.place(s, ord) && ix.delta.count(s) < maxPosting {
+			ix.delta.add(s, ord)
 		}
 	}
 }
@@ -113,7 +110,7 @@ func (ix *Index) Seal() {
 		ix.base = ix.load.seal()
 	}
 	ix.load = loader{}
-	if ix.nd > 0 {
+	if len(ix.delta.entries) > 0 {
 		ix.merge()
 	}
 }
@@ -126,11 +123,9 @@ func (ix *Index) baseCount(h uint32) int {
 // merge folds the recent additions into the sorted table, leaving out
 // dead documents.
 func (ix *Index) merge() {
-	add := make([]uint64, 0, ix.nd)
-	for h, ords := range ix.delta {
-		for _, o := range ords {
-			add = append(add, uint64(h)<<32|uint64(o))
-		}
+	add := make([]uint64, len(ix.delta.entries))
+	for i, e := range ix.delta.entries {
+		add[i] = uint64(e.h)<<32 | uint64(e.o)
 	}
 	slices.Sort(add)
 	// Once most documents are dead (expired from the window), the table is
@@ -163,8 +158,49 @@ func (ix *Index) merge() {
 		emit(uint32(add[j]>>32), uint32(add[j]))
 	}
 	ix.base = tb.done()
-	ix.delta = map[uint32][]uint32{}
-	ix.nd = 0
+	ix.delta = newDeltaTable()
+}
+
+// deltaTable holds the postings added since the last merge, in one slice:
+// each sample's entries are chained from its last, so adding a document
+// allocates nothing per sample.
+type deltaTable struct {
+	last    map[uint32]deltaHead
+	entries []deltaEntry
+}
+
+type deltaHead struct {
+	last int32 // the sample's newest entry
+	n    int32
+}
+
+type deltaEntry struct {
+	h, o uint32
+	prev int32 // the sample's entry before, or -1
+}
+
+func newDeltaTable() deltaTable { return deltaTable{last: map[uint32]deltaHead{}} }
+
+func (d *deltaTable) count(h uint32) int { return int(d.last[h].n) }
+
+func (d *deltaTable) add(h, o uint32) {
+	head, ok := d.last[h]
+	if !ok {
+		head.last = -1
+	}
+	d.entries = append(d.entries, deltaEntry{h: h, o: o, prev: head.last})
+	d.last[h] = deltaHead{last: int32(len(d.entries) - 1), n: head.n + 1}
+}
+
+// each calls fn with the documents holding sample h, newest first.
+func (d *deltaTable) each(h uint32, fn func(o uint32)) {
+	head, ok := d.last[h]
+	if !ok {
+		return
+	}
+	for i := head.last; i >= 0; i = d.entries[i].prev {
+		fn(d.entries[i].o)
+	}
 }
 
 // Expire forgets documents dated before cutoff (seeds stay).
@@ -250,10 +286,9 @@ func (ix *Index) Candidates(samples []uint32, since time.Time, limit int) []Cand
 	s := unixDate(since)
 	for _, h := range samples {
 		lo, hi := ix.base.span(h)
-		delta := ix.delta[h]
 		// A shingle that many documents share says less about which one
 		// this is: weigh it like inverse document frequency.
-		w := 1 / (1 + math.Log2(float64(hi-lo+len(delta))))
+		w := 1 / (1 + math.Log2(float64(hi-lo+ix.delta.count(h))))
 		count := func(o uint32) {
 			if d := ix.docs.dates[o]; ix.docs.dead[o] || (d != 0 && d < s) {
 				return
@@ -270,9 +305,7 @@ func (ix *Index) Candidates(samples []uint32, since time.Time, limit int) []Cand
 		for _, o := range ix.base.ord[lo:hi] {
 			count(o)
 		}
-		for _, o := range delta {
-			count(o)
-		}
+		ix.delta.each(h, count)
 	}
 	for _, h := range hits {
 		t.at[h.o] = 0 // clean for the next lookup
