@@ -199,4 +199,10 @@ func TestContext(t *testing.T) {
 	if got != "… الشرق خليفه [حفتر] الرئيس الروسي …" {
 		t.Errorf("context %q", got)
 	}
+	// A title and a body: hits in both, each shown with its own words.
+	text = NewText("حفتر في موسكو", "وصل خليفة حفتر إلى العاصمة الروسية مساء الخميس والتقى بوتين")
+	_, hits = text.Match(q)
+	if got := Context(text, hits, 1); got != "[حفتر] في … خليفه [حفتر] الي …" {
+		t.Errorf("title and body context %q", got)
+	}
 }
