@@ -341,3 +341,77 @@ func TestEmailToARealSMTPServer(t *testing.T) {
 		t.Errorf("html part: %q", h)
 	}
 }
+
+// countingStore records which alerts each UpdateAlerts call carried.
+type countingStore struct {
+	*storage.Bolt
+	mu    sync.Mutex
+	calls [][]string
+}
+
+func (s *countingStore) UpdateAlerts(ctx context.Context, as []*storage.Alert) error {
+	s.mu.Lock()
+	var ids []string
+	for _, a := range as {
+		ids = append(ids, a.ID)
+	}
+	s.calls = append(s.calls, ids)
+	s.mu.Unlock()
+	return s.Bolt.UpdateAlerts(ctx, as)
+}
+
+// A burst of alerts goes out in one round, each message once, and each
+// outcome is recorded once, in shared transactions of at most 64.
+func TestBurstOfAlerts(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	rcv, srv := newReceiver(t, key)
+	e := newEnv(t, nil, "")
+	const n = 150
+	batch := &storage.Batch{Feed: &storage.FeedState{Name: "a"}}
+	now := time.Now()
+	for i := range n {
+		id := fmt.Sprint("item-", i)
+		batch.Items = append(batch.Items, &storage.Item{ID: id, Feed: "a", Title: id, Summary: report, Fetched: now,
+			Keys: []string{"url:https://a.example/" + id}, Cluster: id})
+		batch.Alerts = append(batch.Alerts, &storage.Alert{ID: alerts.AlertID("libya", id, "hook"), Rule: "libya", Channel: "hook",
+			ItemID: id, Cluster: id, State: storage.AlertPending, Created: now})
+	}
+	if _, err := e.store.Commit(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	cs := &countingStore{Bolt: e.store}
+	d := webhookDispatcher(t, cs, srv.URL, "whsec_"+base64.StdEncoding.EncodeToString(key))
+	if _, err := d.Round(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	if len(rcv.got) != n {
+		t.Fatalf("%d messages received, want %d", len(rcv.got), n)
+	}
+	for id, k := range rcv.got {
+		if k != 1 {
+			t.Errorf("%s received %d times", id, k)
+		}
+	}
+	recorded := map[string]int{}
+	for _, ids := range cs.calls {
+		if len(ids) > 64 {
+			t.Errorf("%d outcomes recorded in one transaction", len(ids))
+		}
+		for _, id := range ids {
+			recorded[id]++
+		}
+	}
+	if len(recorded) != n {
+		t.Errorf("%d alerts recorded, want %d", len(recorded), n)
+	}
+	for id, k := range recorded {
+		if k != 1 {
+			t.Errorf("%s recorded %d times", id, k)
+		}
+	}
+	pending, err := e.store.Alerts(context.Background(), storage.AlertPending)
+	if err != nil || len(pending) != 0 {
+		t.Errorf("pending after the round: %d %v", len(pending), err)
+	}
+	t.Logf("%d alerts recorded in %d transactions", n, len(cs.calls))
+}

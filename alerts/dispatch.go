@@ -121,43 +121,75 @@ func (d *Dispatcher) Round(ctx context.Context, force bool) (time.Time, error) {
 		}
 		groups[key] = append(groups[key], a)
 	}
-	// Messages go out a few at a time, and the outcomes of each few are
-	// recorded in one transaction: one write per alert would queue each
-	// behind the item commits of a busy poll cycle, and a burst of a
-	// thousand alerts would take seconds to go out. A crash between a send
-	// and its record sends that message again, under the same id.
-	for start := 0; start < len(order) && ctx.Err() == nil; start += sendAtOnce {
-		keys := order[start:min(len(order), start+sendAtOnce)]
-		errs := make([]error, len(keys))
-		var wg sync.WaitGroup
-		for i, key := range keys {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = d.deliver(ctx, groups[key])
-			}()
+	// Messages go out a few at a time (sendAtOnce senders), and their
+	// outcomes are recorded in shared transactions, as many as have come
+	// in by the time the last record is done (up to recordAtOnce): one
+	// write per alert would queue each behind the item commits of a busy
+	// poll cycle, and senders waiting for each record would leave a burst
+	// of a thousand alerts seconds to go out. A crash between a send and
+	// its record sends that message again, under the same id.
+	work := make(chan string)
+	type outcome struct {
+		key string
+		err error
+	}
+	outcomes := make(chan outcome, recordAtOnce)
+	var senders sync.WaitGroup
+	for range min(sendAtOnce, len(order)) {
+		senders.Go(func() {
+			for key := range work {
+				outcomes <- outcome{key, d.deliver(ctx, groups[key])}
+			}
+		})
+	}
+	go func() {
+		defer close(outcomes)
+		defer senders.Wait()
+		defer close(work)
+		for _, key := range order {
+			select {
+			case work <- key:
+			case <-ctx.Done():
+				return
+			}
 		}
-		wg.Wait()
+	}()
+	var batch []outcome
+	record := func() {
 		var done []*storage.Alert
-		for _, key := range keys {
-			done = append(done, groups[key]...)
+		for _, o := range batch {
+			done = append(done, groups[o.key]...)
 		}
 		if err := d.Store.UpdateAlerts(ctx, done); err != nil {
 			d.Log.Error("record alert outcomes", "alerts", len(done), "error", err)
 		}
 		if d.OnDelivery != nil {
-			for i, key := range keys {
-				for _, a := range groups[key] {
-					d.OnDelivery(a, errs[i])
+			for _, o := range batch {
+				for _, a := range groups[o.key] {
+					d.OnDelivery(a, o.err)
 				}
 			}
 		}
+		batch = batch[:0]
+	}
+	for o := range outcomes {
+		batch = append(batch, o)
+		if len(outcomes) == 0 || len(batch) >= recordAtOnce {
+			record()
+		}
+	}
+	if len(batch) > 0 {
+		record()
 	}
 	return next, ctx.Err()
 }
 
-// sendAtOnce is how many messages a round sends concurrently.
-const sendAtOnce = 8
+// sendAtOnce is how many messages a round sends concurrently, and
+// recordAtOnce the most outcomes recorded in one transaction.
+const (
+	sendAtOnce   = 8
+	recordAtOnce = 64
+)
 
 // deliver sends one message for a group of alerts (one, or a digest's) and
 // sets the outcome on each, for the caller to record.
