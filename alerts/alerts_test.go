@@ -361,7 +361,7 @@ func (s *countingStore) UpdateAlerts(ctx context.Context, as []*storage.Alert) e
 }
 
 // A burst of alerts goes out in one round, each message once, and each
-// outcome is recorded once, in shared transactions of at most 64.
+// outcome is recorded once, in shared transactions of 8 to 64.
 func TestBurstOfAlerts(t *testing.T) {
 	key := []byte("0123456789abcdef0123456789abcdef")
 	rcv, srv := newReceiver(t, key)
@@ -393,8 +393,8 @@ func TestBurstOfAlerts(t *testing.T) {
 		}
 	}
 	recorded := map[string]int{}
-	for _, ids := range cs.calls {
-		if len(ids) > 64 {
+	for i, ids := range cs.calls {
+		if len(ids) > 64 || len(ids) < 8 && i < len(cs.calls)-1 { // only the last may be short
 			t.Errorf("%d outcomes recorded in one transaction", len(ids))
 		}
 		for _, id := range ids {

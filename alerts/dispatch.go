@@ -122,8 +122,9 @@ func (d *Dispatcher) Round(ctx context.Context, force bool) (time.Time, error) {
 		groups[key] = append(groups[key], a)
 	}
 	// Messages go out a few at a time (sendAtOnce senders), and their
-	// outcomes are recorded in shared transactions, as many as have come
-	// in by the time the last record is done (up to recordAtOnce): one
+	// outcomes are recorded in shared transactions of at least sendAtOnce
+	// (or the last few), more when they come in faster than they are
+	// written, up to recordAtOnce: one
 	// write per alert would queue each behind the item commits of a busy
 	// poll cycle, and senders waiting for each record would leave a burst
 	// of a thousand alerts seconds to go out. A crash between a send and
@@ -172,9 +173,13 @@ func (d *Dispatcher) Round(ctx context.Context, force bool) (time.Time, error) {
 		}
 		batch = batch[:0]
 	}
+	left := len(order)
 	for o := range outcomes {
 		batch = append(batch, o)
-		if len(outcomes) == 0 || len(batch) >= recordAtOnce {
+		left--
+		// A record waits for a sender's worth of outcomes, or the last;
+		// while one is written, more come in, and the next takes them all.
+		if len(batch) >= sendAtOnce && len(outcomes) == 0 || len(batch) >= recordAtOnce || left == 0 {
 			record()
 		}
 	}
