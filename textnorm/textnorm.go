@@ -38,26 +38,28 @@ func Normalize(s string) string {
 	return out
 }
 
-// arabicAt decodes the character at s[i] when it is in the Arabic block
+// arabicAt reports whether the character at s[i] is in the Arabic block
 // U+0600..U+06FF (two bytes, the first D8 to DB), the bulk of what raqib
-// reads, without the general UTF-8 decoder.
-func arabicAt(s string, i int) (rune, bool) {
+// reads, and its place in the block: the index of the tables below, found
+// without the general UTF-8 decoder.
+func arabicAt(s string, i int) (int, bool) {
 	c := s[i]
 	if c < 0xD8 || c > 0xDB || i+1 >= len(s) || s[i+1]&0xC0 != 0x80 {
 		return 0, false
 	}
-	return rune(c&0x1F)<<6 | rune(s[i+1]&0x3F), true
+	return int(c&0x03)<<6 | int(s[i+1]&0x3F), true
 }
 
-// arabicFolded is Fold over the Arabic block U+0600..U+06FF, the bulk of
-// what raqib reads, as the UTF-8 bytes each character folds to (none, an
-// ASCII digit or sign, or another Arabic letter), indexed by the low bits
-// of its two bytes; asciiFolded is the same for ASCII.
+// Over the Arabic block, indexed as arabicAt gives: arabicFolded is Fold
+// as the UTF-8 bytes each character folds to (none, an ASCII digit or
+// sign, or another Arabic letter), arabicWord is isWordRune. asciiFolded
+// is Fold over ASCII.
 var (
 	arabicFolded [0x100]struct {
 		b [2]byte
 		n uint8
 	}
+	arabicWord  [0x100]bool
 	asciiFolded [0x80]byte
 )
 
@@ -67,17 +69,12 @@ func init() {
 		if f := Fold(r); f >= 0 {
 			e.n = uint8(utf8.EncodeRune(e.b[:], f))
 		}
+		arabicWord[r-0x0600] = isWordRune(r)
 	}
 	for c := range asciiFolded {
 		asciiFolded[c] = byte(Fold(rune(c)))
 	}
-	for r := rune(0x0600); r <= 0x06FF; r++ {
-		arabicWord[r-0x0600] = isWordRune(r)
-	}
 }
-
-// arabicWord is isWordRune over the Arabic block, indexed as arabicFolded.
-var arabicWord [0x100]bool
 
 // fold applies Fold to every rune. ASCII and Arabic characters, most of
 // what raqib reads, are looked up by their bytes and always written: a
@@ -99,8 +96,8 @@ func fold(s string) (out string, other, bad bool) {
 			j++
 			continue
 		}
-		if c >= 0xD8 && c <= 0xDB && i+1 < len(s) && s[i+1]&0xC0 == 0x80 {
-			e := &arabicFolded[int(c&0x03)<<6|int(s[i+1]&0x3F)]
+		if k, ok := arabicAt(s, i); ok {
+			e := &arabicFolded[k]
 			buf[j], buf[j+1] = e.b[0], e.b[1]
 			j += int(e.n)
 			i += 2
@@ -238,8 +235,8 @@ func NextWord(s string, i int) (start, end int) {
 		n := 1
 		if c < 0x80 {
 			word = asciiWord[c]
-		} else if c >= 0xD8 && c <= 0xDB && i+1 < len(s) && s[i+1]&0xC0 == 0x80 {
-			word, n = arabicWord[int(c&0x03)<<6|int(s[i+1]&0x3F)], 2
+		} else if k, ok := arabicAt(s, i); ok {
+			word, n = arabicWord[k], 2
 		} else {
 			var r rune
 			r, n = utf8.DecodeRuneInString(s[i:])
