@@ -37,7 +37,7 @@ type Doc struct {
 	title     []uint32  // content words of the title
 	peg       []uint32  // content words of the title and lead
 	samples   []uint32  // Print.Samples(), made once
-	folded    []string  // the distinct words, dedup-folded
+	words     []word    // the distinct words
 	body      []int32   // the body's words, as indexes into folded
 }
 
@@ -45,7 +45,7 @@ type Doc struct {
 // a space: the text whose hash tells an exact copy.
 func (d *Doc) AppendText(b []byte) []byte {
 	for _, id := range d.body {
-		b = append(append(b, d.folded[id]...), ' ')
+		b = append(append(b, d.words[id].folded...), ' ')
 	}
 	return b
 }
@@ -54,7 +54,7 @@ func (d *Doc) AppendText(b []byte) []byte {
 func (d *Doc) TextLen() int {
 	n := 0
 	for _, id := range d.body {
-		n += len(d.folded[id]) + 1
+		n += len(d.words[id].folded) + 1
 	}
 	return n
 }
@@ -167,10 +167,7 @@ func PrepareVocab(vocab []string, title, body []int32) *Doc {
 	for i, id := range title {
 		d.Title[i], d.titleKeys[i] = words[id].folded, words[id].key
 	}
-	d.folded = make([]string, len(words))
-	for i := range words {
-		d.folded[i] = words[i].folded
-	}
+	d.words = words
 	d.body = body
 	d.wordKeys = make([]uint32, len(body))
 	hs := make([]uint64, len(body))
@@ -182,7 +179,7 @@ func PrepareVocab(vocab []string, title, body []int32) *Doc {
 	for i := range words {
 		keys[i] = words[i].key // every vocab word is in the title or the body
 	}
-	d.Print = Fingerprint{Shingles: uniq32(d.Shingles), Words: wordSet(keys), Length: len(body)}
+	d.Print = Fingerprint{Shingles: uniq32(d.Shingles), Words: slices.Compact(sortHashes(keys)), Length: len(body)}
 	d.prepareKeys(words, title, body)
 	return d
 }
@@ -234,10 +231,6 @@ func uniq32(hs []uint64) []uint32 {
 		out[i] = uint32(h >> 32)
 	}
 	return slices.Compact(sortHashes(out))
-}
-
-func wordSet(keys []uint32) []uint32 {
-	return slices.Compact(sortHashes(slices.Clone(keys)))
 }
 
 // sortHashes sorts xs in place and returns it. Hashes are uniform, and a
