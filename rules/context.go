@@ -14,13 +14,8 @@ func Context(t *Text, hits []int32, around int) string {
 	}
 	show := map[int]bool{}
 	for _, h := range hits {
-		i := int(h)
-		if i >= t.titleN+titleGap {
-			i -= titleGap // a body word
-		} else if i >= t.titleN {
-			continue
-		}
-		if i >= len(t.ids) {
+		i, ok := t.word(h)
+		if !ok {
 			continue
 		}
 		for j := max(0, i-around); j <= min(len(t.ids)-1, i+around); j++ {

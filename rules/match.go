@@ -49,6 +49,18 @@ func (t *Text) pos(i int) int32 {
 	return int32(i)
 }
 
+// word is the index of the word at position p, the inverse of pos, or
+// false for a position no word holds.
+func (t *Text) word(p int32) (int, bool) {
+	i := int(p)
+	if i >= t.titleN+titleGap {
+		i -= titleGap // a body word
+	} else if i >= t.titleN {
+		return 0, false
+	}
+	return i, i >= 0 && i < len(t.ids)
+}
+
 // NewText prepares a title and a plain-text body. Words go straight from
 // the normalised text into the vocabulary, without a token list between.
 func NewText(title, body string) *Text {
