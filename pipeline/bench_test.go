@@ -62,11 +62,13 @@ func BenchmarkParseOnly(b *testing.B) {
 	bodies := feedBodies(b.N)
 	p := gofeed.NewParser()
 	b.ResetTimer()
+	cpu := cpuTime()
 	for i := 0; i < b.N; i++ {
 		if _, err := p.Parse(bytes.NewReader(body(bodies, i))); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, cpu)
 	b.ReportMetric(float64(b.N*perFeed)/b.Elapsed().Seconds(), "items/s")
 }
 
@@ -78,10 +80,12 @@ func BenchmarkIngest(b *testing.B) {
 	now := time.Now()
 	stored := 0
 	b.ResetTimer()
+	cpu := cpuTime()
 	for i := 0; i < b.N; i++ {
 		stored += ingest(b, p, bodies, i, now)
 	}
 	b.StopTimer()
+	reportCPU(b, cpu)
 	if stored != b.N*perFeed {
 		b.Fatalf("stored %d of %d", stored, b.N*perFeed)
 	}
@@ -95,6 +99,8 @@ func BenchmarkIngest(b *testing.B) {
 func BenchmarkParseOnlyParallel(b *testing.B) {
 	bodies := feedBodies(b.N)
 	var next atomic.Int64
+	b.ResetTimer()
+	cpu := cpuTime()
 	b.RunParallel(func(pb *testing.PB) {
 		p := gofeed.NewParser()
 		for pb.Next() {
@@ -104,6 +110,7 @@ func BenchmarkParseOnlyParallel(b *testing.B) {
 			}
 		}
 	})
+	reportCPU(b, cpu)
 	b.ReportMetric(float64(b.N*perFeed)/b.Elapsed().Seconds(), "items/s")
 }
 
@@ -113,16 +120,23 @@ func BenchmarkIngestParallel(b *testing.B) {
 	now := time.Now()
 	var next, stored atomic.Int64
 	b.ResetTimer()
+	cpu := cpuTime()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			stored.Add(int64(ingest(b, p, bodies, int(next.Add(1)), now)))
 		}
 	})
 	b.StopTimer()
+	reportCPU(b, cpu)
 	if int(stored.Load()) != b.N*perFeed {
 		b.Fatalf("stored %d of %d", stored.Load(), b.N*perFeed)
 	}
 	b.ReportMetric(float64(b.N*perFeed)/b.Elapsed().Seconds(), "items/s")
+}
+
+// reportCPU reports the CPU time an operation used since start, in ms.
+func reportCPU(b *testing.B, start time.Duration) {
+	b.ReportMetric(float64(cpuTime()-start)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 }
 
 func newBenchPipeline(b *testing.B) *pipeline.Pipeline {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,10 +31,10 @@ var (
 	bByTime   = []byte("bytime")   // date nanos (8) | seq (8) -> item id
 	bClusters = []byte("clusters") // cluster id -> Cluster JSON
 	bSeeds    = []byte("seeds")    // file name -> Seed JSON
-	bPrints   = []byte("prints")   // doc id -> date nanos (8) | fingerprint
+	bPrints   = []byte("prints")   // item seq (8) or seed id -> date nanos (8) | fingerprint
 	bAlerts   = []byte("alerts")   // alert id -> Alert JSON
 	bPending  = []byte("pending")  // alert id -> nothing: the outbox's pending alerts
-	bSamples  = []byte("samples")  // doc id -> first-seen date nanos (8) | index samples
+	bSamples  = []byte("samples")  // item seq (8) -> date (8) | id length (uvarint) | id | samples; seed id -> date (8) | samples
 	allBucket = [][]byte{bMeta, bFeeds, bItems, bIDs, bKeys, bByTime, bClusters, bSeeds, bPrints, bAlerts, bPending, bSamples}
 )
 
@@ -73,7 +74,11 @@ func OpenBolt(path string) (*Bolt, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	s := &Bolt{db: db, path: path, stop: make(chan struct{}), done: make(chan struct{})}
-	if err := s.init(); err != nil {
+	err = s.init()
+	if err == nil {
+		err = s.migrate()
+	}
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
@@ -110,9 +115,92 @@ func (s *Bolt) init() error {
 		case binary.BigEndian.Uint64(v) > SchemaVersion:
 			return fmt.Errorf("schema version %d is newer than this raqib understands (%d): upgrade raqib", binary.BigEndian.Uint64(v), SchemaVersion)
 		}
-		// Older schema versions migrate here, one step at a time.
 		return nil
 	})
+}
+
+// migrateChunk is how many entries one migration transaction moves.
+var migrateChunk = 5000
+
+// migrate brings an older file to SchemaVersion, one step at a time.
+func (s *Bolt) migrate() error {
+	for {
+		var version uint64
+		if err := s.db.View(func(tx *bolt.Tx) error {
+			version = binary.BigEndian.Uint64(tx.Bucket(bMeta).Get([]byte("schema")))
+			return nil
+		}); err != nil {
+			return err
+		}
+		switch version {
+		case SchemaVersion:
+			return nil
+		case 1:
+			if err := s.migrateDocsBySeq(); err != nil {
+				return fmt.Errorf("migrate schema 1 to 2: %w", err)
+			}
+		default:
+			return fmt.Errorf("schema version %d has no migration", version)
+		}
+	}
+}
+
+// migrateDocsBySeq re-keys items' fingerprints and samples from the item
+// id to its sequence number (schema 2). It moves them in transactions of
+// a few thousand, so that a million items do not make one huge
+// transaction; after a crash between two, the next start goes on where
+// it stopped (Open returns only once every entry has moved).
+func (s *Bolt) migrateDocsBySeq() error {
+	for {
+		done := false
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			prints, samples, ids := tx.Bucket(bPrints), tx.Bucket(bSamples), tx.Bucket(bIDs)
+			// Items' old keys are their ids (hex), after every sequence
+			// key (which starts with 0); seeds keep their "seed:" keys.
+			var old [][]byte
+			for _, b := range []*bolt.Bucket{prints, samples} {
+				c := b.Cursor()
+				for k, _ := c.Seek([]byte{1}); k != nil && len(old) < migrateChunk; k, _ = c.Next() {
+					if !bytes.HasPrefix(k, []byte("seed:")) {
+						old = append(old, bytes.Clone(k))
+					}
+				}
+			}
+			if len(old) == 0 {
+				done = true
+				return tx.Bucket(bMeta).Put([]byte("schema"), u64(2))
+			}
+			for _, k := range old {
+				pv, sv := bytes.Clone(prints.Get(k)), bytes.Clone(samples.Get(k))
+				if err := prints.Delete(k); err != nil {
+					return err
+				}
+				if err := samples.Delete(k); err != nil {
+					return err
+				}
+				seq := bytes.Clone(seqOf(ids.Get(k)))
+				if seq == nil {
+					continue // the item itself is gone
+				}
+				if pv != nil {
+					if err := prints.Put(seq, pv); err != nil {
+						return err
+					}
+				}
+				if len(sv) >= 8 {
+					v := sampleValue(time.Time{}, string(k), sv[8:])
+					copy(v, sv[:8]) // the date as stored
+					if err := samples.Put(seq, v); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil || done {
+			return err
+		}
+	}
 }
 
 // Path is the database file.
@@ -346,10 +434,12 @@ func (s *Bolt) Commit(_ context.Context, batch *Batch) (*CommitResult, error) {
 			}
 			if it.Fingerprint != nil {
 				// History's window counts from when raqib saw the item.
-				if err := tx.Bucket(bPrints).Put([]byte(it.ID), printValue(it.Fetched, it.Fingerprint)); err != nil {
+				// Keyed by sequence, so that these puts append: keyed by
+				// the id (a hash) each landed on a page of its own.
+				if err := tx.Bucket(bPrints).Put(u64(seq), printValue(it.Fetched, it.Fingerprint)); err != nil {
 					return err
 				}
-				if err := tx.Bucket(bSamples).Put([]byte(it.ID), printValue(it.Fetched, it.Samples)); err != nil {
+				if err := tx.Bucket(bSamples).Put(u64(seq), sampleValue(it.Fetched, it.ID, it.Samples)); err != nil {
 					return err
 				}
 			}
@@ -396,6 +486,22 @@ func printValue(date time.Time, data []byte) []byte {
 	copy(v[8:], data)
 	return v
 }
+
+// sampleValue is an item's entry in the samples bucket: the id rides
+// along because the key is the sequence number.
+func sampleValue(date time.Time, id string, samples []byte) []byte {
+	v := make([]byte, 8, 8+binary.MaxVarintLen64+len(id)+len(samples))
+	if !date.IsZero() {
+		binary.BigEndian.PutUint64(v, uint64(date.UnixNano()))
+	}
+	v = binary.AppendUvarint(v, uint64(len(id)))
+	v = append(v, id...)
+	return append(v, samples...)
+}
+
+// isSeqKey tells an item's sequence-number key (8 bytes, the first 0
+// below 2^56) from a seed's "seed:" id.
+func isSeqKey(k []byte) bool { return len(k) == 8 && k[0] == 0 }
 
 func addToCluster(tx *bolt.Tx, it *Item) error {
 	cb := tx.Bucket(bClusters)
@@ -634,11 +740,18 @@ func (s *Bolt) Fingerprints(_ context.Context, since time.Time, fn func(Fingerpr
 			if nanos != 0 {
 				date = time.Unix(0, nanos)
 			}
-			isSeed := bytes.HasPrefix(k, []byte("seed:"))
-			if !isSeed && date.Before(since) {
-				return nil
+			id, data := k, v[8:]
+			if isSeqKey(k) {
+				if date.Before(since) {
+					return nil
+				}
+				n, w := binary.Uvarint(data)
+				if w <= 0 || uint64(len(data)-w) < n {
+					return fmt.Errorf("read samples of item %d: damaged entry", binary.BigEndian.Uint64(k))
+				}
+				id, data = data[w:w+int(n)], data[w+int(n):]
 			}
-			return fn(Fingerprint{DocID: k, Date: date, Data: v[8:]})
+			return fn(Fingerprint{DocID: id, Date: date, Data: data})
 		})
 	})
 }
@@ -696,10 +809,10 @@ func (s *Bolt) pruneBatch(cutoff time.Time, pending map[string]bool, max int) (i
 			if err := ids.Delete([]byte(it.ID)); err != nil {
 				return err
 			}
-			if err := prints.Delete([]byte(it.ID)); err != nil {
+			if err := prints.Delete(seq); err != nil {
 				return err
 			}
-			if err := tx.Bucket(bSamples).Delete([]byte(it.ID)); err != nil {
+			if err := tx.Bucket(bSamples).Delete(seq); err != nil {
 				return err
 			}
 			dead = append(dead, append([]byte(nil), k...))
@@ -718,7 +831,13 @@ func (s *Bolt) pruneBatch(cutoff time.Time, pending map[string]bool, max int) (i
 func (s *Bolt) Fingerprint(_ context.Context, id string) ([]byte, error) {
 	var out []byte
 	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bPrints).Get([]byte(id))
+		key := []byte(id)
+		if !strings.HasPrefix(id, "seed:") {
+			if key = seqOf(tx.Bucket(bIDs).Get(key)); key == nil {
+				return ErrNotFound
+			}
+		}
+		v := tx.Bucket(bPrints).Get(key)
 		if len(v) < 8 {
 			return ErrNotFound
 		}

@@ -3,7 +3,9 @@ package storage
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -179,5 +181,111 @@ func TestItemClusterNewAndOldFiles(t *testing.T) {
 	}
 	if n, err := s.Prune(ctx, time.Now().Add(time.Hour)); err != nil || n != 3 {
 		t.Errorf("prune of both formats: %d, %v", n, err)
+	}
+}
+
+// A schema 1 file keyed items' fingerprints and samples by item id; Open
+// re-keys them by sequence number, in several transactions, and goes on
+// from a file where a crash left some entries moved and some not.
+func TestMigrateDocsBySeq(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "raqib.db")
+	s, err := OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetched := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	var items []*Item
+	for i := 0; i < 7; i++ {
+		id := fmt.Sprintf("%020x", i+1)
+		items = append(items, &Item{ID: id, Feed: "f", Title: id, Keys: []string{"url:" + id}, Cluster: id, Fetched: fetched,
+			Fingerprint: []byte{1, byte(i)}, Samples: []byte{2, byte(i)}})
+	}
+	s.PutSeeds(ctx, []*Seed{{Name: "s.txt", Text: "نص", Hash: "h", Fingerprint: []byte{3}, Samples: []byte{4}}})
+	if _, err := s.Commit(ctx, &Batch{Items: items}); err != nil {
+		t.Fatal(err)
+	}
+	// Write five of the items' entries back as schema 1 had them; two stay
+	// moved, as a crash during the migration would leave them.
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		prints, samples := tx.Bucket(bPrints), tx.Bucket(bSamples)
+		for _, it := range items[:5] {
+			seq := u64(it.Seq)
+			if err := prints.Delete(seq); err != nil {
+				return err
+			}
+			if err := samples.Delete(seq); err != nil {
+				return err
+			}
+			if err := prints.Put([]byte(it.ID), printValue(it.Fetched, it.Fingerprint)); err != nil {
+				return err
+			}
+			if err := samples.Put([]byte(it.ID), printValue(it.Fetched, it.Samples)); err != nil {
+				return err
+			}
+		}
+		// An entry whose item is gone is dropped.
+		if err := samples.Put([]byte("00000000000000000fff"), printValue(fetched, []byte{9})); err != nil {
+			return err
+		}
+		return tx.Bucket(bMeta).Put([]byte("schema"), u64(1))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	defer func(n int) { migrateChunk = n }(migrateChunk)
+	migrateChunk = 2
+	if s, err = OpenBolt(path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got := map[string]Fingerprint{}
+	if err := s.Fingerprints(ctx, fetched.Add(-time.Hour), func(f Fingerprint) error {
+		got[string(f.DocID)] = Fingerprint{Date: f.Date, Data: bytes.Clone(f.Data)}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(items)+1 {
+		t.Errorf("%d documents after the migration, want %d: %v", len(got), len(items)+1, got)
+	}
+	for _, it := range items {
+		f := got[it.ID]
+		if !bytes.Equal(f.Data, it.Samples) || !f.Date.Equal(fetched) {
+			t.Errorf("samples of %s: %+v", it.ID, f)
+		}
+		fp, err := s.Fingerprint(ctx, it.ID)
+		if err != nil || !bytes.Equal(fp, it.Fingerprint) {
+			t.Errorf("fingerprint of %s: %v %v", it.ID, fp, err)
+		}
+	}
+	if f := got["seed:s.txt"]; !bytes.Equal(f.Data, []byte{4}) {
+		t.Errorf("seed samples %+v", f)
+	}
+	if err := s.db.View(func(tx *bolt.Tx) error {
+		if v := binary.BigEndian.Uint64(tx.Bucket(bMeta).Get([]byte("schema"))); v != SchemaVersion {
+			t.Errorf("schema %d after the migration", v)
+		}
+		for _, b := range [][]byte{bPrints, bSamples} {
+			tx.Bucket(b).ForEach(func(k, _ []byte) error {
+				if !isSeqKey(k) && !bytes.HasPrefix(k, []byte("seed:")) {
+					t.Errorf("%s still holds the old key %q", b, k)
+				}
+				return nil
+			})
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Pruning removes the re-keyed entries with their items.
+	if n, err := s.Prune(ctx, fetched.Add(time.Hour)); err != nil || n != len(items) {
+		t.Fatalf("pruned %d, %v", n, err)
+	}
+	n := 0
+	s.Fingerprints(ctx, time.Time{}, func(Fingerprint) error { n++; return nil })
+	if n != 1 {
+		t.Errorf("%d documents after pruning every item, want the seed", n)
 	}
 }
