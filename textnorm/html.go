@@ -101,7 +101,10 @@ var rawText = map[atom.Atom]bool{
 // the same output) at several times its speed: the tokenizer copies each
 // text and tag into a token and looks every tag's attributes over.
 func plainHTMLToText(s string) (text string, ok bool) {
-	b := make([]byte, 0, len(s))
+	bp := scratch.Get().(*[]byte)
+	defer scratch.Put(bp)
+	b := (*bp)[:0]
+	defer func() { *bp = b[:0] }() // keeps what appending grew
 	var name [16]byte
 	for i := 0; ; {
 		j := strings.IndexByte(s[i:], '<')
@@ -145,7 +148,7 @@ func plainHTMLToText(s string) (text string, ok bool) {
 			b = append(b, ' ')
 		}
 	}
-	return collapse(string(b)), true
+	return string(collapseBytes(b)), true
 }
 
 // skipAttributes returns the index just past the '>' that ends a tag whose
@@ -227,10 +230,13 @@ func appendHTMLText(b []byte, t string) []byte {
 }
 
 // collapse squeezes spaces within lines and blank lines between paragraphs.
-// Words are copied in runs of bytes; only the separators are looked at.
-func collapse(s string) string {
-	var b strings.Builder
-	b.Grow(len(s))
+func collapse(s string) string { return string(collapseBytes([]byte(s))) }
+
+// collapseBytes is collapse in place: what it writes is never longer than
+// what it has read. Words are copied in runs of bytes; only the separators
+// are looked at.
+func collapseBytes(s []byte) []byte {
+	w := 0
 	space, newline := false, 0
 	for i := 0; i < len(s); {
 		var n int // length of a separator at i, or 0
@@ -255,12 +261,14 @@ func collapse(s string) string {
 			i += n
 			continue
 		}
-		if b.Len() > 0 {
+		if w > 0 {
 			switch {
 			case newline > 0:
-				b.WriteByte('\n')
+				s[w] = '\n'
+				w++
 			case space:
-				b.WriteByte(' ')
+				s[w] = ' '
+				w++
 			}
 		}
 		newline, space = 0, false
@@ -268,10 +276,10 @@ func collapse(s string) string {
 		for j < len(s) && !maybeSeparator(s[j]) {
 			j++
 		}
-		b.WriteString(s[i:j])
+		w += copy(s[w:], s[i:j])
 		i = j
 	}
-	return b.String()
+	return s[:w]
 }
 
 // maybeSeparator reports whether a separator collapse knows may start at

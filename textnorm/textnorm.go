@@ -6,6 +6,7 @@ package textnorm
 
 import (
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -86,7 +87,13 @@ func init() {
 func fold(s string) (out string, other, bad bool) {
 	// buf always has room for the rest of s, folded to no longer, so the
 	// ASCII and Arabic writes need no check.
-	buf := make([]byte, len(s)+4)
+	bp := scratch.Get().(*[]byte)
+	defer scratch.Put(bp)
+	if cap(*bp) < len(s)+4 {
+		*bp = make([]byte, len(s)+4+len(s)/4)
+	}
+	buf := (*bp)[:len(s)+4]
+	defer func() { *bp = buf[:0] }() // keeps a buffer the fold grew
 	j := 0
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -123,6 +130,11 @@ func fold(s string) (out string, other, bad bool) {
 	}
 	return string(buf[:j]), other, bad
 }
+
+// scratch holds work space between calls of fold and the HTML scan: their
+// result is copied out as a new string anyway, so a fresh buffer per text
+// was only more memory to zero and collect.
+var scratch = sync.Pool{New: func() any { return new([]byte) }}
 
 // needsNFKC reports whether NFKC could change s. ASCII and the Arabic block
 // are skipped byte-quickly (Arabic text is most of what raqib reads); any
