@@ -401,6 +401,14 @@ func (s *Bolt) Commit(_ context.Context, batch *Batch) (*CommitResult, error) {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		res.Stored, res.Skipped = nil, nil
 		items, ids := tx.Bucket(bItems), tx.Bucket(bIDs)
+		// These buckets are keyed by sequence number (bytime by date
+		// first, mostly now): new keys go at the end, and a page that
+		// splits is never written again. Split at bbolt's default of half
+		// full, each would stay half empty.
+		for _, b := range []*bolt.Bucket{items, tx.Bucket(bPrints), tx.Bucket(bSamples)} {
+			b.FillPercent = 1
+		}
+		tx.Bucket(bByTime).FillPercent = 0.9
 		for _, it := range batch.Items {
 			if lookupKeys(tx, it.Keys) != "" || ids.Get([]byte(it.ID)) != nil {
 				res.Skipped = append(res.Skipped, it)
