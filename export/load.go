@@ -43,31 +43,15 @@ var ContentTypes = map[string]string{
 // item per story too: the first item of the story that matched the rule,
 // which need not be the story's first item.
 func Load(ctx context.Context, st storage.Store, opt storage.ListOptions) ([]Entry, error) {
-	perStory := opt.Rule != "" && !opt.WithDuplicates
-	limit := opt.Limit
-	if perStory {
-		opt.WithDuplicates, opt.Limit = true, 0
+	var items []*storage.Item
+	var err error
+	if opt.Rule != "" && !opt.WithDuplicates {
+		items, err = st.RuleStories(ctx, opt.Rule, opt.Limit)
+	} else {
+		items, err = st.Items(ctx, opt)
 	}
-	items, err := st.Items(ctx, opt)
 	if err != nil {
 		return nil, err
-	}
-	if perStory {
-		// Newest first: the last one seen of each story is its first match.
-		first := map[string]*storage.Item{}
-		for _, it := range items {
-			first[it.Cluster] = it
-		}
-		kept := items[:0]
-		for _, it := range items {
-			if first[it.Cluster] == it {
-				kept = append(kept, it)
-			}
-		}
-		items = kept
-		if limit > 0 && len(items) > limit {
-			items = items[:limit]
-		}
 	}
 	cache := map[string]*storage.Cluster{}
 	out := make([]Entry, 0, len(items))

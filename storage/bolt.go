@@ -35,7 +35,7 @@ var (
 	bAlerts   = []byte("alerts")   // alert id -> Alert JSON
 	bPending  = []byte("pending")  // alert id -> nothing: the outbox's pending alerts
 	bSamples  = []byte("samples")  // item seq (8) -> date (8) | id length (uvarint) | id | samples; seed id -> date (8) | samples
-	allBucket = [][]byte{bMeta, bFeeds, bItems, bIDs, bKeys, bByTime, bClusters, bSeeds, bPrints, bAlerts, bPending, bSamples}
+	allBucket = [][]byte{bMeta, bFeeds, bItems, bIDs, bKeys, bByTime, bClusters, bSeeds, bPrints, bAlerts, bPending, bSamples, bByRule, bStoryTime}
 )
 
 // Bolt is the embedded BoltDB store.
@@ -138,6 +138,10 @@ func (s *Bolt) migrate() error {
 		case 1:
 			if err := s.migrateDocsBySeq(); err != nil {
 				return fmt.Errorf("migrate schema 1 to 2: %w", err)
+			}
+		case 2:
+			if err := s.migrateListIndexes(); err != nil {
+				return fmt.Errorf("migrate schema 2 to 3: %w", err)
 			}
 		default:
 			return fmt.Errorf("schema version %d has no migration", version)
@@ -289,16 +293,25 @@ func getJSON[T any](b *bolt.Bucket, key []byte) (*T, error) {
 	if v == nil {
 		return nil, ErrNotFound
 	}
+	t, err := decodeJSON[T](v)
+	if err != nil {
+		return nil, fmt.Errorf("%w (key %q)", err, key)
+	}
+	return t, nil
+}
+
+// decodeJSON reads a stored value, deflated or not.
+func decodeJSON[T any](v []byte) (*T, error) {
 	if len(v) > 0 && v[0] == compressed {
 		raw, err := inflate(v[1:])
 		if err != nil {
-			return nil, fmt.Errorf("decompress %s: %w", key, err)
+			return nil, fmt.Errorf("decompress: %w", err)
 		}
 		v = raw
 	}
 	var t T
 	if err := json.Unmarshal(v, &t); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", key, err)
+		return nil, fmt.Errorf("decode: %w", err)
 	}
 	return &t, nil
 }
@@ -435,6 +448,11 @@ func (s *Bolt) Commit(_ context.Context, batch *Batch) (*CommitResult, error) {
 			if err := tx.Bucket(bByTime).Put(timeKey(it.Date(), seq), []byte(it.ID)); err != nil {
 				return err
 			}
+			for _, r := range it.Rules {
+				if err := tx.Bucket(bByRule).Put(ruleKey(r, it.Date(), seq), []byte(it.Cluster)); err != nil {
+					return err
+				}
+			}
 			if it.TextHash != "" && tx.Bucket(bKeys).Get([]byte("text:"+it.TextHash)) == nil {
 				if err := tx.Bucket(bKeys).Put([]byte("text:"+it.TextHash), []byte(it.ID)); err != nil {
 					return err
@@ -512,13 +530,14 @@ func sampleValue(date time.Time, id string, samples []byte) []byte {
 func isSeqKey(k []byte) bool { return len(k) == 8 && k[0] == 0 }
 
 func addToCluster(tx *bolt.Tx, it *Item) error {
-	cb := tx.Bucket(bClusters)
-	c, err := getJSON[Cluster](cb, []byte(it.Cluster))
+	c, err := getJSON[Cluster](tx.Bucket(bClusters), []byte(it.Cluster))
+	existed := err == nil
 	if errors.Is(err, ErrNotFound) {
 		c = &Cluster{ID: it.Cluster, Title: it.Title, First: it.Date()}
 	} else if err != nil {
 		return err
 	}
+	before := c.Updated
 	c.Size++
 	found := false
 	for _, f := range c.Feeds {
@@ -528,7 +547,7 @@ func addToCluster(tx *bolt.Tx, it *Item) error {
 		c.Feeds = append(c.Feeds, it.Feed)
 	}
 	c.Updated = it.Fetched
-	return putJSON(cb, []byte(c.ID), c)
+	return putCluster(tx, c, before, existed)
 }
 
 // seqOf is the items-bucket key in an ids value.
@@ -574,6 +593,9 @@ func (s *Bolt) ItemCluster(_ context.Context, id string) (string, error) {
 }
 
 func (s *Bolt) Items(_ context.Context, opt ListOptions) ([]*Item, error) {
+	if opt.Rule != "" {
+		return s.ruleItems(opt)
+	}
 	var out []*Item
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bByTime).Cursor()
@@ -635,33 +657,6 @@ func (s *Bolt) Cluster(_ context.Context, id string) (*Cluster, error) {
 	return c, err
 }
 
-func (s *Bolt) Clusters(_ context.Context, since time.Time, limit int) ([]*Cluster, error) {
-	var out []*Cluster
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bClusters).ForEach(func(k, v []byte) error {
-			var c Cluster
-			if err := json.Unmarshal(v, &c); err != nil {
-				return fmt.Errorf("decode cluster %s: %w", k, err)
-			}
-			if c.Updated.Before(since) {
-				return nil
-			}
-			out = append(out, &c)
-			return nil
-		})
-	})
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Size != out[j].Size {
-			return out[i].Size > out[j].Size
-		}
-		return out[i].Updated.After(out[j].Updated)
-	})
-	if limit > 0 && len(out) > limit {
-		out = out[:limit]
-	}
-	return out, err
-}
-
 func (s *Bolt) PutSeeds(_ context.Context, seeds []*Seed) (int, error) {
 	added := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -685,7 +680,7 @@ func (s *Bolt) PutSeeds(_ context.Context, seeds []*Seed) (int, error) {
 			}
 			if old == nil {
 				c := &Cluster{ID: sd.ID(), Size: 1, Feeds: []string{"seeds"}, Title: firstLine(sd.Text), First: sd.Date, Updated: sd.Imported}
-				if err := putJSON(tx.Bucket(bClusters), []byte(c.ID), c); err != nil {
+				if err := putCluster(tx, c, time.Time{}, false); err != nil {
 					return err
 				}
 			}
@@ -799,7 +794,7 @@ func (s *Bolt) pruneBatch(cutoff time.Time, pending map[string]bool, max int) (i
 				more = true
 				break
 			}
-			seq := seqOf(ids.Get(v))
+			seq := bytes.Clone(seqOf(ids.Get(v))) // outlives the id's deletion
 			if seq == nil {
 				dead = append(dead, append([]byte(nil), k...))
 				continue
@@ -822,6 +817,11 @@ func (s *Bolt) pruneBatch(cutoff time.Time, pending map[string]bool, max int) (i
 			}
 			if err := tx.Bucket(bSamples).Delete(seq); err != nil {
 				return err
+			}
+			for _, r := range it.Rules {
+				if err := tx.Bucket(bByRule).Delete(ruleKey(r, it.Date(), binary.BigEndian.Uint64(seq))); err != nil {
+					return err
+				}
 			}
 			dead = append(dead, append([]byte(nil), k...))
 			n++

@@ -13,7 +13,7 @@ import (
 )
 
 // SchemaVersion is written to the meta bucket; Open migrates older files.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // ErrInUse is returned when another process holds the database.
 var ErrInUse = errors.New("database is in use by another raqib process")
@@ -200,7 +200,11 @@ type Store interface {
 	ItemCount(ctx context.Context) (int, error)
 
 	Cluster(ctx context.Context, id string) (*Cluster, error)
+	// Clusters lists the stories updated since, the largest first.
 	Clusters(ctx context.Context, since time.Time, limit int) ([]*Cluster, error)
+	// RuleStories lists a rule's stream: for each story that matched the
+	// rule, its first item to match; newest first.
+	RuleStories(ctx context.Context, rule string, limit int) ([]*Item, error)
 
 	// PutSeeds stores seeds whose name or text are new; it returns how many.
 	PutSeeds(ctx context.Context, seeds []*Seed) (int, error)

@@ -469,24 +469,28 @@ func cmdStories(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	var ids []string
+	for _, c := range cs {
+		if c.Size >= 2 {
+			ids = append(ids, c.ID)
+		}
+	}
+	members, err := a.store.StoryItems(ctx, time.Now().Add(-d), ids)
+	if err != nil {
+		return err
+	}
 	for _, c := range cs {
 		if c.Size < 2 {
 			continue
 		}
 		sort.Strings(c.Feeds)
 		fmt.Fprintf(stdout, "%3d  %s  %s\n     story %s; outlets: %s\n", c.Size, when(c.Updated), oneLine(c.Title, 90), c.ID, strings.Join(c.Feeds, ", "))
-		items, err := a.store.Items(ctx, storage.ListOptions{WithDuplicates: true, Since: time.Now().Add(-d)})
-		if err != nil {
-			return err
-		}
-		for _, it := range items {
-			if it.Cluster == c.ID {
-				sim := "first seen"
-				if it.DuplicateOf != "" {
-					sim = fmt.Sprintf("similarity %.2f", it.Similarity)
-				}
-				fmt.Fprintf(stdout, "       - %-14s %s (%s)\n", it.Feed, oneLine(it.Title, 70), sim)
+		for _, it := range members[c.ID] {
+			sim := "first seen"
+			if it.DuplicateOf != "" {
+				sim = fmt.Sprintf("similarity %.2f", it.Similarity)
 			}
+			fmt.Fprintf(stdout, "       - %-14s %s (%s)\n", it.Feed, oneLine(it.Title, 70), sim)
 		}
 	}
 	return nil

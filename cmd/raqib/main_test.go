@@ -231,6 +231,16 @@ func TestSeedCopyIsADuplicateOfTheSeed(t *testing.T) {
 			t.Errorf("export without --all includes duplicate %s", it.URL)
 		}
 	}
+	// The story list shows the seed's story with the outlet's copy in it.
+	out, errOut, code := raqib(t, "stories", "--since", "100000h", "--config", cfg)
+	if code != 0 {
+		t.Fatalf("stories: %d %s", code, errOut)
+	}
+	for _, want := range []string{"story seed:000_a42b1f5e1f85cc83.txt", "outlets: outlet, seeds", "- outlet", "بوتين يستقبل حفتر (similarity"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stories output lacks %q:\n%s", want, out)
+		}
+	}
 }
 
 func TestSeedsImportIsIdempotent(t *testing.T) {

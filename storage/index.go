@@ -1,0 +1,300 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Two indexes answer the listings that a desk's readers and the API ask
+// again and again, without decoding the history: with a million items a
+// rule's stream read every item (a minute a request) and the story list
+// every story (five seconds).
+var (
+	bByRule    = []byte("byrule")    // rule name | 0 | date nanos (8) | seq (8) -> story id
+	bStoryTime = []byte("storytime") // updated nanos (8) | story id -> size (uvarint)
+)
+
+// ruleKey orders a rule's items as bytime orders all items.
+func ruleKey(rule string, date time.Time, seq uint64) []byte {
+	k := make([]byte, 0, len(rule)+1+16)
+	k = append(k, rule...)
+	k = append(k, 0)
+	return append(k, timeKey(date, seq)...)
+}
+
+// storyKey orders stories by their last update; a zero time (a seed
+// imported by a file from before the import time was kept) sorts first.
+func storyKey(updated time.Time, id string) []byte {
+	k := make([]byte, 8, 8+len(id))
+	if !updated.IsZero() {
+		binary.BigEndian.PutUint64(k, uint64(updated.UnixNano())+(1<<63))
+	}
+	return append(k, id...)
+}
+
+// putCluster stores a story and keeps its place in the storytime index;
+// before is the story's last update as stored, zero for a new story.
+func putCluster(tx *bolt.Tx, c *Cluster, before time.Time, existed bool) error {
+	st := tx.Bucket(bStoryTime)
+	if existed {
+		if err := st.Delete(storyKey(before, c.ID)); err != nil {
+			return err
+		}
+	}
+	if err := st.Put(storyKey(c.Updated, c.ID), binary.AppendUvarint(nil, uint64(c.Size))); err != nil {
+		return err
+	}
+	return putJSON(tx.Bucket(bClusters), []byte(c.ID), c)
+}
+
+// Clusters lists the stories updated since, the largest first and, of one
+// size, the latest. It reads the storytime index back to since and decodes
+// only the stories it returns.
+func (s *Bolt) Clusters(_ context.Context, since time.Time, limit int) ([]*Cluster, error) {
+	type entry struct {
+		size    uint64
+		updated []byte // the key's time, which orders as the time does
+		id      string
+	}
+	before := func(a, b entry) bool { // a lists before b
+		if a.size != b.size {
+			return a.size > b.size
+		}
+		return bytes.Compare(a.updated, b.updated) > 0
+	}
+	var out []*Cluster
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var best []entry // sorted; at most limit when limit > 0
+		floor := storyKey(since, "")
+		c := tx.Bucket(bStoryTime).Cursor()
+		for k, v := c.Last(); k != nil && bytes.Compare(k[:8], floor) >= 0; k, v = c.Prev() {
+			size, n := binary.Uvarint(v)
+			if n <= 0 || len(k) < 8 {
+				return fmt.Errorf("list stories: damaged index entry %q", k)
+			}
+			e := entry{size, k[:8], string(k[8:])}
+			if limit > 0 && len(best) == limit && !before(e, best[limit-1]) {
+				continue
+			}
+			i := sort.Search(len(best), func(i int) bool { return before(e, best[i]) })
+			best = append(best, entry{})
+			copy(best[i+1:], best[i:])
+			best[i] = e
+			if limit > 0 && len(best) > limit {
+				best = best[:limit]
+			}
+		}
+		cb := tx.Bucket(bClusters)
+		for _, e := range best {
+			c, err := getJSON[Cluster](cb, []byte(e.id))
+			if err != nil {
+				return fmt.Errorf("list stories: story %s: %w", e.id, err)
+			}
+			out = append(out, c)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// RuleStories lists a rule's stream: one item per story that matched the
+// rule, the story's first item to match, newest first. It reads the rule's
+// index entries (the story is in each) and decodes only the items it
+// returns.
+func (s *Bolt) RuleStories(_ context.Context, rule string, limit int) ([]*Item, error) {
+	var out []*Item
+	err := s.db.View(func(tx *bolt.Tx) error {
+		prefix := append([]byte(rule), 0)
+		first := map[string][]byte{} // story -> its oldest entry's key
+		c := tx.Bucket(bByRule).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if _, ok := first[string(v)]; !ok {
+				first[string(v)] = bytes.Clone(k)
+			}
+		}
+		keys := make([][]byte, 0, len(first))
+		for _, k := range first {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(i, j int) bool { return bytes.Compare(keys[i], keys[j]) > 0 })
+		if limit > 0 && len(keys) > limit {
+			keys = keys[:limit]
+		}
+		items := tx.Bucket(bItems)
+		for _, k := range keys {
+			it, err := getJSON[Item](items, k[len(k)-8:])
+			if err != nil {
+				return fmt.Errorf("list rule %s: %w", rule, err)
+			}
+			out = append(out, it)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ruleItems is Items for one rule's items, from the byrule index.
+func (s *Bolt) ruleItems(opt ListOptions) ([]*Item, error) {
+	var out []*Item
+	err := s.db.View(func(tx *bolt.Tx) error {
+		prefix := append([]byte(opt.Rule), 0)
+		items := tx.Bucket(bItems)
+		c := tx.Bucket(bByRule).Cursor()
+		// The last key of the rule: its prefix, then the largest time.
+		k, _ := c.Seek(append(bytes.Clone(prefix), bytes.Repeat([]byte{0xff}, 16)...))
+		if k == nil {
+			k, _ = c.Last()
+		} else {
+			k, _ = c.Prev()
+		}
+		for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
+			it, err := getJSON[Item](items, k[len(k)-8:])
+			if err != nil {
+				return fmt.Errorf("list rule %s: %w", opt.Rule, err)
+			}
+			if !opt.Since.IsZero() && it.Date().Before(opt.Since) {
+				break
+			}
+			if (!opt.WithDuplicates && it.DuplicateOf != "") || (opt.Feed != "" && it.Feed != opt.Feed) {
+				continue
+			}
+			out = append(out, it)
+			if opt.Limit > 0 && len(out) >= opt.Limit {
+				break
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// migrateListIndexes builds the byrule and storytime indexes of a schema 2
+// file from its items and stories (schema 3). It goes in transactions of
+// migrateChunk records, noting where it is in the meta bucket, so that a
+// crash resumes; the puts are the same when redone.
+func (s *Bolt) migrateListIndexes() error {
+	steps := []struct {
+		bucket, mark []byte
+		index        func(tx *bolt.Tx, k, v []byte) error
+	}{
+		{bItems, []byte("migrate3.items"), func(tx *bolt.Tx, k, v []byte) error {
+			if len(v) > 0 && v[0] == compressed {
+				raw, err := inflate(v[1:])
+				if err != nil {
+					return fmt.Errorf("item %d: decompress: %w", binary.BigEndian.Uint64(k), err)
+				}
+				v = raw
+			}
+			// Most items matched no rule, and the encoder leaves out an
+			// empty list: a string value cannot hold this unescaped.
+			if !bytes.Contains(v, []byte(`"rules":[`)) {
+				return nil
+			}
+			it, err := decodeJSON[Item](v)
+			if err != nil {
+				return fmt.Errorf("item %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			for _, r := range it.Rules {
+				if err := tx.Bucket(bByRule).Put(ruleKey(r, it.Date(), binary.BigEndian.Uint64(k)), []byte(it.Cluster)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{bClusters, []byte("migrate3.stories"), func(tx *bolt.Tx, k, v []byte) error {
+			var c Cluster
+			if err := json.Unmarshal(v, &c); err != nil {
+				return fmt.Errorf("story %s: %w", k, err)
+			}
+			return tx.Bucket(bStoryTime).Put(storyKey(c.Updated, c.ID), binary.AppendUvarint(nil, uint64(c.Size)))
+		}},
+	}
+	for _, step := range steps {
+		for done := false; !done; {
+			err := s.db.Update(func(tx *bolt.Tx) error {
+				meta := tx.Bucket(bMeta)
+				from := meta.Get(step.mark)
+				c := tx.Bucket(step.bucket).Cursor()
+				k, v := c.First()
+				if from != nil {
+					if k, v = c.Seek(from); k != nil && bytes.Equal(k, from) {
+						k, v = c.Next()
+					}
+				}
+				var last []byte
+				for n := 0; k != nil && n < migrateChunk; k, v = c.Next() {
+					if err := step.index(tx, k, v); err != nil {
+						return err
+					}
+					last, n = k, n+1
+				}
+				// The pages read stay counted in the process's memory
+				// until let go of (see unmapScanned); a write transaction
+				// writes through the file, not the mapping.
+				unmapScanned(s.db, tx)
+				if last == nil {
+					done = true
+					return nil
+				}
+				return meta.Put(step.mark, bytes.Clone(last))
+			})
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bMeta)
+		for _, step := range steps {
+			if err := meta.Delete(step.mark); err != nil {
+				return err
+			}
+		}
+		return meta.Put([]byte("schema"), u64(3))
+	})
+}
+
+// StoryItems lists, newest first, the items dated since that belong to
+// the given stories. It tells an item's story from the ids bucket and
+// decodes only the stories' items.
+func (s *Bolt) StoryItems(_ context.Context, since time.Time, stories []string) (map[string][]*Item, error) {
+	if len(stories) == 0 {
+		return nil, nil
+	}
+	want := map[string]bool{}
+	for _, id := range stories {
+		want[id] = true
+	}
+	out := map[string][]*Item{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		items, ids := tx.Bucket(bItems), tx.Bucket(bIDs)
+		c := tx.Bucket(bByTime).Cursor()
+		floor := timeKey(since, 0)
+		n := 0
+		for k, v := c.Last(); k != nil && (since.IsZero() || bytes.Compare(k, floor) >= 0); k, v = c.Prev() {
+			if n++; n%unmapEvery == 0 {
+				unmapScanned(s.db, tx)
+			}
+			iv := ids.Get(v)
+			if iv == nil || (len(iv) > 8 && !want[string(iv[8:])]) {
+				continue
+			}
+			it, err := getJSON[Item](items, seqOf(iv))
+			if err != nil {
+				return err
+			}
+			if want[it.Cluster] { // a file from before ids held the story: decided here
+				out[it.Cluster] = append(out[it.Cluster], it)
+			}
+		}
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,255 @@
+package storage
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// listingStore holds stories of several sizes, items matching rules in
+// stories whose first item does not, items dated out of fetch order, and
+// a seed story.
+func listingStore(t *testing.T) (*Bolt, string) {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "raqib.db")
+	s, err := OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := s.PutSeeds(ctx, []*Seed{{Name: "s.txt", Text: "نص", Hash: "h", Imported: base}}); err != nil {
+		t.Fatal(err)
+	}
+	rulesOf := [][]string{nil, {"libya"}, {"libya", "kremlin"}, {"kremlin"}, nil, {"libya"}}
+	for round := 0; round < 8; round++ {
+		var items []*Item
+		for j := 0; j < 6; j++ {
+			n := round*6 + j
+			id := fmt.Sprintf("%020x", n+1)
+			story := id
+			if j%3 != 0 { // items 1, 2 of each three join the story of the round's first item
+				story = fmt.Sprintf("%020x", round*6+1)
+			}
+			if n%11 == 0 {
+				story = "seed:s.txt"
+			}
+			it := &Item{ID: id, Feed: fmt.Sprint("f", j%2), Title: id, Keys: []string{"url:" + id}, Cluster: story,
+				Fetched: base.Add(time.Duration(n) * time.Hour), Published: base.Add(time.Duration(n*7%13) * time.Hour), Rules: rulesOf[j]}
+			if story != id {
+				it.DuplicateOf = story
+			}
+			if n%2 == 0 { // stored deflated
+				it.Summary = strings.Repeat("نص طويل يضغط ", 100)
+			}
+			items = append(items, it)
+		}
+		if _, err := s.Commit(ctx, &Batch{Items: items}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s, path
+}
+
+// wantClusters and wantRuleStories are the listings computed the slow way,
+// from every story and every item.
+func wantClusters(t *testing.T, s *Bolt, since time.Time, limit int) []*Cluster {
+	var all []*Cluster
+	s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bClusters).ForEach(func(k, _ []byte) error {
+			c, err := getJSON[Cluster](tx.Bucket(bClusters), k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !c.Updated.Before(since) {
+				all = append(all, c)
+			}
+			return nil
+		})
+	})
+	sort.SliceStable(all, func(i, j int) bool {
+		if all[i].Size != all[j].Size {
+			return all[i].Size > all[j].Size
+		}
+		return all[i].Updated.After(all[j].Updated)
+	})
+	if limit > 0 && len(all) > limit {
+		all = all[:limit]
+	}
+	return all
+}
+
+func wantRuleStories(t *testing.T, s *Bolt, rule string, limit int) []string {
+	items, err := s.Items(context.Background(), ListOptions{WithDuplicates: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := map[string]*Item{} // newest first: the last seen is the first match
+	var matched []*Item
+	for _, it := range items {
+		if hasString(it.Rules, rule) {
+			first[it.Cluster] = it
+			matched = append(matched, it)
+		}
+	}
+	var ids []string
+	for _, it := range matched {
+		if first[it.Cluster] == it && (limit <= 0 || len(ids) < limit) {
+			ids = append(ids, it.ID)
+		}
+	}
+	return ids
+}
+
+func itemIDs(items []*Item) []string {
+	var ids []string
+	for _, it := range items {
+		ids = append(ids, it.ID)
+	}
+	return ids
+}
+
+func checkListings(t *testing.T, s *Bolt) {
+	t.Helper()
+	ctx := context.Background()
+	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for _, since := range []time.Time{{}, base.Add(20 * time.Hour), base.Add(100 * time.Hour)} {
+		for _, limit := range []int{0, 1, 3, 100} {
+			got, err := s.Clusters(ctx, since, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := wantClusters(t, s, since, limit); !reflect.DeepEqual(got, want) {
+				t.Errorf("Clusters(since %v, limit %d):\n got %v\nwant %v", since, limit, clusterIDs(got), clusterIDs(want))
+			}
+		}
+	}
+	for _, since := range []time.Time{{}, base.Add(5 * time.Hour)} {
+		stories := []string{"seed:s.txt", fmt.Sprintf("%020x", 7), fmt.Sprintf("%020x", 8)}
+		got, err := s.StoryItems(ctx, since, stories)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, _ := s.Items(ctx, ListOptions{WithDuplicates: true, Since: since})
+		for _, story := range stories {
+			var want []string
+			for _, it := range all {
+				if it.Cluster == story {
+					want = append(want, it.ID)
+				}
+			}
+			if !reflect.DeepEqual(itemIDs(got[story]), want) {
+				t.Errorf("StoryItems(%v)[%s] = %v, want %v", since, story, itemIDs(got[story]), want)
+			}
+		}
+	}
+	for _, rule := range []string{"libya", "kremlin", "lib", "none"} {
+		for _, limit := range []int{0, 2} {
+			got, err := s.RuleStories(ctx, rule, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := wantRuleStories(t, s, rule, limit); !reflect.DeepEqual(itemIDs(got), want) {
+				t.Errorf("RuleStories(%s, %d) = %v, want %v", rule, limit, itemIDs(got), want)
+			}
+		}
+		// A rule's items, as Items lists them, are all items' listing filtered.
+		for _, opt := range []ListOptions{{Rule: rule}, {Rule: rule, WithDuplicates: true}, {Rule: rule, Feed: "f1", WithDuplicates: true}, {Rule: rule, Limit: 2}, {Rule: rule, Since: base.Add(6 * time.Hour), WithDuplicates: true}} {
+			got, err := s.Items(ctx, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all := opt
+			all.Rule, all.Limit = "", 0
+			every, _ := s.Items(ctx, all)
+			var want []string
+			for _, it := range every {
+				if hasString(it.Rules, rule) && (opt.Limit == 0 || len(want) < opt.Limit) {
+					want = append(want, it.ID)
+				}
+			}
+			if !reflect.DeepEqual(itemIDs(got), want) {
+				t.Errorf("Items(%+v) = %v, want %v", opt, itemIDs(got), want)
+			}
+		}
+	}
+}
+
+func clusterIDs(cs []*Cluster) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, fmt.Sprintf("%s/%d", c.ID, c.Size))
+	}
+	return out
+}
+
+// The story list and the rule streams come from indexes; they list what
+// reading every story and every item lists.
+func TestListingsFromIndexes(t *testing.T) {
+	s, _ := listingStore(t)
+	defer s.Close()
+	if cs, _ := s.Clusters(context.Background(), time.Time{}, 0); len(cs) < 10 || cs[0].Size < 3 {
+		t.Fatalf("the test store should hold stories of several sizes: %v", clusterIDs(cs))
+	}
+	if got, _ := s.RuleStories(context.Background(), "libya", 0); len(got) < 5 {
+		t.Fatalf("the test store should hold several libya stories: %v", itemIDs(got))
+	}
+	checkListings(t, s)
+
+	// Pruning takes the pruned items out of the rule index.
+	ctx := context.Background()
+	if n, err := s.Prune(ctx, time.Date(2026, 11, 1, 20, 0, 0, 0, time.UTC)); err != nil || n == 0 {
+		t.Fatalf("pruned %d, %v", n, err)
+	}
+	checkListings(t, s)
+	s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bByRule).ForEach(func(k, _ []byte) error {
+			if tx.Bucket(bItems).Get(k[len(k)-8:]) == nil {
+				t.Errorf("rule index entry %q outlived its item", k)
+			}
+			return nil
+		})
+	})
+}
+
+// A schema 2 file has no list indexes; Open builds them, in several
+// transactions.
+func TestMigrateListIndexes(t *testing.T) {
+	s, path := listingStore(t)
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bByRule, bStoryTime} {
+			if err := tx.DeleteBucket(b); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bMeta).Put([]byte("schema"), u64(2))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	defer func(n int) { migrateChunk = n }(migrateChunk)
+	migrateChunk = 5
+	s, err := OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.db.View(func(tx *bolt.Tx) error {
+		if v := binary.BigEndian.Uint64(tx.Bucket(bMeta).Get([]byte("schema"))); v != SchemaVersion {
+			t.Errorf("schema %d after the migration", v)
+		}
+		if n := tx.Bucket(bByRule).Stats().KeyN; n < 20 {
+			t.Errorf("%d rule index entries after the migration", n)
+		}
+		return nil
+	})
+	checkListings(t, s)
+}
