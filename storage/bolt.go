@@ -422,6 +422,7 @@ func (s *Bolt) Commit(_ context.Context, batch *Batch) (*CommitResult, error) {
 			b.FillPercent = 1
 		}
 		tx.Bucket(bByTime).FillPercent = 0.9
+		tx.Bucket(bStoryTime).FillPercent = 0.9
 		for _, it := range batch.Items {
 			if lookupKeys(tx, it.Keys) != "" || ids.Get([]byte(it.ID)) != nil {
 				res.Skipped = append(res.Skipped, it)
