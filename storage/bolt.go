@@ -35,7 +35,7 @@ var (
 	bAlerts   = []byte("alerts")   // alert id -> Alert JSON
 	bPending  = []byte("pending")  // alert id -> nothing: the outbox's pending alerts
 	bSamples  = []byte("samples")  // item seq (8) -> date (8) | id length (uvarint) | id | samples; seed id -> date (8) | samples
-	allBucket = [][]byte{bMeta, bFeeds, bItems, bIDs, bKeys, bByTime, bClusters, bSeeds, bPrints, bAlerts, bPending, bSamples, bByRule, bStoryTime}
+	allBucket = [][]byte{bMeta, bFeeds, bItems, bIDs, bKeys, bByTime, bClusters, bSeeds, bPrints, bAlerts, bPending, bSamples, bByRule, bByFeed, bStoryTime}
 )
 
 // Bolt is the embedded BoltDB store.
@@ -139,9 +139,9 @@ func (s *Bolt) migrate() error {
 			if err := s.migrateDocsBySeq(); err != nil {
 				return fmt.Errorf("migrate schema 1 to 2: %w", err)
 			}
-		case 2:
-			if err := s.migrateListIndexes(); err != nil {
-				return fmt.Errorf("migrate schema 2 to 3: %w", err)
+		case 2, 3:
+			if err := s.migrateListIndexes(version); err != nil {
+				return fmt.Errorf("migrate schema %d to 4: %w", version, err)
 			}
 		default:
 			return fmt.Errorf("schema version %d has no migration", version)
@@ -454,6 +454,9 @@ func (s *Bolt) Commit(_ context.Context, batch *Batch) (*CommitResult, error) {
 					return err
 				}
 			}
+			if err := tx.Bucket(bByFeed).Put(ruleKey(it.Feed, it.Date(), seq), nil); err != nil {
+				return err
+			}
 			if it.TextHash != "" && tx.Bucket(bKeys).Get([]byte("text:"+it.TextHash)) == nil {
 				if err := tx.Bucket(bKeys).Put([]byte("text:"+it.TextHash), []byte(it.ID)); err != nil {
 					return err
@@ -594,8 +597,12 @@ func (s *Bolt) ItemCluster(_ context.Context, id string) (string, error) {
 }
 
 func (s *Bolt) Items(_ context.Context, opt ListOptions) ([]*Item, error) {
-	if opt.Rule != "" {
-		return s.ruleItems(opt)
+	// A rule is rarer than a feed: its index is the shorter read.
+	switch {
+	case opt.Rule != "":
+		return s.indexedItems(bByRule, opt.Rule, opt)
+	case opt.Feed != "":
+		return s.indexedItems(bByFeed, opt.Feed, opt)
 	}
 	var out []*Item
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -823,6 +830,9 @@ func (s *Bolt) pruneBatch(cutoff time.Time, pending map[string]bool, max int) (i
 				if err := tx.Bucket(bByRule).Delete(ruleKey(r, it.Date(), binary.BigEndian.Uint64(seq))); err != nil {
 					return err
 				}
+			}
+			if err := tx.Bucket(bByFeed).Delete(ruleKey(it.Feed, it.Date(), binary.BigEndian.Uint64(seq))); err != nil {
+				return err
 			}
 			dead = append(dead, append([]byte(nil), k...))
 			n++

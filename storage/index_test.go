@@ -151,6 +151,25 @@ func checkListings(t *testing.T, s *Bolt) {
 			}
 		}
 	}
+	// A feed's items, as Items lists them, are all items' listing filtered.
+	for _, opt := range []ListOptions{{Feed: "f1"}, {Feed: "f0", WithDuplicates: true, Limit: 3}, {Feed: "nosuch"}, {Feed: "f1", WithDuplicates: true, Since: base.Add(10 * time.Hour)}} {
+		got, err := s.Items(ctx, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := opt
+		all.Feed, all.Limit = "", 0
+		every, _ := s.Items(ctx, all)
+		var want []string
+		for _, it := range every {
+			if it.Feed == opt.Feed && (opt.Limit == 0 || len(want) < opt.Limit) {
+				want = append(want, it.ID)
+			}
+		}
+		if !reflect.DeepEqual(itemIDs(got), want) {
+			t.Errorf("Items(%+v) = %v, want %v", opt, itemIDs(got), want)
+		}
+	}
 	for _, rule := range []string{"libya", "kremlin", "lib", "none"} {
 		for _, limit := range []int{0, 2} {
 			got, err := s.RuleStories(ctx, rule, limit)
@@ -211,45 +230,59 @@ func TestListingsFromIndexes(t *testing.T) {
 	}
 	checkListings(t, s)
 	s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bByRule).ForEach(func(k, _ []byte) error {
-			if tx.Bucket(bItems).Get(k[len(k)-8:]) == nil {
-				t.Errorf("rule index entry %q outlived its item", k)
-			}
-			return nil
-		})
-	})
-}
-
-// A schema 2 file has no list indexes; Open builds them, in several
-// transactions.
-func TestMigrateListIndexes(t *testing.T) {
-	s, path := listingStore(t)
-	if err := s.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bByRule, bStoryTime} {
-			if err := tx.DeleteBucket(b); err != nil {
-				return err
-			}
-		}
-		return tx.Bucket(bMeta).Put([]byte("schema"), u64(2))
-	}); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	defer func(n int) { migrateChunk = n }(migrateChunk)
-	migrateChunk = 5
-	s, err := OpenBolt(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	s.db.View(func(tx *bolt.Tx) error {
-		if v := binary.BigEndian.Uint64(tx.Bucket(bMeta).Get([]byte("schema"))); v != SchemaVersion {
-			t.Errorf("schema %d after the migration", v)
-		}
-		if n := tx.Bucket(bByRule).Stats().KeyN; n < 20 {
-			t.Errorf("%d rule index entries after the migration", n)
+		for _, b := range [][]byte{bByRule, bByFeed} {
+			tx.Bucket(b).ForEach(func(k, _ []byte) error {
+				if tx.Bucket(bItems).Get(k[len(k)-8:]) == nil {
+					t.Errorf("%s entry %q outlived its item", b, k)
+				}
+				return nil
+			})
 		}
 		return nil
 	})
-	checkListings(t, s)
+}
+
+// A schema 2 file has no list indexes, a schema 3 file no feed index;
+// Open builds them, in several transactions.
+func TestMigrateListIndexes(t *testing.T) {
+	for _, from := range []uint64{2, 3} {
+		t.Run(fmt.Sprint("from ", from), func(t *testing.T) {
+			s, path := listingStore(t)
+			gone := [][]byte{bByFeed}
+			if from == 2 {
+				gone = append(gone, bByRule, bStoryTime)
+			}
+			if err := s.db.Update(func(tx *bolt.Tx) error {
+				for _, b := range gone {
+					if err := tx.DeleteBucket(b); err != nil {
+						return err
+					}
+				}
+				return tx.Bucket(bMeta).Put([]byte("schema"), u64(from))
+			}); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			defer func(n int) { migrateChunk = n }(migrateChunk)
+			migrateChunk = 5
+			s, err := OpenBolt(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			s.db.View(func(tx *bolt.Tx) error {
+				if v := binary.BigEndian.Uint64(tx.Bucket(bMeta).Get([]byte("schema"))); v != SchemaVersion {
+					t.Errorf("schema %d after the migration", v)
+				}
+				if n := tx.Bucket(bByRule).Stats().KeyN; n < 20 {
+					t.Errorf("%d rule index entries after the migration", n)
+				}
+				if n, want := tx.Bucket(bByFeed).Stats().KeyN, tx.Bucket(bItems).Stats().KeyN; n != want {
+					t.Errorf("%d feed index entries for %d items", n, want)
+				}
+				return nil
+			})
+			checkListings(t, s)
+		})
+	}
 }

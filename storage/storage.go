@@ -13,7 +13,7 @@ import (
 )
 
 // SchemaVersion is written to the meta bucket; Open migrates older files.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // ErrInUse is returned when another process holds the database.
 var ErrInUse = errors.New("database is in use by another raqib process")
