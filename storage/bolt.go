@@ -768,26 +768,105 @@ func (s *Bolt) Fingerprints(_ context.Context, since time.Time, fn func(Fingerpr
 }
 
 func (s *Bolt) Prune(ctx context.Context, cutoff time.Time) (int, error) {
-	pending := map[string]bool{}
+	pending, pendingStories := map[string]bool{}, map[string]bool{}
 	as, err := s.Alerts(ctx, AlertPending)
 	if err != nil {
 		return 0, err
 	}
 	for _, a := range as {
-		pending[a.ItemID] = true
+		pending[a.ItemID], pendingStories[a.Cluster] = true, true
 	}
 	total := 0
 	// In batches, so that one prune does not hold the writer for long.
 	for {
 		n, more, err := s.pruneBatch(cutoff, pending, 5000)
 		total += n
-		if err != nil || !more {
+		if err != nil {
 			return total, err
 		}
 		if err := ctx.Err(); err != nil {
 			return total, err
 		}
+		if !more {
+			break
+		}
 	}
+	if err := s.pruneStories(ctx, cutoff, pendingStories); err != nil {
+		return total, fmt.Errorf("prune stories: %w", err)
+	}
+	return total, nil
+}
+
+// pruneStories deletes the stories whose last item came before cutoff
+// (their items went before them), except seeds' stories and those pending
+// alerts need, and then the delivered or failed alerts of the stories that
+// went. An alert of a story still told stays, however old, so that the
+// story does not alert again. Without this a desk's file kept growing by
+// a story for most items and by every alert.
+func (s *Bolt) pruneStories(ctx context.Context, cutoff time.Time, keep map[string]bool) error {
+	floor := storyKey(cutoff, "")
+	for more := true; more; {
+		more = false
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			more = false
+			st, cb := tx.Bucket(bStoryTime), tx.Bucket(bClusters)
+			var dead [][]byte
+			c := st.Cursor()
+			for k, _ := c.First(); k != nil && bytes.Compare(k[:8], floor[:8]) < 0; k, _ = c.Next() {
+				if len(dead) == 5000 {
+					more = true
+					break
+				}
+				if id := string(k[8:]); !strings.HasPrefix(id, "seed:") && !keep[id] {
+					dead = append(dead, bytes.Clone(k))
+				}
+			}
+			for _, k := range dead {
+				if err := st.Delete(k); err != nil {
+					return err
+				}
+				if err := cb.Delete(k[8:]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	// The alerts of stories that are gone: one pass over the alerts, which
+	// retention bounds, then deletes in batches.
+	var dead [][]byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		cb := tx.Bucket(bClusters)
+		return tx.Bucket(bAlerts).ForEach(func(k, v []byte) error {
+			var a Alert
+			if err := json.Unmarshal(v, &a); err != nil {
+				return fmt.Errorf("decode alert %s: %w", k, err)
+			}
+			if a.State != AlertPending && a.Created.Before(cutoff) && cb.Get([]byte(a.Cluster)) == nil {
+				dead = append(dead, bytes.Clone(k))
+			}
+			return nil
+		})
+	})
+	for len(dead) > 0 && err == nil {
+		batch := dead[:min(len(dead), 5000)]
+		dead = dead[len(batch):]
+		err = s.db.Update(func(tx *bolt.Tx) error {
+			for _, k := range batch {
+				if err := tx.Bucket(bAlerts).Delete(k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	return err
 }
 
 func (s *Bolt) pruneBatch(cutoff time.Time, pending map[string]bool, max int) (int, bool, error) {

@@ -137,6 +137,54 @@ func TestPruneKeepsKeysPendingAlertsAndSeeds(t *testing.T) {
 	}
 }
 
+// Stories whose last item is older than the cutoff go with their items,
+// and so do their alerts that are not pending; a story still told keeps
+// its old alert, so that it does not alert again.
+func TestPruneStoriesAndTheirAlerts(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenBolt(filepath.Join(t.TempDir(), "raqib.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	old, now := time.Now().Add(-100*24*time.Hour), time.Now()
+	mk := func(id, story string, fetched time.Time) *Item {
+		return &Item{ID: id, Feed: "f", Title: id, Keys: []string{"url:" + id}, Cluster: story, Fetched: fetched}
+	}
+	s.PutSeeds(ctx, []*Seed{{Name: "s.txt", Text: "نص", Hash: "h", Imported: old}})
+	s.Commit(ctx, &Batch{Items: []*Item{mk("gone", "gone", old), mk("held", "held", old), mk("long1", "long", old), mk("copy", "seed:s.txt", old)},
+		Alerts: []*Alert{
+			{ID: "a-gone", ItemID: "gone", Cluster: "gone", State: AlertPending, Created: old},
+			{ID: "a-held", ItemID: "held", Cluster: "held", State: AlertPending, Created: old},
+			{ID: "a-long", ItemID: "long1", Cluster: "long", State: AlertPending, Created: old},
+		}})
+	for _, id := range []string{"a-gone", "a-long"} {
+		a, _ := s.Alert(ctx, id)
+		a.State = AlertDelivered
+		if err := s.UpdateAlert(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Commit(ctx, &Batch{Items: []*Item{mk("long2", "long", now)}})
+	if _, err := s.Prune(ctx, now.Add(-90*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for id, kept := range map[string]bool{"gone": false, "held": true, "long": true, "seed:s.txt": true} {
+		if _, err := s.Cluster(ctx, id); (err == nil) != kept {
+			t.Errorf("story %s: kept %v, want %v", id, err == nil, kept)
+		}
+	}
+	for id, kept := range map[string]bool{"a-gone": false, "a-held": true, "a-long": true} {
+		if _, err := s.Alert(ctx, id); (err == nil) != kept {
+			t.Errorf("alert %s: kept %v, want %v", id, err == nil, kept)
+		}
+	}
+	cs, _ := s.Clusters(ctx, time.Time{}, 0)
+	if len(cs) != 3 {
+		t.Errorf("story list after pruning: %d stories, want 3", len(cs))
+	}
+}
+
 // An item's story is read from the ids bucket; a file written before the
 // cluster was kept there still answers, from the item itself.
 func TestItemClusterNewAndOldFiles(t *testing.T) {

@@ -220,7 +220,9 @@ type Store interface {
 	// Prune deletes items first seen before cutoff, with their fingerprints,
 	// except items that pending alerts still need. Their identity keys stay,
 	// so a feed that still lists an old item does not bring it back as new.
-	// Seeds are never pruned. It returns how many items went.
+	// Stories whose last item came before cutoff go too, with their alerts
+	// that are not pending. Seeds are never pruned. It returns how many
+	// items went.
 	Prune(ctx context.Context, cutoff time.Time) (int, error)
 
 	// Alerts lists alerts in a state ("" for all).
