@@ -27,7 +27,8 @@ var (
 	bFeeds    = []byte("feeds")
 	bItems    = []byte("items")    // seq (8 bytes) -> Item JSON
 	bIDs      = []byte("ids")      // item id -> seq (8) | cluster id (older files: seq alone)
-	bKeys     = []byte("keys")     // identity key -> item id
+	bKeys     = []byte("keys")     // identity key -> item id, or a tombstone: 0 | prune time nanos (8)
+	bTombs    = []byte("tombs")    // prune time nanos (8) | identity key -> nothing
 	bByTime   = []byte("bytime")   // date nanos (8) | seq (8) -> item id
 	bClusters = []byte("clusters") // cluster id -> Cluster JSON
 	bSeeds    = []byte("seeds")    // file name -> Seed JSON
@@ -35,7 +36,7 @@ var (
 	bAlerts   = []byte("alerts")   // alert id -> Alert JSON
 	bPending  = []byte("pending")  // alert id -> nothing: the outbox's pending alerts
 	bSamples  = []byte("samples")  // item seq (8) -> date (8) | id length (uvarint) | id | samples; seed id -> date (8) | samples
-	allBucket = [][]byte{bMeta, bFeeds, bItems, bIDs, bKeys, bByTime, bClusters, bSeeds, bPrints, bAlerts, bPending, bSamples, bByRule, bByFeed, bStoryTime}
+	allBucket = [][]byte{bMeta, bFeeds, bItems, bIDs, bKeys, bByTime, bClusters, bSeeds, bPrints, bAlerts, bPending, bSamples, bByRule, bByFeed, bStoryTime, bTombs}
 )
 
 // Bolt is the embedded BoltDB store.
@@ -403,11 +404,25 @@ func lookupKeys(tx *bolt.Tx, keys []string) string {
 	kb := tx.Bucket(bKeys)
 	for _, k := range keys {
 		if v := kb.Get([]byte(k)); v != nil {
+			if isTombstone(v) {
+				return Pruned
+			}
 			return string(v)
 		}
 	}
 	return ""
 }
+
+// A pruned item's identity keys hold a tombstone, the time of the prune,
+// instead of its id; the tombs bucket orders them by that time, so that
+// pruning takes them out one retention period later.
+func tombstone(t time.Time) []byte {
+	v := make([]byte, 9)
+	binary.BigEndian.PutUint64(v[1:], uint64(t.UnixNano()))
+	return v
+}
+
+func isTombstone(v []byte) bool { return len(v) == 9 && v[0] == 0 }
 
 func (s *Bolt) Commit(_ context.Context, batch *Batch) (*CommitResult, error) {
 	res := &CommitResult{}
@@ -794,6 +809,10 @@ func (s *Bolt) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 	if err := s.pruneStories(ctx, cutoff, pendingStories); err != nil {
 		return total, fmt.Errorf("prune stories: %w", err)
 	}
+	// The keys' tombstones stay one retention period more.
+	if err := s.sweepTombs(ctx, cutoff); err != nil {
+		return total, fmt.Errorf("prune identity keys: %w", err)
+	}
 	return total, nil
 }
 
@@ -869,8 +888,73 @@ func (s *Bolt) pruneStories(ctx context.Context, cutoff time.Time, keep map[stri
 	return err
 }
 
+// buryKeys puts tombstones in a pruned item's identity keys, so that a
+// feed still listing it does not bring it back as new, and takes out its
+// text key: an exact copy of a text no longer stored is a new item.
+func buryKeys(tx *bolt.Tx, it *Item, now time.Time) error {
+	kb, tb := tx.Bucket(bKeys), tx.Bucket(bTombs)
+	for _, k := range it.Keys {
+		if string(kb.Get([]byte(k))) != it.ID {
+			continue // another item's (or a file's from before ids were kept)
+		}
+		if err := kb.Put([]byte(k), tombstone(now)); err != nil {
+			return err
+		}
+		if err := tb.Put(append(u64(uint64(now.UnixNano())), k...), nil); err != nil {
+			return err
+		}
+	}
+	if it.TextHash != "" && string(kb.Get([]byte("text:"+it.TextHash))) == it.ID {
+		return kb.Delete([]byte("text:" + it.TextHash))
+	}
+	return nil
+}
+
+// sweepTombs takes out the tombstones laid before cutoff, one retention
+// period after their items went: a feed that still lists an item that old
+// is rare, and without this the keys grew by about 100 bytes an item for
+// good.
+func (s *Bolt) sweepTombs(ctx context.Context, cutoff time.Time) error {
+	floor := u64(uint64(cutoff.UnixNano()))
+	for more := true; more; {
+		more = false
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			kb, tb := tx.Bucket(bKeys), tx.Bucket(bTombs)
+			var dead [][]byte
+			c := tb.Cursor()
+			for k, _ := c.First(); k != nil && bytes.Compare(k[:8], floor) < 0; k, _ = c.Next() {
+				if len(dead) == 5000 {
+					more = true
+					break
+				}
+				dead = append(dead, bytes.Clone(k))
+			}
+			for _, k := range dead {
+				// A key buried again later holds a later time: it stays.
+				if v := kb.Get(k[8:]); isTombstone(v) && bytes.Equal(v[1:], k[:8]) {
+					if err := kb.Delete(k[8:]); err != nil {
+						return err
+					}
+				}
+				if err := tb.Delete(k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (s *Bolt) pruneBatch(cutoff time.Time, pending map[string]bool, max int) (int, bool, error) {
 	n, more := 0, false
+	now := time.Now()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		n, more = 0, false
 		items, ids, prints, bt := tx.Bucket(bItems), tx.Bucket(bIDs), tx.Bucket(bPrints), tx.Bucket(bByTime)
@@ -911,6 +995,9 @@ func (s *Bolt) pruneBatch(cutoff time.Time, pending map[string]bool, max int) (i
 				}
 			}
 			if err := tx.Bucket(bByFeed).Delete(ruleKey(it.Feed, it.Date(), binary.BigEndian.Uint64(seq))); err != nil {
+				return err
+			}
+			if err := buryKeys(tx, it, now); err != nil {
 				return err
 			}
 			dead = append(dead, append([]byte(nil), k...))

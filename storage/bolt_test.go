@@ -105,7 +105,7 @@ func TestPruneKeepsKeysPendingAlertsAndSeeds(t *testing.T) {
 	defer s.Close()
 	old, now := time.Now().Add(-100*24*time.Hour), time.Now()
 	mk := func(id string, fetched time.Time) *Item {
-		return &Item{ID: id, Feed: "f", Title: id, Keys: []string{"url:http://x/" + id}, Cluster: id, Fetched: fetched, Fingerprint: []byte{1, 0, 0, 0}}
+		return &Item{ID: id, Feed: "f", Title: id, Keys: []string{"url:http://x/" + id}, Cluster: id, Fetched: fetched, Fingerprint: []byte{1, 0, 0, 0}, TextHash: "t-" + id}
 	}
 	s.PutSeeds(ctx, []*Seed{{Name: "s.txt", Text: "نص", Hash: "h", Fingerprint: []byte{1, 0, 0, 0}}})
 	s.Commit(ctx, &Batch{Items: []*Item{mk("old", old), mk("old-alerted", old), mk("new", now)},
@@ -122,8 +122,20 @@ func TestPruneKeepsKeysPendingAlertsAndSeeds(t *testing.T) {
 			t.Errorf("%s pruned: %v", id, err)
 		}
 	}
-	if id, _ := s.LookupKeys(ctx, []string{"url:http://x/old"}); id != "old" {
-		t.Error("the pruned item's key is gone: the feed would bring it back")
+	if id, _ := s.LookupKeys(ctx, []string{"url:http://x/old"}); id != Pruned {
+		t.Errorf("the pruned item's key gives %q: the feed would bring it back", id)
+	}
+	if res, err := s.Commit(ctx, &Batch{Items: []*Item{mk("old", old)}}); err != nil || len(res.Stored) != 0 {
+		t.Errorf("a pruned item was stored again: %v %v", res, err)
+	}
+	if id, _ := s.LookupKeys(ctx, []string{"url:http://x/new"}); id != "new" {
+		t.Errorf("a stored item's key gives %q", id)
+	}
+	// An exact copy of a pruned text is a new item; of a stored one, a copy.
+	for key, want := range map[string]string{"text:t-old": "", "text:t-new": "new"} {
+		if id, _ := s.LookupKeys(ctx, []string{key}); id != want {
+			t.Errorf("%s gives %q, want %q", key, id, want)
+		}
 	}
 	if _, err := s.Fingerprint(ctx, "seed:s.txt"); err != nil {
 		t.Error("seed fingerprint pruned")
@@ -135,6 +147,32 @@ func TestPruneKeepsKeysPendingAlertsAndSeeds(t *testing.T) {
 	if len(items) != 2 {
 		t.Errorf("%d items listed", len(items))
 	}
+
+	// One retention period later the tombstones go, and the keys with them;
+	// a key given to another item since an older tomb was laid stays.
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bKeys).Put([]byte("url:http://x/reused"), []byte("someone")); err != nil {
+			return err
+		}
+		return tx.Bucket(bTombs).Put(append(u64(1), "url:http://x/reused"...), nil)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Prune(ctx, time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if id, _ := s.LookupKeys(ctx, []string{"url:http://x/old"}); id != "" {
+		t.Errorf("a tombstone outlived its retention: %q", id)
+	}
+	if id, _ := s.LookupKeys(ctx, []string{"url:http://x/reused"}); id != "someone" {
+		t.Errorf("sweeping an old tomb took a live key: %q", id)
+	}
+	s.db.View(func(tx *bolt.Tx) error {
+		if n := tx.Bucket(bTombs).Stats().KeyN; n != 0 {
+			t.Errorf("%d tombs left after a prune with a cutoff past them all", n)
+		}
+		return nil
+	})
 }
 
 // Stories whose last item is older than the cutoff go with their items,

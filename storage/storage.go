@@ -18,6 +18,11 @@ const SchemaVersion = 4
 // ErrInUse is returned when another process holds the database.
 var ErrInUse = errors.New("database is in use by another raqib process")
 
+// Pruned is what LookupKeys returns for an item that was stored and has
+// been pruned: still known, so that a feed listing it does not bring it
+// back, but no longer readable.
+const Pruned = "(pruned)"
+
 // ErrNotFound is returned by lookups of things that are not stored.
 var ErrNotFound = errors.New("not found")
 
@@ -187,7 +192,8 @@ type Store interface {
 	Feeds(ctx context.Context) ([]*FeedState, error)
 	PutFeed(ctx context.Context, f *FeedState) error
 
-	// LookupKeys returns the id of a stored item holding any of keys, or "".
+	// LookupKeys returns the id of a stored item holding any of keys,
+	// Pruned for an item pruned since, or "".
 	// Text hashes are looked up as "text:"+hash.
 	LookupKeys(ctx context.Context, keys []string) (string, error)
 	// Commit stores a batch in one transaction; items with a key already
