@@ -46,7 +46,7 @@ func Load(ctx context.Context, st storage.Store, opt storage.ListOptions) ([]Ent
 	var items []*storage.Item
 	var err error
 	if opt.Rule != "" && !opt.WithDuplicates {
-		items, err = st.RuleStories(ctx, opt.Rule, opt.Limit)
+		items, err = st.RuleStories(ctx, opt)
 	} else {
 		items, err = st.Items(ctx, opt)
 	}

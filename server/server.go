@@ -297,7 +297,10 @@ func (s *Server) apiItems(w http.ResponseWriter, r *http.Request) {
 	}
 	opt := storage.ListOptions{Limit: n, Feed: q.Get("feed"), Rule: q.Get("rule"), Since: since, WithDuplicates: q.Get("all") == "1"}
 	if query != nil {
-		opt.Limit = 0 // filtered below
+		// In the listing, so that it reads back only until it has n.
+		opt.Match = func(it *storage.Item) bool {
+			return rules.NewText(it.Title, textnorm.HTMLToText(it.Summary+" "+it.Content)).Matches(query)
+		}
 	}
 	entries, err := export.Load(r.Context(), s.Store, opt)
 	if err != nil {
@@ -306,17 +309,11 @@ func (s *Server) apiItems(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []apiItem{}
 	for _, e := range entries {
-		if query != nil && !rules.NewText(e.Item.Title, textnorm.HTMLToText(e.Item.Summary+" "+e.Item.Content)).Matches(query) {
-			continue
-		}
 		ai := apiItem{Item: e.Item, ClusterSize: 1}
 		if e.Cluster != nil {
 			ai.ClusterSize, ai.Outlets = e.Cluster.Size, e.Cluster.Feeds
 		}
 		out = append(out, ai)
-		if len(out) >= n {
-			break
-		}
 	}
 	s.json(w, r, map[string]any{"items": out})
 }

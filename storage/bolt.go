@@ -639,7 +639,7 @@ func (s *Bolt) Items(_ context.Context, opt ListOptions) ([]*Item, error) {
 			if !opt.Since.IsZero() && it.Date().Before(opt.Since) {
 				break
 			}
-			if (!opt.WithDuplicates && it.DuplicateOf != "") || (opt.Feed != "" && it.Feed != opt.Feed) || (opt.Rule != "" && !hasString(it.Rules, opt.Rule)) {
+			if !opt.keep(it) {
 				continue
 			}
 			out = append(out, it)

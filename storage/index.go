@@ -107,34 +107,52 @@ func (s *Bolt) Clusters(_ context.Context, since time.Time, limit int) ([]*Clust
 
 // RuleStories lists a rule's stream: one item per story that matched the
 // rule, the story's first item to match, newest first. It reads the rule's
-// index entries (the story is in each) and decodes only the items it
-// returns.
-func (s *Bolt) RuleStories(_ context.Context, rule string, limit int) ([]*Item, error) {
+// index entries dated since opt.Since (the story is in each) and decodes
+// only the items it shows, and, with opt.Feed, the rule's items to tell
+// their feed.
+func (s *Bolt) RuleStories(_ context.Context, opt ListOptions) ([]*Item, error) {
 	var out []*Item
 	err := s.db.View(func(tx *bolt.Tx) error {
-		prefix := append([]byte(rule), 0)
+		items := tx.Bucket(bItems)
+		prefix := append([]byte(opt.Rule), 0)
 		first := map[string][]byte{} // story -> its oldest entry's key
 		c := tx.Bucket(bByRule).Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			if _, ok := first[string(v)]; !ok {
-				first[string(v)] = bytes.Clone(k)
+		start := prefix
+		if !opt.Since.IsZero() {
+			start = append(bytes.Clone(prefix), timeKey(opt.Since, 0)...)
+		}
+		for k, v := c.Seek(start); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if _, ok := first[string(v)]; ok {
+				continue
 			}
+			if opt.Feed != "" {
+				it, err := getJSON[Item](items, k[len(k)-8:])
+				if err != nil {
+					return fmt.Errorf("list rule %s: %w", opt.Rule, err)
+				}
+				if it.Feed != opt.Feed {
+					continue
+				}
+			}
+			first[string(v)] = bytes.Clone(k)
 		}
 		keys := make([][]byte, 0, len(first))
 		for _, k := range first {
 			keys = append(keys, k)
 		}
 		sort.Slice(keys, func(i, j int) bool { return bytes.Compare(keys[i], keys[j]) > 0 })
-		if limit > 0 && len(keys) > limit {
-			keys = keys[:limit]
-		}
-		items := tx.Bucket(bItems)
 		for _, k := range keys {
 			it, err := getJSON[Item](items, k[len(k)-8:])
 			if err != nil {
-				return fmt.Errorf("list rule %s: %w", rule, err)
+				return fmt.Errorf("list rule %s: %w", opt.Rule, err)
+			}
+			if opt.Match != nil && !opt.Match(it) {
+				continue
 			}
 			out = append(out, it)
+			if opt.Limit > 0 && len(out) >= opt.Limit {
+				break
+			}
 		}
 		return nil
 	})
@@ -164,7 +182,7 @@ func (s *Bolt) indexedItems(index []byte, name string, opt ListOptions) ([]*Item
 			if !opt.Since.IsZero() && it.Date().Before(opt.Since) {
 				break
 			}
-			if (!opt.WithDuplicates && it.DuplicateOf != "") || (opt.Feed != "" && it.Feed != opt.Feed) || (opt.Rule != "" && !hasString(it.Rules, opt.Rule)) {
+			if !opt.keep(it) {
 				continue
 			}
 			out = append(out, it)

@@ -87,22 +87,23 @@ func wantClusters(t *testing.T, s *Bolt, since time.Time, limit int) []*Cluster 
 	return all
 }
 
-func wantRuleStories(t *testing.T, s *Bolt, rule string, limit int) []string {
-	items, err := s.Items(context.Background(), ListOptions{WithDuplicates: true})
+// wantRuleStories is export.Load's rule stream as it was before the rule
+// index: every item of the rule, then each story's last one seen (newest
+// first, so its first match).
+func wantRuleStories(t *testing.T, s *Bolt, opt ListOptions) []string {
+	all := opt
+	all.WithDuplicates, all.Limit, all.Match = true, 0, nil
+	items, err := s.Items(context.Background(), all)
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := map[string]*Item{} // newest first: the last seen is the first match
-	var matched []*Item
+	first := map[string]*Item{}
 	for _, it := range items {
-		if hasString(it.Rules, rule) {
-			first[it.Cluster] = it
-			matched = append(matched, it)
-		}
+		first[it.Cluster] = it
 	}
 	var ids []string
-	for _, it := range matched {
-		if first[it.Cluster] == it && (limit <= 0 || len(ids) < limit) {
+	for _, it := range items {
+		if first[it.Cluster] == it && (opt.Match == nil || opt.Match(it)) && (opt.Limit <= 0 || len(ids) < opt.Limit) {
 			ids = append(ids, it.ID)
 		}
 	}
@@ -171,13 +172,15 @@ func checkListings(t *testing.T, s *Bolt) {
 		}
 	}
 	for _, rule := range []string{"libya", "kremlin", "lib", "none"} {
-		for _, limit := range []int{0, 2} {
-			got, err := s.RuleStories(ctx, rule, limit)
+		oddTitle := func(it *Item) bool { return it.Title[len(it.Title)-1]%2 == 1 }
+		for _, opt := range []ListOptions{{}, {Limit: 2}, {Feed: "f1"}, {Since: base.Add(9 * time.Hour)}, {Match: oddTitle}, {Match: oddTitle, Limit: 1, Feed: "f0"}} {
+			opt.Rule = rule
+			got, err := s.RuleStories(ctx, opt)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := wantRuleStories(t, s, rule, limit); !reflect.DeepEqual(itemIDs(got), want) {
-				t.Errorf("RuleStories(%s, %d) = %v, want %v", rule, limit, itemIDs(got), want)
+			if want := wantRuleStories(t, s, opt); !reflect.DeepEqual(itemIDs(got), want) {
+				t.Errorf("RuleStories(%+v) = %v, want %v", opt, itemIDs(got), want)
 			}
 		}
 		// A rule's items, as Items lists them, are all items' listing filtered.
@@ -218,7 +221,7 @@ func TestListingsFromIndexes(t *testing.T) {
 	if cs, _ := s.Clusters(context.Background(), time.Time{}, 0); len(cs) < 10 || cs[0].Size < 3 {
 		t.Fatalf("the test store should hold stories of several sizes: %v", clusterIDs(cs))
 	}
-	if got, _ := s.RuleStories(context.Background(), "libya", 0); len(got) < 5 {
+	if got, _ := s.RuleStories(context.Background(), ListOptions{Rule: "libya"}); len(got) < 5 {
 		t.Fatalf("the test store should hold several libya stories: %v", itemIDs(got))
 	}
 	checkListings(t, s)

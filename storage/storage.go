@@ -182,6 +182,15 @@ type ListOptions struct {
 	Feed           string
 	Rule           string
 	Since          time.Time
+	// Match, when set, filters further, before Limit counts: a listing
+	// reads only as far back as it must.
+	Match func(*Item) bool
+}
+
+// keep reports whether a listing shows it, Limit aside.
+func (o *ListOptions) keep(it *Item) bool {
+	return (o.WithDuplicates || it.DuplicateOf == "") && (o.Feed == "" || it.Feed == o.Feed) &&
+		(o.Rule == "" || hasString(it.Rules, o.Rule)) && (o.Match == nil || o.Match(it))
 }
 
 // Store is the storage interface the pipeline uses.
@@ -208,9 +217,10 @@ type Store interface {
 	Cluster(ctx context.Context, id string) (*Cluster, error)
 	// Clusters lists the stories updated since, the largest first.
 	Clusters(ctx context.Context, since time.Time, limit int) ([]*Cluster, error)
-	// RuleStories lists a rule's stream: for each story that matched the
-	// rule, its first item to match; newest first.
-	RuleStories(ctx context.Context, rule string, limit int) ([]*Item, error)
+	// RuleStories lists opt.Rule's stream: for each story, its first item
+	// to match the rule (of opt.Feed, dated since opt.Since), newest first;
+	// opt.Match filters those, and opt.Limit counts what is left.
+	RuleStories(ctx context.Context, opt ListOptions) ([]*Item, error)
 
 	// PutSeeds stores seeds whose name or text are new; it returns how many.
 	PutSeeds(ctx context.Context, seeds []*Seed) (int, error)
