@@ -117,6 +117,9 @@ func newDispatcher(cfg *config.Config, st storage.Store, log *slog.Logger) (*ale
 }
 
 func (a *app) close() {
+	if a.store == nil {
+		return // a read command asking the daemon
+	}
 	if err := a.store.Close(); err != nil {
 		a.log.Error("close store", "error", err)
 	}
@@ -317,11 +320,17 @@ func cmdFeedsList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	default:
 		return usageErr("feeds list: --sort %q: use name, items, failures or last-success", *sortBy)
 	}
-	a, err := openApp(ctx, *cfgPath, newLogger(stderr, "warn"), false)
+	a, d, err := openRead(ctx, *cfgPath, stderr)
 	if err != nil {
 		return err
 	}
 	defer a.close()
+	var states map[string]*storage.FeedState // from the daemon, when it runs
+	if d != nil {
+		if states, err = d.feedStates(ctx); err != nil {
+			return err
+		}
+	}
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "FEED\tSTATE\tLAST SUCCESS\tITEMS\tNEXT POLL\tLAST ERROR")
 	now := time.Now()
@@ -331,11 +340,14 @@ func cmdFeedsList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	var rows []row
 	for _, f := range a.cfg.Feeds {
-		st, err := a.store.Feed(ctx, f.Name)
-		if errors.Is(err, storage.ErrNotFound) {
-			st = &storage.FeedState{Name: f.Name}
-		} else if err != nil {
+		var st *storage.FeedState
+		if d != nil {
+			st = states[f.Name]
+		} else if st, err = a.store.Feed(ctx, f.Name); err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return err
+		}
+		if st == nil {
+			st = &storage.FeedState{Name: f.Name}
 		}
 		rows = append(rows, row{f, st})
 	}
@@ -512,7 +524,7 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *limit < 0 {
 		return usageErr("export: --limit must be 0 or more")
 	}
-	a, err := openApp(ctx, *cfgPath, newLogger(stderr, "warn"), false)
+	a, d, err := openRead(ctx, *cfgPath, stderr)
 	if err != nil {
 		return err
 	}
@@ -520,9 +532,25 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *rule != "" && !hasRule(a.cfg, *rule) {
 		return usageErr("export: no rule named %q in %s", *rule, a.cfg.Path)
 	}
-	entries, err := export.Load(ctx, a.store, storage.ListOptions{Limit: *limit, WithDuplicates: *all, Rule: *rule})
-	if err != nil {
-		return err
+	opt := storage.ListOptions{Limit: *limit, WithDuplicates: *all, Rule: *rule}
+	var entries []export.Entry
+	if d == nil {
+		if entries, err = export.Load(ctx, a.store, opt); err != nil {
+			return err
+		}
+	} else {
+		// The daemon's API lists what export.Load lists, up to its most.
+		items, err := d.items(ctx, opt)
+		if err != nil {
+			return err
+		}
+		if (*limit == 0 || *limit > maxAPIItems) && len(items) == maxAPIItems {
+			fmt.Fprintf(stderr, "raqib: the daemon lists at most %d items at a time; stop it to export more\n", maxAPIItems)
+		}
+		for i := range items {
+			it := &items[i]
+			entries = append(entries, export.Entry{Item: &it.Item, Cluster: &storage.Cluster{ID: it.Cluster, Size: it.ClusterSize, Feeds: it.Outlets}})
+		}
 	}
 	return write(stdout, export.StreamMeta(a.cfg.Feeds, *rule, ""), entries)
 }

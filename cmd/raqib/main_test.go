@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -289,7 +290,7 @@ func TestDaemonAndLock(t *testing.T) {
 	for !strings.Contains(logs.String(), "raqib started") && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	second := exec.Command(binary, "feeds", "list", "--config", cfg)
+	second := exec.Command(binary, "poll", "--once", "--config", cfg)
 	start := time.Now()
 	out, err := second.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "in use by another raqib") {
@@ -298,6 +299,21 @@ func TestDaemonAndLock(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("second process took %v to fail", d)
 	}
+	// Read commands ask the daemon instead.
+	var stdout, stderr bytes.Buffer
+	list := exec.Command(binary, "feeds", "list", "--config", cfg)
+	list.Stdout, list.Stderr = &stdout, &stderr
+	if err := list.Run(); err != nil {
+		t.Fatalf("feeds list beside the daemon: %v %s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "asking it at http://127.0.0.1:") || !strings.Contains(stdout.String(), "utf8") {
+		t.Errorf("feeds list beside the daemon:\n%s%s", stderr.String(), stdout.String())
+	}
+	var during exported
+	waitUntil(t, func() bool {
+		b, err := exec.Command(binary, "export", "--format", "json", "--limit", "0", "--config", cfg).Output()
+		return err == nil && json.Unmarshal(b, &during) == nil && len(during.Items) == 6
+	})
 	// The feeds are served where the log says; a reader's If-None-Match gets a 304.
 	m := regexp.MustCompile(`http=(http://127.0.0.1:\d+/)`).FindStringSubmatch(logs.String())
 	if m == nil {
@@ -341,6 +357,12 @@ func TestDaemonAndLock(t *testing.T) {
 	e := exportJSON(t, cfg, "--limit", "0")
 	if len(e.Items) != 6 {
 		t.Errorf("after the daemon: %d items", len(e.Items))
+	}
+	if !reflect.DeepEqual(e, during) {
+		t.Errorf("export from the daemon differs from the store's:\n%+v\n%+v", during, e)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(cfg), "raqib.db.http")); !os.IsNotExist(err) {
+		t.Errorf("the daemon left its address behind: %v", err)
 	}
 }
 

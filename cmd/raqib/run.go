@@ -29,6 +29,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if l, err = net.Listen("tcp", addr); err != nil {
 			return fmt.Errorf("server.listen %s: %w", addr, err)
 		}
+		forget, err := noteAddr(a.cfg, l)
+		if err != nil {
+			return err
+		}
+		defer forget()
 	}
 	metrics := server.NewMetrics(a.store)
 	poller := a.poller()

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/raqib/raqib/config"
+	"github.com/raqib/raqib/storage"
+)
+
+// The daemon holds the store for as long as it runs, and BoltDB lets no
+// other process open it, even to read. So that a desk can still list its
+// feeds and export while it runs, the daemon writes where its HTTP API
+// listens beside the store, and the read commands ask it there.
+
+// addrFile is where a running daemon notes its API's address.
+func addrFile(cfg *config.Config) string { return cfg.Storage.Path + ".http" }
+
+// noteAddr writes the API's address for the read commands; the returned
+// function takes it away.
+func noteAddr(cfg *config.Config, l net.Listener) (func(), error) {
+	host, port, err := net.SplitHostPort(l.Addr().String())
+	if err != nil {
+		return nil, err
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1" // listening everywhere: loopback is one of them
+	}
+	path := addrFile(cfg)
+	if err := os.WriteFile(path, []byte("http://"+net.JoinHostPort(host, port)+"/\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("note the API's address in %s: %w", path, err)
+	}
+	return func() { os.Remove(path) }, nil
+}
+
+// daemon is a running daemon's API, as the read commands use it.
+type daemon struct {
+	base  string
+	token string
+	hc    *http.Client
+}
+
+// openRead opens the store for a read command, or, when the daemon holds
+// it, returns the daemon to ask instead (and says so on stderr).
+func openRead(ctx context.Context, cfgPath string, stderr io.Writer) (*app, *daemon, error) {
+	a, err := openApp(ctx, cfgPath, newLogger(stderr, "warn"), false)
+	if err == nil || !errors.Is(err, storage.ErrInUse) {
+		return a, nil, err
+	}
+	cfg, cerr := loadConfig(cfgPath)
+	if cerr != nil {
+		return nil, nil, err
+	}
+	b, rerr := os.ReadFile(addrFile(cfg))
+	if rerr != nil {
+		return nil, nil, fmt.Errorf("%w; the daemon that holds it serves no API to ask instead (server.listen)", err)
+	}
+	d := &daemon{base: strings.TrimSpace(string(b)), token: cfg.Server.Token, hc: &http.Client{Timeout: time.Minute}}
+	fmt.Fprintf(stderr, "raqib: the daemon holds %s; asking it at %s\n", cfg.Storage.Path, d.base)
+	return &app{cfg: cfg, log: slog.New(slog.NewTextHandler(io.Discard, nil))}, d, nil
+}
+
+// get reads an API path's JSON into out.
+func (d *daemon) get(ctx context.Context, path string, q url.Values, out any) error {
+	u := d.base + strings.TrimPrefix(path, "/")
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, "GET", u, nil)
+	if err != nil {
+		return err
+	}
+	if d.token != "" {
+		req.Header.Set("Authorization", "Bearer "+d.token)
+	}
+	resp, err := d.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("ask the daemon at %s: %w", d.base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("ask the daemon: GET %s: %s: %s", path, resp.Status, strings.TrimSpace(string(msg)))
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("ask the daemon: GET %s: %w", path, err)
+	}
+	return nil
+}
+
+// feedStates are the feeds' states, by name.
+func (d *daemon) feedStates(ctx context.Context) (map[string]*storage.FeedState, error) {
+	var r struct {
+		Feeds []struct {
+			Name  string             `json:"name"`
+			State *storage.FeedState `json:"state"`
+		} `json:"feeds"`
+	}
+	if err := d.get(ctx, "/api/feeds", nil, &r); err != nil {
+		return nil, err
+	}
+	out := map[string]*storage.FeedState{}
+	for _, f := range r.Feeds {
+		out[f.Name] = f.State
+	}
+	return out, nil
+}
+
+// maxAPIItems is the most items the API lists in one answer.
+const maxAPIItems = 1000
+
+// entries lists a stream as export.Load does, from the API's items.
+func (d *daemon) items(ctx context.Context, opt storage.ListOptions) ([]apiItem, error) {
+	q := url.Values{}
+	n := opt.Limit
+	if n <= 0 || n > maxAPIItems {
+		n = maxAPIItems
+	}
+	q.Set("limit", fmt.Sprint(n))
+	if opt.Rule != "" {
+		q.Set("rule", opt.Rule)
+	}
+	if opt.WithDuplicates {
+		q.Set("all", "1")
+	}
+	var r struct {
+		Items []apiItem `json:"items"`
+	}
+	if err := d.get(ctx, "/api/items", q, &r); err != nil {
+		return nil, err
+	}
+	return r.Items, nil
+}
+
+// apiItem is an item as the API lists it.
+type apiItem struct {
+	storage.Item
+	ClusterSize int      `json:"cluster_size"`
+	Outlets     []string `json:"outlets"`
+}
