@@ -622,34 +622,49 @@ func (s *Bolt) Items(_ context.Context, opt ListOptions) ([]*Item, error) {
 	var out []*Item
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bByTime).Cursor()
-		items, ids := tx.Bucket(bItems), tx.Bucket(bIDs)
+		ids := tx.Bucket(bIDs)
+		k, v := c.Last()
 		n := 0
-		for k, v := c.Last(); k != nil; k, v = c.Prev() {
-			if n++; n%unmapEvery == 0 {
-				unmapScanned(s.db, tx)
+		var err error
+		out, err = newestFirst(tx.Bucket(bItems), opt, func() []byte {
+			for ; k != nil; k, v = c.Prev() {
+				if n++; n%unmapEvery == 0 {
+					unmapScanned(s.db, tx)
+				}
+				if seq := ids.Get(v); seq != nil {
+					k, v = c.Prev()
+					return seqOf(seq)
+				}
 			}
-			seq := ids.Get(v)
-			if seq == nil {
-				continue
-			}
-			it, err := getJSON[Item](items, seqOf(seq))
-			if err != nil {
-				return err
-			}
-			if !opt.Since.IsZero() && it.Date().Before(opt.Since) {
-				break
-			}
-			if !opt.keep(it) {
-				continue
-			}
-			out = append(out, it)
-			if opt.Limit > 0 && len(out) >= opt.Limit {
-				break
-			}
-		}
-		return nil
+			return nil
+		})
+		return err
 	})
 	return out, err
+}
+
+// newestFirst reads the items whose sequence numbers next gives, newest
+// first until it gives nil, and lists those opt keeps, up to opt.Since and
+// opt.Limit.
+func newestFirst(items *bolt.Bucket, opt ListOptions, next func() []byte) ([]*Item, error) {
+	var out []*Item
+	for seq := next(); seq != nil; seq = next() {
+		it, err := getJSON[Item](items, seq)
+		if err != nil {
+			return out, err
+		}
+		if !opt.Since.IsZero() && it.Date().Before(opt.Since) {
+			break
+		}
+		if !opt.keep(it) {
+			continue
+		}
+		out = append(out, it)
+		if opt.Limit > 0 && len(out) >= opt.Limit {
+			break
+		}
+	}
+	return out, nil
 }
 
 func hasString(xs []string, x string) bool {
@@ -824,43 +839,36 @@ func (s *Bolt) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 // a story for most items and by every alert.
 func (s *Bolt) pruneStories(ctx context.Context, cutoff time.Time, keep map[string]bool) error {
 	floor := storyKey(cutoff, "")
-	for more := true; more; {
-		more = false
-		err := s.db.Update(func(tx *bolt.Tx) error {
-			more = false
-			st, cb := tx.Bucket(bStoryTime), tx.Bucket(bClusters)
-			var dead [][]byte
-			c := st.Cursor()
-			for k, _ := c.First(); k != nil && bytes.Compare(k[:8], floor[:8]) < 0; k, _ = c.Next() {
-				if len(dead) == 5000 {
-					more = true
-					break
-				}
-				if id := string(k[8:]); !strings.HasPrefix(id, "seed:") && !keep[id] {
-					dead = append(dead, bytes.Clone(k))
-				}
+	err := s.inBatches(ctx, func(tx *bolt.Tx) (more bool, err error) {
+		st, cb := tx.Bucket(bStoryTime), tx.Bucket(bClusters)
+		var dead [][]byte
+		c := st.Cursor()
+		for k, _ := c.First(); k != nil && bytes.Compare(k[:8], floor[:8]) < 0; k, _ = c.Next() {
+			if len(dead) == 5000 {
+				more = true
+				break
 			}
-			for _, k := range dead {
-				if err := st.Delete(k); err != nil {
-					return err
-				}
-				if err := cb.Delete(k[8:]); err != nil {
-					return err
-				}
+			if id := string(k[8:]); !strings.HasPrefix(id, "seed:") && !keep[id] {
+				dead = append(dead, bytes.Clone(k))
 			}
-			return nil
-		})
-		if err != nil {
-			return err
 		}
-		if err := ctx.Err(); err != nil {
-			return err
+		for _, k := range dead {
+			if err := st.Delete(k); err != nil {
+				return false, err
+			}
+			if err := cb.Delete(k[8:]); err != nil {
+				return false, err
+			}
 		}
+		return more, nil
+	})
+	if err != nil {
+		return err
 	}
 	// The alerts of stories that are gone: one pass over the alerts, which
 	// retention bounds, then deletes in batches.
 	var dead [][]byte
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err = s.db.View(func(tx *bolt.Tx) error {
 		cb := tx.Bucket(bClusters)
 		return tx.Bucket(bAlerts).ForEach(func(k, v []byte) error {
 			var a Alert
@@ -916,33 +924,40 @@ func buryKeys(tx *bolt.Tx, it *Item, now time.Time) error {
 // good.
 func (s *Bolt) sweepTombs(ctx context.Context, cutoff time.Time) error {
 	floor := u64(uint64(cutoff.UnixNano()))
+	return s.inBatches(ctx, func(tx *bolt.Tx) (more bool, err error) {
+		kb, tb := tx.Bucket(bKeys), tx.Bucket(bTombs)
+		var dead [][]byte
+		c := tb.Cursor()
+		for k, _ := c.First(); k != nil && bytes.Compare(k[:8], floor) < 0; k, _ = c.Next() {
+			if len(dead) == 5000 {
+				more = true
+				break
+			}
+			dead = append(dead, bytes.Clone(k))
+		}
+		for _, k := range dead {
+			// A key buried again later holds a later time: it stays.
+			if v := kb.Get(k[8:]); isTombstone(v) && bytes.Equal(v[1:], k[:8]) {
+				if err := kb.Delete(k[8:]); err != nil {
+					return false, err
+				}
+			}
+			if err := tb.Delete(k); err != nil {
+				return false, err
+			}
+		}
+		return more, nil
+	})
+}
+
+// inBatches runs step in write transactions of its own until it says there
+// is no more, so that a long clean-up does not hold the writer for long.
+func (s *Bolt) inBatches(ctx context.Context, step func(tx *bolt.Tx) (more bool, err error)) error {
 	for more := true; more; {
-		more = false
-		err := s.db.Update(func(tx *bolt.Tx) error {
-			kb, tb := tx.Bucket(bKeys), tx.Bucket(bTombs)
-			var dead [][]byte
-			c := tb.Cursor()
-			for k, _ := c.First(); k != nil && bytes.Compare(k[:8], floor) < 0; k, _ = c.Next() {
-				if len(dead) == 5000 {
-					more = true
-					break
-				}
-				dead = append(dead, bytes.Clone(k))
-			}
-			for _, k := range dead {
-				// A key buried again later holds a later time: it stays.
-				if v := kb.Get(k[8:]); isTombstone(v) && bytes.Equal(v[1:], k[:8]) {
-					if err := kb.Delete(k[8:]); err != nil {
-						return err
-					}
-				}
-				if err := tb.Delete(k); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
+		if err := s.db.Update(func(tx *bolt.Tx) (err error) {
+			more, err = step(tx)
+			return err
+		}); err != nil {
 			return err
 		}
 		if err := ctx.Err(); err != nil {

@@ -96,13 +96,19 @@ func TestSeedsIdempotent(t *testing.T) {
 	}
 }
 
-func TestPruneKeepsKeysPendingAlertsAndSeeds(t *testing.T) {
-	ctx := context.Background()
+// tempStore is a new store in the test's temporary folder.
+func tempStore(t *testing.T) *Bolt {
+	t.Helper()
 	s, err := OpenBolt(filepath.Join(t.TempDir(), "raqib.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestPruneKeepsKeysPendingAlertsAndSeeds(t *testing.T) {
+	ctx, s := context.Background(), tempStore(t)
 	old, now := time.Now().Add(-100*24*time.Hour), time.Now()
 	mk := func(id string, fetched time.Time) *Item {
 		return &Item{ID: id, Feed: "f", Title: id, Keys: []string{"url:http://x/" + id}, Cluster: id, Fetched: fetched, Fingerprint: []byte{1, 0, 0, 0}, TextHash: "t-" + id}
@@ -179,12 +185,7 @@ func TestPruneKeepsKeysPendingAlertsAndSeeds(t *testing.T) {
 // and so do their alerts that are not pending; a story still told keeps
 // its old alert, so that it does not alert again.
 func TestPruneStoriesAndTheirAlerts(t *testing.T) {
-	ctx := context.Background()
-	s, err := OpenBolt(filepath.Join(t.TempDir(), "raqib.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	ctx, s := context.Background(), tempStore(t)
 	old, now := time.Now().Add(-100*24*time.Hour), time.Now()
 	mk := func(id, story string, fetched time.Time) *Item {
 		return &Item{ID: id, Feed: "f", Title: id, Keys: []string{"url:" + id}, Cluster: story, Fetched: fetched}

@@ -141,18 +141,20 @@ func (s *Bolt) RuleStories(_ context.Context, opt ListOptions) ([]*Item, error) 
 			keys = append(keys, k)
 		}
 		sort.Slice(keys, func(i, j int) bool { return bytes.Compare(keys[i], keys[j]) > 0 })
-		for _, k := range keys {
-			it, err := getJSON[Item](items, k[len(k)-8:])
-			if err != nil {
-				return fmt.Errorf("list rule %s: %w", opt.Rule, err)
+		// Each is its story's first match, duplicate or not, of the feed
+		// and date asked for.
+		shown := ListOptions{Rule: opt.Rule, WithDuplicates: true, Match: opt.Match, Limit: opt.Limit}
+		var err error
+		out, err = newestFirst(items, shown, func() []byte {
+			if len(keys) == 0 {
+				return nil
 			}
-			if opt.Match != nil && !opt.Match(it) {
-				continue
-			}
-			out = append(out, it)
-			if opt.Limit > 0 && len(out) >= opt.Limit {
-				break
-			}
+			k := keys[0]
+			keys = keys[1:]
+			return k[len(k)-8:]
+		})
+		if err != nil {
+			return fmt.Errorf("list rule %s: %w", opt.Rule, err)
 		}
 		return nil
 	})
@@ -165,7 +167,6 @@ func (s *Bolt) indexedItems(index []byte, name string, opt ListOptions) ([]*Item
 	var out []*Item
 	err := s.db.View(func(tx *bolt.Tx) error {
 		prefix := append([]byte(name), 0)
-		items := tx.Bucket(bItems)
 		c := tx.Bucket(index).Cursor()
 		// The last key of the name: its prefix, then the largest time.
 		k, _ := c.Seek(append(bytes.Clone(prefix), bytes.Repeat([]byte{0xff}, 16)...))
@@ -174,21 +175,17 @@ func (s *Bolt) indexedItems(index []byte, name string, opt ListOptions) ([]*Item
 		} else {
 			k, _ = c.Prev()
 		}
-		for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
-			it, err := getJSON[Item](items, k[len(k)-8:])
-			if err != nil {
-				return fmt.Errorf("list %s %s: %w", index, name, err)
+		var err error
+		out, err = newestFirst(tx.Bucket(bItems), opt, func() []byte {
+			if k == nil || !bytes.HasPrefix(k, prefix) {
+				return nil
 			}
-			if !opt.Since.IsZero() && it.Date().Before(opt.Since) {
-				break
-			}
-			if !opt.keep(it) {
-				continue
-			}
-			out = append(out, it)
-			if opt.Limit > 0 && len(out) >= opt.Limit {
-				break
-			}
+			seq := k[len(k)-8:]
+			k, _ = c.Prev()
+			return seq
+		})
+		if err != nil {
+			return fmt.Errorf("list %s %s: %w", index, name, err)
 		}
 		return nil
 	})

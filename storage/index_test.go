@@ -154,22 +154,7 @@ func checkListings(t *testing.T, s *Bolt) {
 	}
 	// A feed's items, as Items lists them, are all items' listing filtered.
 	for _, opt := range []ListOptions{{Feed: "f1"}, {Feed: "f0", WithDuplicates: true, Limit: 3}, {Feed: "nosuch"}, {Feed: "f1", WithDuplicates: true, Since: base.Add(10 * time.Hour)}} {
-		got, err := s.Items(ctx, opt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		all := opt
-		all.Feed, all.Limit = "", 0
-		every, _ := s.Items(ctx, all)
-		var want []string
-		for _, it := range every {
-			if it.Feed == opt.Feed && (opt.Limit == 0 || len(want) < opt.Limit) {
-				want = append(want, it.ID)
-			}
-		}
-		if !reflect.DeepEqual(itemIDs(got), want) {
-			t.Errorf("Items(%+v) = %v, want %v", opt, itemIDs(got), want)
-		}
+		checkFiltered(t, s, opt)
 	}
 	for _, rule := range []string{"libya", "kremlin", "lib", "none"} {
 		oddTitle := func(it *Item) bool { return it.Title[len(it.Title)-1]%2 == 1 }
@@ -185,23 +170,31 @@ func checkListings(t *testing.T, s *Bolt) {
 		}
 		// A rule's items, as Items lists them, are all items' listing filtered.
 		for _, opt := range []ListOptions{{Rule: rule}, {Rule: rule, WithDuplicates: true}, {Rule: rule, Feed: "f1", WithDuplicates: true}, {Rule: rule, Limit: 2}, {Rule: rule, Since: base.Add(6 * time.Hour), WithDuplicates: true}} {
-			got, err := s.Items(ctx, opt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			all := opt
-			all.Rule, all.Limit = "", 0
-			every, _ := s.Items(ctx, all)
-			var want []string
-			for _, it := range every {
-				if hasString(it.Rules, rule) && (opt.Limit == 0 || len(want) < opt.Limit) {
-					want = append(want, it.ID)
-				}
-			}
-			if !reflect.DeepEqual(itemIDs(got), want) {
-				t.Errorf("Items(%+v) = %v, want %v", opt, itemIDs(got), want)
-			}
+			checkFiltered(t, s, opt)
 		}
+	}
+}
+
+// checkFiltered holds Items(opt) to the listing without opt's rule, feed
+// and limit, filtered and cut by hand.
+func checkFiltered(t *testing.T, s *Bolt, opt ListOptions) {
+	t.Helper()
+	ctx := context.Background()
+	got, err := s.Items(ctx, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := opt
+	all.Rule, all.Feed, all.Limit = "", "", 0
+	every, _ := s.Items(ctx, all)
+	var want []string
+	for _, it := range every {
+		if (opt.Rule == "" || hasString(it.Rules, opt.Rule)) && (opt.Feed == "" || it.Feed == opt.Feed) && (opt.Limit == 0 || len(want) < opt.Limit) {
+			want = append(want, it.ID)
+		}
+	}
+	if !reflect.DeepEqual(itemIDs(got), want) {
+		t.Errorf("Items(%+v) = %v, want %v", opt, itemIDs(got), want)
 	}
 }
 
