@@ -269,6 +269,12 @@ func parseSince(v string) (time.Time, error) {
 	return time.Now().Add(-d), nil
 }
 
+// apiAlert is an alert with its item's title, which it was raised for.
+type apiAlert struct {
+	*storage.Alert
+	ItemTitle string `json:"item_title,omitempty"`
+}
+
 type apiItem struct {
 	*storage.Item
 	ClusterSize int      `json:"cluster_size"`
@@ -352,10 +358,43 @@ func (s *Server) apiStories(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	if cs == nil {
-		cs = []*storage.Cluster{}
+	out := make([]apiStory, 0, len(cs))
+	var ids []string
+	for _, c := range cs {
+		out = append(out, apiStory{Cluster: c})
+		if c.Size > 1 {
+			ids = append(ids, c.ID)
+		}
 	}
-	s.json(w, r, map[string]any{"stories": cs})
+	if r.URL.Query().Get("items") == "1" {
+		// Each story's items dated since, as `raqib stories` shows them.
+		members, err := s.Store.StoryItems(r.Context(), since, ids)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		for i := range out {
+			for _, it := range members[out[i].ID] {
+				out[i].Items = append(out[i].Items, storyItem{ID: it.ID, Feed: it.Feed, Title: it.Title, DuplicateOf: it.DuplicateOf, Similarity: it.Similarity})
+			}
+		}
+	}
+	s.json(w, r, map[string]any{"stories": out})
+}
+
+// apiStory is a story as /api/stories lists it; with ?items=1, with its
+// items.
+type apiStory struct {
+	*storage.Cluster
+	Items []storyItem `json:"items,omitempty"`
+}
+
+type storyItem struct {
+	ID          string  `json:"id"`
+	Feed        string  `json:"feed"`
+	Title       string  `json:"title"`
+	DuplicateOf string  `json:"duplicate_of,omitempty"`
+	Similarity  float64 `json:"similarity,omitempty"`
 }
 
 func (s *Server) apiAlerts(w http.ResponseWriter, r *http.Request) {
@@ -371,8 +410,13 @@ func (s *Server) apiAlerts(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	if as == nil {
-		as = []*storage.Alert{}
+	out := make([]apiAlert, 0, len(as))
+	for _, a := range as {
+		aa := apiAlert{Alert: a}
+		if it, err := s.Store.Item(r.Context(), a.ItemID); err == nil {
+			aa.ItemTitle = it.Title
+		}
+		out = append(out, aa)
 	}
-	s.json(w, r, map[string]any{"alerts": as})
+	s.json(w, r, map[string]any{"alerts": out})
 }

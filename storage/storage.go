@@ -217,6 +217,8 @@ type Store interface {
 	Cluster(ctx context.Context, id string) (*Cluster, error)
 	// Clusters lists the stories updated since, the largest first.
 	Clusters(ctx context.Context, since time.Time, limit int) ([]*Cluster, error)
+	// StoryItems lists, newest first, the items dated since of each story.
+	StoryItems(ctx context.Context, since time.Time, stories []string) (map[string][]*Item, error)
 	// RuleStories lists opt.Rule's stream: for each story, its first item
 	// to match the rule (of opt.Feed, dated since opt.Since), newest first;
 	// opt.Match filters those, and opt.Limit counts what is left.

@@ -32,22 +32,31 @@ func cmdAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case *failed:
 		state = storage.AlertFailed
 	}
-	a, err := openApp(ctx, *cfgPath, newLogger(stderr, "warn"), false)
+	a, dm, err := openRead(ctx, *cfgPath, stderr)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	as, err := a.store.Alerts(ctx, state)
-	if err != nil {
-		return err
+	var as []*storage.Alert
+	titles := map[string]string{} // item id -> title
+	if dm != nil {
+		if as, titles, err = dm.alerts(ctx, state); err != nil {
+			return err
+		}
+	} else {
+		if as, err = a.store.Alerts(ctx, state); err != nil {
+			return err
+		}
+		for _, al := range as {
+			if it, err := a.store.Item(ctx, al.ItemID); err == nil {
+				titles[al.ItemID] = it.Title
+			}
+		}
 	}
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATE\tRULE\tCHANNEL\tATTEMPTS\tCREATED\tNEXT TRY\tTITLE\tLAST ERROR")
 	for _, al := range as {
-		title := ""
-		if it, err := a.store.Item(ctx, al.ItemID); err == nil {
-			title = it.Title
-		}
+		title := titles[al.ItemID]
 		next := "-"
 		if al.State == storage.AlertPending {
 			next = when(al.NextTry)

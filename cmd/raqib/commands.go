@@ -472,22 +472,18 @@ func cmdStories(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return usageErr("--since: %v", err)
 	}
-	a, err := openApp(ctx, *cfgPath, newLogger(stderr, "warn"), false)
+	a, dm, err := openRead(ctx, *cfgPath, stderr)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	cs, err := a.store.Clusters(ctx, time.Now().Add(-d), *limit)
-	if err != nil {
-		return err
+	var cs []*storage.Cluster
+	var members map[string][]*storage.Item
+	if dm != nil {
+		cs, members, err = dm.stories(ctx, *since, *limit)
+	} else {
+		cs, members, err = storiesOf(ctx, a.store, time.Now().Add(-d), *limit)
 	}
-	var ids []string
-	for _, c := range cs {
-		if c.Size >= 2 {
-			ids = append(ids, c.ID)
-		}
-	}
-	members, err := a.store.StoryItems(ctx, time.Now().Add(-d), ids)
 	if err != nil {
 		return err
 	}
@@ -506,6 +502,23 @@ func cmdStories(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	}
 	return nil
+}
+
+// storiesOf lists the stories updated since, and the items of those with
+// more than one.
+func storiesOf(ctx context.Context, st storage.Store, since time.Time, limit int) ([]*storage.Cluster, map[string][]*storage.Item, error) {
+	cs, err := st.Clusters(ctx, since, limit)
+	if err != nil {
+		return nil, nil, err
+	}
+	var ids []string
+	for _, c := range cs {
+		if c.Size >= 2 {
+			ids = append(ids, c.ID)
+		}
+	}
+	members, err := st.StoryItems(ctx, since, ids)
+	return cs, members, err
 }
 
 func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -148,3 +148,56 @@ type apiItem struct {
 	ClusterSize int      `json:"cluster_size"`
 	Outlets     []string `json:"outlets"`
 }
+
+// stories lists the stories as storiesOf does, from /api/stories.
+func (d *daemon) stories(ctx context.Context, since string, limit int) ([]*storage.Cluster, map[string][]*storage.Item, error) {
+	var r struct {
+		Stories []struct {
+			storage.Cluster
+			Items []storage.Item `json:"items"`
+		} `json:"stories"`
+	}
+	n := limit
+	if n <= 0 || n > maxAPIItems {
+		n = maxAPIItems
+	}
+	q := url.Values{"since": {since}, "limit": {fmt.Sprint(n)}, "items": {"1"}}
+	if err := d.get(ctx, "/api/stories", q, &r); err != nil {
+		return nil, nil, err
+	}
+	var cs []*storage.Cluster
+	members := map[string][]*storage.Item{}
+	for i := range r.Stories {
+		st := &r.Stories[i]
+		cs = append(cs, &st.Cluster)
+		for j := range st.Items {
+			members[st.ID] = append(members[st.ID], &st.Items[j])
+		}
+	}
+	return cs, members, nil
+}
+
+// alerts lists the alerts in a state ("" for all), with their items'
+// titles, from /api/alerts.
+func (d *daemon) alerts(ctx context.Context, state string) ([]*storage.Alert, map[string]string, error) {
+	var r struct {
+		Alerts []struct {
+			storage.Alert
+			ItemTitle string `json:"item_title"`
+		} `json:"alerts"`
+	}
+	q := url.Values{}
+	if state != "" {
+		q.Set("state", state)
+	}
+	if err := d.get(ctx, "/api/alerts", q, &r); err != nil {
+		return nil, nil, err
+	}
+	var as []*storage.Alert
+	titles := map[string]string{}
+	for i := range r.Alerts {
+		as = append(as, &r.Alerts[i].Alert)
+		titles[r.Alerts[i].ItemID] = r.Alerts[i].ItemTitle
+	}
+	return as, titles, nil
+}

@@ -321,6 +321,18 @@ func TestDaemonAndLock(t *testing.T) {
 		b, err := exec.Command(binary, "export", "--format", "json", "--limit", "0", "--config", cfg).Output()
 		return err == nil && json.Unmarshal(b, &during) == nil && len(during.Items) == 6
 	})
+	readBeside := map[string]string{} // what the other read commands print, asking the daemon
+	readCommands := [][]string{{"stories", "--since", "100000h"}, {"alerts", "list"}}
+	for _, args := range readCommands {
+		b, err := exec.Command(binary, append(args, "--config", cfg)...).Output()
+		if err != nil {
+			t.Fatalf("%v beside the daemon: %v", args, err)
+		}
+		readBeside[strings.Join(args, " ")] = string(b)
+	}
+	if !strings.Contains(readBeside["stories --since 100000h"], "story seed:") {
+		t.Errorf("stories beside the daemon:\n%s", readBeside["stories --since 100000h"])
+	}
 	// The feeds are served where the log says; a reader's If-None-Match gets a 304.
 	m := regexp.MustCompile(`http=(http://127.0.0.1:\d+/)`).FindStringSubmatch(logs.String())
 	if m == nil {
@@ -367,6 +379,12 @@ func TestDaemonAndLock(t *testing.T) {
 	}
 	if !reflect.DeepEqual(e, during) {
 		t.Errorf("export from the daemon differs from the store's:\n%+v\n%+v", during, e)
+	}
+	for _, args := range readCommands {
+		out, errOut, code := raqib(t, append(args, "--config", cfg)...)
+		if code != 0 || out != readBeside[strings.Join(args, " ")] {
+			t.Errorf("%v from the daemon differs from the store's (%d %s):\n%s\n%s", args, code, errOut, readBeside[strings.Join(args, " ")], out)
+		}
 	}
 	if _, err := os.Stat(filepath.Join(filepath.Dir(cfg), "raqib.db.http")); !os.IsNotExist(err) {
 		t.Errorf("the daemon left its address behind: %v", err)
