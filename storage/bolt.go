@@ -781,11 +781,11 @@ func (s *Bolt) Fingerprints(_ context.Context, since time.Time, fn func(Fingerpr
 			if nanos != 0 {
 				date = time.Unix(0, nanos)
 			}
+			if !bytes.HasPrefix(k, []byte("seed:")) && date.Before(since) {
+				return nil // seeds count whatever their date
+			}
 			id, data := k, v[8:]
 			if isSeqKey(k) {
-				if date.Before(since) {
-					return nil
-				}
 				n, w := binary.Uvarint(data)
 				if w <= 0 || uint64(len(data)-w) < n {
 					return fmt.Errorf("read samples of item %d: damaged entry", binary.BigEndian.Uint64(k))

@@ -81,16 +81,23 @@ func (s *Bolt) Clusters(_ context.Context, since time.Time, limit int) ([]*Clust
 				return fmt.Errorf("list stories: damaged index entry %q", k)
 			}
 			e := entry{size, k[:8], string(k[8:])}
-			if limit > 0 && len(best) == limit && !before(e, best[limit-1]) {
+			if limit <= 0 {
+				best = append(best, e) // all of them: sorted once below
+				continue
+			}
+			if len(best) == limit && !before(e, best[limit-1]) {
 				continue
 			}
 			i := sort.Search(len(best), func(i int) bool { return before(e, best[i]) })
 			best = append(best, entry{})
 			copy(best[i+1:], best[i:])
 			best[i] = e
-			if limit > 0 && len(best) > limit {
+			if len(best) > limit {
 				best = best[:limit]
 			}
+		}
+		if limit <= 0 {
+			sort.SliceStable(best, func(i, j int) bool { return before(best[i], best[j]) })
 		}
 		cb := tx.Bucket(bClusters)
 		for _, e := range best {
