@@ -159,7 +159,30 @@ func TestAPI(t *testing.T) {
 	if r := get(t, srv.URL+"/api/items?since=yesterday", nil); r.StatusCode != 400 {
 		t.Errorf("bad since: %d", r.StatusCode)
 	}
-	for path, want := range map[string]string{"/api/feeds": `"name": "a"`, "/api/stories": `"size": 2`, "/api/alerts?state=pending": `"rule": "libya"`, "/healthz": "ok", "/readyz": "ready"} {
+	// A story's items with ?items=1, the first and its copy; an alert's
+	// item's title.
+	var stories struct {
+		Stories []struct {
+			ID    string `json:"id"`
+			Size  int    `json:"size"`
+			Items []struct {
+				ID          string  `json:"id"`
+				Feed        string  `json:"feed"`
+				DuplicateOf string  `json:"duplicate_of"`
+				Similarity  float64 `json:"similarity"`
+			} `json:"items"`
+		} `json:"stories"`
+	}
+	json.Unmarshal([]byte(body(t, get(t, srv.URL+"/api/stories?items=1", nil))), &stories)
+	if len(stories.Stories) == 0 || stories.Stories[0].Size != 2 || len(stories.Stories[0].Items) != 2 ||
+		stories.Stories[0].Items[0].ID != "3" || stories.Stories[0].Items[0].DuplicateOf != "1" || stories.Stories[0].Items[0].Similarity < 0.9 ||
+		stories.Stories[0].Items[1].ID != "1" {
+		t.Errorf("stories with items: %+v", stories)
+	}
+	if b := body(t, get(t, srv.URL+"/api/stories", nil)); strings.Contains(b, `"items"`) {
+		t.Errorf("stories without ?items=1 list items: %s", b)
+	}
+	for path, want := range map[string]string{"/api/feeds": `"name": "a"`, "/api/stories": `"size": 2`, "/api/alerts?state=pending": `"item_title": "مجلس الأمن يناقش ليبيا"`, "/healthz": "ok", "/readyz": "ready"} {
 		r := get(t, srv.URL+path, nil)
 		if b := body(t, r); r.StatusCode != 200 || !strings.Contains(b, want) {
 			t.Errorf("%s: %d %s", path, r.StatusCode, b)
