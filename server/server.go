@@ -241,6 +241,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ctype string, bod
 }
 
 func (s *Server) fail(w http.ResponseWriter, err error) {
+	if errors.Is(err, context.Canceled) {
+		return // the client went away: no one to answer, nothing wrong
+	}
 	s.Log.Error("http request failed", "error", err)
 	http.Error(w, "internal error", http.StatusInternalServerError)
 }

@@ -611,13 +611,13 @@ func (s *Bolt) ItemCluster(_ context.Context, id string) (string, error) {
 	return c, err
 }
 
-func (s *Bolt) Items(_ context.Context, opt ListOptions) ([]*Item, error) {
+func (s *Bolt) Items(ctx context.Context, opt ListOptions) ([]*Item, error) {
 	// A rule is rarer than a feed: its index is the shorter read.
 	switch {
 	case opt.Rule != "":
-		return s.indexedItems(bByRule, opt.Rule, opt)
+		return s.indexedItems(ctx, bByRule, opt.Rule, opt)
 	case opt.Feed != "":
-		return s.indexedItems(bByFeed, opt.Feed, opt)
+		return s.indexedItems(ctx, bByFeed, opt.Feed, opt)
 	}
 	var out []*Item
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -626,7 +626,7 @@ func (s *Bolt) Items(_ context.Context, opt ListOptions) ([]*Item, error) {
 		k, v := c.Last()
 		n := 0
 		var err error
-		out, err = newestFirst(tx.Bucket(bItems), opt, func() []byte {
+		out, err = newestFirst(ctx, tx.Bucket(bItems), opt, func() []byte {
 			for ; k != nil; k, v = c.Prev() {
 				if n++; n%unmapEvery == 0 {
 					unmapScanned(s.db, tx)
@@ -645,10 +645,17 @@ func (s *Bolt) Items(_ context.Context, opt ListOptions) ([]*Item, error) {
 
 // newestFirst reads the items whose sequence numbers next gives, newest
 // first until it gives nil, and lists those opt keeps, up to opt.Since and
-// opt.Limit.
-func newestFirst(items *bolt.Bucket, opt ListOptions, next func() []byte) ([]*Item, error) {
+// opt.Limit. A filter that keeps little can read back through all history
+// (a text query): it stops when ctx ends, as when the client goes away.
+func newestFirst(ctx context.Context, items *bolt.Bucket, opt ListOptions, next func() []byte) ([]*Item, error) {
 	var out []*Item
+	n := 0
 	for seq := next(); seq != nil; seq = next() {
+		if n++; n%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return out, err
+			}
+		}
 		it, err := getJSON[Item](items, seq)
 		if err != nil {
 			return out, err

@@ -117,7 +117,7 @@ func (s *Bolt) Clusters(_ context.Context, since time.Time, limit int) ([]*Clust
 // index entries dated since opt.Since (the story is in each) and decodes
 // only the items it shows, and, with opt.Feed, the rule's items to tell
 // their feed.
-func (s *Bolt) RuleStories(_ context.Context, opt ListOptions) ([]*Item, error) {
+func (s *Bolt) RuleStories(ctx context.Context, opt ListOptions) ([]*Item, error) {
 	var out []*Item
 	err := s.db.View(func(tx *bolt.Tx) error {
 		items := tx.Bucket(bItems)
@@ -152,7 +152,7 @@ func (s *Bolt) RuleStories(_ context.Context, opt ListOptions) ([]*Item, error) 
 		// and date asked for.
 		shown := ListOptions{Rule: opt.Rule, WithDuplicates: true, Match: opt.Match, Limit: opt.Limit}
 		var err error
-		out, err = newestFirst(items, shown, func() []byte {
+		out, err = newestFirst(ctx, items, shown, func() []byte {
 			if len(keys) == 0 {
 				return nil
 			}
@@ -170,7 +170,7 @@ func (s *Bolt) RuleStories(_ context.Context, opt ListOptions) ([]*Item, error) 
 
 // indexedItems is Items for one rule's or one feed's items, read newest
 // first from the byrule or byfeed index.
-func (s *Bolt) indexedItems(index []byte, name string, opt ListOptions) ([]*Item, error) {
+func (s *Bolt) indexedItems(ctx context.Context, index []byte, name string, opt ListOptions) ([]*Item, error) {
 	var out []*Item
 	err := s.db.View(func(tx *bolt.Tx) error {
 		prefix := append([]byte(name), 0)
@@ -183,7 +183,7 @@ func (s *Bolt) indexedItems(index []byte, name string, opt ListOptions) ([]*Item
 			k, _ = c.Prev()
 		}
 		var err error
-		out, err = newestFirst(tx.Bucket(bItems), opt, func() []byte {
+		out, err = newestFirst(ctx, tx.Bucket(bItems), opt, func() []byte {
 			if k == nil || !bytes.HasPrefix(k, prefix) {
 				return nil
 			}

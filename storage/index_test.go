@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"reflect"
@@ -280,5 +281,35 @@ func TestMigrateListIndexes(t *testing.T) {
 			})
 			checkListings(t, s)
 		})
+	}
+}
+
+// A listing that reads back far, as a text query that matches nothing
+// does, stops when its context ends.
+func TestListingStopsWithItsContext(t *testing.T) {
+	s, _ := listingStore(t)
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	// The test store holds 48 items: more are needed to pass a check.
+	var items []*Item
+	for i := 0; i < 600; i++ {
+		id := fmt.Sprintf("more%016x", i)
+		items = append(items, &Item{ID: id, Feed: "f0", Title: id, Keys: []string{"url:" + id}, Cluster: id, Fetched: time.Now(), Rules: []string{"libya"}})
+	}
+	if _, err := s.Commit(context.Background(), &Batch{Items: items}); err != nil {
+		t.Fatal(err)
+	}
+	never := func(*Item) bool { return false }
+	for _, opt := range []ListOptions{{Match: never}, {Feed: "f0", Match: never}, {Rule: "libya", Match: never}} {
+		if _, err := s.Items(ctx, opt); !errors.Is(err, context.Canceled) {
+			t.Errorf("Items(%+v) with its context ended: %v", opt, err)
+		}
+	}
+	if _, err := s.RuleStories(ctx, ListOptions{Rule: "libya", Match: never}); !errors.Is(err, context.Canceled) {
+		t.Errorf("RuleStories with its context ended: %v", err)
+	}
+	if got, err := s.Items(context.Background(), ListOptions{Match: never}); err != nil || len(got) != 0 {
+		t.Errorf("Items to the end: %d, %v", len(got), err)
 	}
 }
