@@ -200,9 +200,13 @@ func Forms(w string, out []string) []string {
 				case art == "" && c == "" && p == "":
 					continue
 				case art != "" && p == "ل":
-					// ل + ال is written لل: the ل is already off.
+					// ل + ال is written لل: the ل is already off. Some
+					// write it out (لال…): the form without the article
+					// must be there too, as the matcher's index keys on it.
 					if rest, ok = strings.CutPrefix(rest1, "ل"); !ok {
-						continue
+						if rest, ok = strings.CutPrefix(rest1, art); !ok {
+							continue
+						}
 					}
 				case art != "":
 					if rest, ok = strings.CutPrefix(rest1, art); !ok {

@@ -27,6 +27,8 @@ func TestLanguage(t *testing.T) {
 		{"الكرملين", "أعلن متحدث باسم الكرملين", true},
 		{"الكرملين", "في مقر كرملين موسكو", true},
 		{"الكرملين", "وبالكرملين عقد اللقاء", true},
+		{"الكرملين", "رسالة لالكرملين", true}, // ل + ال written out, not لل
+		{"كرملين", "رسالة لالكرملين", true},
 		{"كرملين", "قال الكرملين", true},
 		{"المدينة", "وصل إلى المدينه المنورة", true},
 		{"المدينة", "وصل للمدينة المنورة", true},
@@ -139,7 +141,7 @@ func TestMatcherAgreesWithBruteForce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clitics := []string{"", "و", "ب", "لل", "وال", "ف"}
+	clitics := []string{"", "و", "ب", "لل", "لال", "وال", "ف"}
 	total := 0
 	for i := 0; i < 300; i++ {
 		var words []string
