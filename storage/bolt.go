@@ -156,56 +156,49 @@ func (s *Bolt) migrate() error {
 // transaction; after a crash between two, the next start goes on where
 // it stopped (Open returns only once every entry has moved).
 func (s *Bolt) migrateDocsBySeq() error {
-	for {
-		done := false
-		err := s.db.Update(func(tx *bolt.Tx) error {
-			prints, samples, ids := tx.Bucket(bPrints), tx.Bucket(bSamples), tx.Bucket(bIDs)
-			// Items' old keys are their ids (hex), after every sequence
-			// key (which starts with 0); seeds keep their "seed:" keys.
-			var old [][]byte
-			for _, b := range []*bolt.Bucket{prints, samples} {
-				c := b.Cursor()
-				for k, _ := c.Seek([]byte{1}); k != nil && len(old) < migrateChunk; k, _ = c.Next() {
-					if !bytes.HasPrefix(k, []byte("seed:")) {
-						old = append(old, bytes.Clone(k))
-					}
+	return s.inBatches(context.Background(), func(tx *bolt.Tx) (more bool, err error) {
+		prints, samples, ids := tx.Bucket(bPrints), tx.Bucket(bSamples), tx.Bucket(bIDs)
+		// Items' old keys are their ids (hex), after every sequence key
+		// (which starts with 0); seeds keep their "seed:" keys.
+		var old [][]byte
+		for _, b := range []*bolt.Bucket{prints, samples} {
+			c := b.Cursor()
+			for k, _ := c.Seek([]byte{1}); k != nil && len(old) < migrateChunk; k, _ = c.Next() {
+				if !bytes.HasPrefix(k, []byte("seed:")) {
+					old = append(old, bytes.Clone(k))
 				}
 			}
-			if len(old) == 0 {
-				done = true
-				return tx.Bucket(bMeta).Put([]byte("schema"), u64(2))
-			}
-			for _, k := range old {
-				pv, sv := bytes.Clone(prints.Get(k)), bytes.Clone(samples.Get(k))
-				if err := prints.Delete(k); err != nil {
-					return err
-				}
-				if err := samples.Delete(k); err != nil {
-					return err
-				}
-				seq := bytes.Clone(seqOf(ids.Get(k)))
-				if seq == nil {
-					continue // the item itself is gone
-				}
-				if pv != nil {
-					if err := prints.Put(seq, pv); err != nil {
-						return err
-					}
-				}
-				if len(sv) >= 8 {
-					v := sampleValue(time.Time{}, string(k), sv[8:])
-					copy(v, sv[:8]) // the date as stored
-					if err := samples.Put(seq, v); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		})
-		if err != nil || done {
-			return err
 		}
-	}
+		if len(old) == 0 {
+			return false, tx.Bucket(bMeta).Put([]byte("schema"), u64(2))
+		}
+		for _, k := range old {
+			pv, sv := bytes.Clone(prints.Get(k)), bytes.Clone(samples.Get(k))
+			if err := prints.Delete(k); err != nil {
+				return false, err
+			}
+			if err := samples.Delete(k); err != nil {
+				return false, err
+			}
+			seq := bytes.Clone(seqOf(ids.Get(k)))
+			if seq == nil {
+				continue // the item itself is gone
+			}
+			if pv != nil {
+				if err := prints.Put(seq, pv); err != nil {
+					return false, err
+				}
+			}
+			if len(sv) >= 8 {
+				v := sampleValue(time.Time{}, string(k), sv[8:])
+				copy(v, sv[:8]) // the date as stored
+				if err := samples.Put(seq, v); err != nil {
+					return false, err
+				}
+			}
+		}
+		return true, nil
+	})
 }
 
 // Path is the database file.
@@ -465,11 +458,11 @@ func (s *Bolt) Commit(_ context.Context, batch *Batch) (*CommitResult, error) {
 				return err
 			}
 			for _, r := range it.Rules {
-				if err := tx.Bucket(bByRule).Put(ruleKey(r, it.Date(), seq), []byte(it.Cluster)); err != nil {
+				if err := tx.Bucket(bByRule).Put(indexKey(r, it.Date(), seq), []byte(it.Cluster)); err != nil {
 					return err
 				}
 			}
-			if err := tx.Bucket(bByFeed).Put(ruleKey(it.Feed, it.Date(), seq), nil); err != nil {
+			if err := tx.Bucket(bByFeed).Put(indexKey(it.Feed, it.Date(), seq), nil); err != nil {
 				return err
 			}
 			if it.TextHash != "" && tx.Bucket(bKeys).Get([]byte("text:"+it.TextHash)) == nil {
@@ -888,19 +881,19 @@ func (s *Bolt) pruneStories(ctx context.Context, cutoff time.Time, keep map[stri
 			return nil
 		})
 	})
-	for len(dead) > 0 && err == nil {
+	if err != nil || len(dead) == 0 {
+		return err
+	}
+	return s.inBatches(ctx, func(tx *bolt.Tx) (more bool, err error) {
 		batch := dead[:min(len(dead), 5000)]
 		dead = dead[len(batch):]
-		err = s.db.Update(func(tx *bolt.Tx) error {
-			for _, k := range batch {
-				if err := tx.Bucket(bAlerts).Delete(k); err != nil {
-					return err
-				}
+		for _, k := range batch {
+			if err := tx.Bucket(bAlerts).Delete(k); err != nil {
+				return false, err
 			}
-			return nil
-		})
-	}
-	return err
+		}
+		return len(dead) > 0, nil
+	})
 }
 
 // buryKeys puts tombstones in a pruned item's identity keys, so that a
@@ -958,7 +951,8 @@ func (s *Bolt) sweepTombs(ctx context.Context, cutoff time.Time) error {
 }
 
 // inBatches runs step in write transactions of its own until it says there
-// is no more, so that a long clean-up does not hold the writer for long.
+// is no more, so that a long clean-up or migration does not hold the writer
+// for long, and a crash keeps the batches done.
 func (s *Bolt) inBatches(ctx context.Context, step func(tx *bolt.Tx) (more bool, err error)) error {
 	for more := true; more; {
 		if err := s.db.Update(func(tx *bolt.Tx) (err error) {
@@ -1012,11 +1006,11 @@ func (s *Bolt) pruneBatch(cutoff time.Time, pending map[string]bool, max int) (i
 				return err
 			}
 			for _, r := range it.Rules {
-				if err := tx.Bucket(bByRule).Delete(ruleKey(r, it.Date(), binary.BigEndian.Uint64(seq))); err != nil {
+				if err := tx.Bucket(bByRule).Delete(indexKey(r, it.Date(), binary.BigEndian.Uint64(seq))); err != nil {
 					return err
 				}
 			}
-			if err := tx.Bucket(bByFeed).Delete(ruleKey(it.Feed, it.Date(), binary.BigEndian.Uint64(seq))); err != nil {
+			if err := tx.Bucket(bByFeed).Delete(indexKey(it.Feed, it.Date(), binary.BigEndian.Uint64(seq))); err != nil {
 				return err
 			}
 			if err := buryKeys(tx, it, now); err != nil {

@@ -22,8 +22,8 @@ var (
 	bStoryTime = []byte("storytime") // updated nanos (8) | story id -> size (uvarint)
 )
 
-// ruleKey orders a rule's (or a feed's) items as bytime orders all items.
-func ruleKey(name string, date time.Time, seq uint64) []byte {
+// indexKey orders a rule's or a feed's items as bytime orders all items.
+func indexKey(name string, date time.Time, seq uint64) []byte {
 	k := make([]byte, 0, len(name)+1+16)
 	k = append(k, name...)
 	k = append(k, 0)
@@ -235,14 +235,14 @@ func (s *Bolt) migrateListIndexes(from uint64) error {
 		}
 		seq := binary.BigEndian.Uint64(k)
 		date := (&Item{Published: f.Published, Updated: f.Updated, Fetched: f.Fetched}).Date()
-		if err := tx.Bucket(bByFeed).Put(ruleKey(f.Feed, date, seq), nil); err != nil {
+		if err := tx.Bucket(bByFeed).Put(indexKey(f.Feed, date, seq), nil); err != nil {
 			return err
 		}
 		if from >= 3 {
 			return nil // the rule index is there
 		}
 		for _, r := range f.Rules {
-			if err := tx.Bucket(bByRule).Put(ruleKey(r, date, seq), []byte(f.Cluster)); err != nil {
+			if err := tx.Bucket(bByRule).Put(indexKey(r, date, seq), []byte(f.Cluster)); err != nil {
 				return err
 			}
 		}
@@ -260,37 +260,33 @@ func (s *Bolt) migrateListIndexes(from uint64) error {
 		steps = append(steps, stories)
 	}
 	for _, step := range steps {
-		for done := false; !done; {
-			err := s.db.Update(func(tx *bolt.Tx) error {
-				meta := tx.Bucket(bMeta)
-				from := meta.Get(step.mark)
-				c := tx.Bucket(step.bucket).Cursor()
-				k, v := c.First()
-				if from != nil {
-					if k, v = c.Seek(from); k != nil && bytes.Equal(k, from) {
-						k, v = c.Next()
-					}
+		if err := s.inBatches(context.Background(), func(tx *bolt.Tx) (more bool, err error) {
+			meta := tx.Bucket(bMeta)
+			from := meta.Get(step.mark)
+			c := tx.Bucket(step.bucket).Cursor()
+			k, v := c.First()
+			if from != nil {
+				if k, v = c.Seek(from); k != nil && bytes.Equal(k, from) {
+					k, v = c.Next()
 				}
-				var last []byte
-				for n := 0; k != nil && n < migrateChunk; k, v = c.Next() {
-					if err := step.index(tx, k, v); err != nil {
-						return err
-					}
-					last, n = k, n+1
-				}
-				// The pages read stay counted in the process's memory
-				// until let go of (see unmapScanned); a write transaction
-				// writes through the file, not the mapping.
-				unmapScanned(s.db, tx)
-				if last == nil {
-					done = true
-					return nil
-				}
-				return meta.Put(step.mark, bytes.Clone(last))
-			})
-			if err != nil {
-				return err
 			}
+			var last []byte
+			for n := 0; k != nil && n < migrateChunk; k, v = c.Next() {
+				if err := step.index(tx, k, v); err != nil {
+					return false, err
+				}
+				last, n = k, n+1
+			}
+			// The pages read stay counted in the process's memory until
+			// let go of (see unmapScanned); a write transaction writes
+			// through the file, not the mapping.
+			unmapScanned(s.db, tx)
+			if last == nil {
+				return false, nil
+			}
+			return true, meta.Put(step.mark, bytes.Clone(last))
+		}); err != nil {
+			return err
 		}
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
