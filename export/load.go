@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"time"
 
 	"github.com/raqib/raqib/config"
 	"github.com/raqib/raqib/storage"
@@ -67,4 +68,21 @@ func Load(ctx context.Context, st storage.Store, opt storage.ListOptions) ([]Ent
 		out = append(out, Entry{Item: it, Cluster: c})
 	}
 	return out, nil
+}
+
+// Stories lists the stories updated since, the largest first, and the
+// items dated since of those told by more than one.
+func Stories(ctx context.Context, st storage.Store, since time.Time, limit int) ([]*storage.Cluster, map[string][]*storage.Item, error) {
+	cs, err := st.Clusters(ctx, since, limit)
+	if err != nil {
+		return nil, nil, err
+	}
+	var ids []string
+	for _, c := range cs {
+		if c.Size > 1 {
+			ids = append(ids, c.ID)
+		}
+	}
+	members, err := st.StoryItems(ctx, since, ids)
+	return cs, members, err
 }

@@ -30,7 +30,8 @@ import (
 
 const (
 	defaultLimit = 100
-	maxLimit     = 1000
+	// MaxLimit is the most items or stories one answer lists.
+	MaxLimit = 1000
 )
 
 // Server is raqib's HTTP interface.
@@ -146,7 +147,7 @@ func limit(r *http.Request) (int, error) {
 	if err != nil || n < 1 {
 		return 0, fmt.Errorf("limit: %q is not a positive number", v)
 	}
-	return min(n, maxLimit), nil
+	return min(n, MaxLimit), nil
 }
 
 func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
@@ -272,13 +273,16 @@ func parseSince(v string) (time.Time, error) {
 	return time.Now().Add(-d), nil
 }
 
-// apiAlert is an alert with its item's title, which it was raised for.
-type apiAlert struct {
+// APIAlert is an alert as /api/alerts lists it: with the title of the
+// item it was raised for.
+type APIAlert struct {
 	*storage.Alert
 	ItemTitle string `json:"item_title,omitempty"`
 }
 
-type apiItem struct {
+// APIItem is an item as /api/items lists it: with its story's size and
+// outlets.
+type APIItem struct {
 	*storage.Item
 	ClusterSize int      `json:"cluster_size"`
 	Outlets     []string `json:"outlets,omitempty"`
@@ -316,9 +320,9 @@ func (s *Server) apiItems(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	out := []apiItem{}
+	out := []APIItem{}
 	for _, e := range entries {
-		ai := apiItem{Item: e.Item, ClusterSize: 1}
+		ai := APIItem{Item: e.Item, ClusterSize: 1}
 		if e.Cluster != nil {
 			ai.ClusterSize, ai.Outlets = e.Cluster.Size, e.Cluster.Feeds
 		}
@@ -328,7 +332,7 @@ func (s *Server) apiItems(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiFeeds(w http.ResponseWriter, r *http.Request) {
-	out := []map[string]any{}
+	out := []APIFeed{}
 	for _, f := range s.Config.Feeds {
 		st, err := s.Store.Feed(r.Context(), f.Name)
 		if errors.Is(err, storage.ErrNotFound) {
@@ -337,9 +341,17 @@ func (s *Server) apiFeeds(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, err)
 			return
 		}
-		out = append(out, map[string]any{"name": f.Name, "enabled": f.IsEnabled(), "state": st})
+		out = append(out, APIFeed{Name: f.Name, Enabled: f.IsEnabled(), State: st})
 	}
 	s.json(w, r, map[string]any{"feeds": out})
+}
+
+// APIFeed is a configured feed as /api/feeds lists it (its fields in the
+// order the map it replaced wrote them).
+type APIFeed struct {
+	Enabled bool               `json:"enabled"`
+	Name    string             `json:"name"`
+	State   *storage.FeedState `json:"state"`
 }
 
 func (s *Server) apiStories(w http.ResponseWriter, r *http.Request) {
@@ -356,43 +368,37 @@ func (s *Server) apiStories(w http.ResponseWriter, r *http.Request) {
 	if since.IsZero() {
 		since = time.Now().Add(-7 * 24 * time.Hour)
 	}
-	cs, err := s.Store.Clusters(r.Context(), since, n)
+	var cs []*storage.Cluster
+	var members map[string][]*storage.Item
+	if r.URL.Query().Get("items") == "1" {
+		cs, members, err = export.Stories(r.Context(), s.Store, since, n) // as `raqib stories` shows them
+	} else {
+		cs, err = s.Store.Clusters(r.Context(), since, n)
+	}
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	out := make([]apiStory, 0, len(cs))
-	var ids []string
+	out := make([]APIStory, 0, len(cs))
 	for _, c := range cs {
-		out = append(out, apiStory{Cluster: c})
-		if c.Size > 1 {
-			ids = append(ids, c.ID)
+		st := APIStory{Cluster: c}
+		for _, it := range members[c.ID] {
+			st.Items = append(st.Items, StoryItem{ID: it.ID, Feed: it.Feed, Title: it.Title, DuplicateOf: it.DuplicateOf, Similarity: it.Similarity})
 		}
-	}
-	if r.URL.Query().Get("items") == "1" {
-		// Each story's items dated since, as `raqib stories` shows them.
-		members, err := s.Store.StoryItems(r.Context(), since, ids)
-		if err != nil {
-			s.fail(w, err)
-			return
-		}
-		for i := range out {
-			for _, it := range members[out[i].ID] {
-				out[i].Items = append(out[i].Items, storyItem{ID: it.ID, Feed: it.Feed, Title: it.Title, DuplicateOf: it.DuplicateOf, Similarity: it.Similarity})
-			}
-		}
+		out = append(out, st)
 	}
 	s.json(w, r, map[string]any{"stories": out})
 }
 
-// apiStory is a story as /api/stories lists it; with ?items=1, with its
+// APIStory is a story as /api/stories lists it; with ?items=1, with its
 // items.
-type apiStory struct {
+type APIStory struct {
 	*storage.Cluster
-	Items []storyItem `json:"items,omitempty"`
+	Items []StoryItem `json:"items,omitempty"`
 }
 
-type storyItem struct {
+// StoryItem is one of a story's items in /api/stories?items=1.
+type StoryItem struct {
 	ID          string  `json:"id"`
 	Feed        string  `json:"feed"`
 	Title       string  `json:"title"`
@@ -413,9 +419,9 @@ func (s *Server) apiAlerts(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	out := make([]apiAlert, 0, len(as))
+	out := make([]APIAlert, 0, len(as))
 	for _, a := range as {
-		aa := apiAlert{Alert: a}
+		aa := APIAlert{Alert: a}
 		if it, err := s.Store.Item(r.Context(), a.ItemID); err == nil {
 			aa.ItemTitle = it.Title
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/raqib/raqib/export"
 	"github.com/raqib/raqib/feeds"
 	"github.com/raqib/raqib/pipeline"
+	"github.com/raqib/raqib/server"
 	"github.com/raqib/raqib/storage"
 )
 
@@ -482,7 +483,7 @@ func cmdStories(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if dm != nil {
 		cs, members, err = dm.stories(ctx, *since, *limit)
 	} else {
-		cs, members, err = storiesOf(ctx, a.store, time.Now().Add(-d), *limit)
+		cs, members, err = export.Stories(ctx, a.store, time.Now().Add(-d), *limit)
 	}
 	if err != nil {
 		return err
@@ -502,23 +503,6 @@ func cmdStories(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	}
 	return nil
-}
-
-// storiesOf lists the stories updated since, and the items of those with
-// more than one.
-func storiesOf(ctx context.Context, st storage.Store, since time.Time, limit int) ([]*storage.Cluster, map[string][]*storage.Item, error) {
-	cs, err := st.Clusters(ctx, since, limit)
-	if err != nil {
-		return nil, nil, err
-	}
-	var ids []string
-	for _, c := range cs {
-		if c.Size >= 2 {
-			ids = append(ids, c.ID)
-		}
-	}
-	members, err := st.StoryItems(ctx, since, ids)
-	return cs, members, err
 }
 
 func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -557,12 +541,11 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return err
 		}
-		if (*limit == 0 || *limit > maxAPIItems) && len(items) == maxAPIItems {
-			fmt.Fprintf(stderr, "raqib: the daemon lists at most %d items at a time; stop it to export more\n", maxAPIItems)
+		if (*limit == 0 || *limit > server.MaxLimit) && len(items) == server.MaxLimit {
+			fmt.Fprintf(stderr, "raqib: the daemon lists at most %d items at a time; stop it to export more\n", server.MaxLimit)
 		}
-		for i := range items {
-			it := &items[i]
-			entries = append(entries, export.Entry{Item: &it.Item, Cluster: &storage.Cluster{ID: it.Cluster, Size: it.ClusterSize, Feeds: it.Outlets}})
+		for _, it := range items {
+			entries = append(entries, export.Entry{Item: it.Item, Cluster: &storage.Cluster{ID: it.Cluster, Size: it.ClusterSize, Feeds: it.Outlets}})
 		}
 	}
 	return write(stdout, export.StreamMeta(a.cfg.Feeds, *rule, ""), entries)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/raqib/raqib/config"
+	"github.com/raqib/raqib/server"
 	"github.com/raqib/raqib/storage"
 )
 
@@ -101,10 +102,7 @@ func (d *daemon) get(ctx context.Context, path string, q url.Values, out any) er
 // feedStates are the feeds' states, by name.
 func (d *daemon) feedStates(ctx context.Context) (map[string]*storage.FeedState, error) {
 	var r struct {
-		Feeds []struct {
-			Name  string             `json:"name"`
-			State *storage.FeedState `json:"state"`
-		} `json:"feeds"`
+		Feeds []server.APIFeed `json:"feeds"`
 	}
 	if err := d.get(ctx, "/api/feeds", nil, &r); err != nil {
 		return nil, err
@@ -116,17 +114,18 @@ func (d *daemon) feedStates(ctx context.Context) (map[string]*storage.FeedState,
 	return out, nil
 }
 
-// maxAPIItems is the most items the API lists in one answer.
-const maxAPIItems = 1000
-
-// entries lists a stream as export.Load does, from the API's items.
-func (d *daemon) items(ctx context.Context, opt storage.ListOptions) ([]apiItem, error) {
-	q := url.Values{}
-	n := opt.Limit
-	if n <= 0 || n > maxAPIItems {
-		n = maxAPIItems
+// apiLimit is a listing's length as the API takes it: 0 (all) and more
+// than it lists become its most.
+func apiLimit(n int) string {
+	if n <= 0 || n > server.MaxLimit {
+		n = server.MaxLimit
 	}
-	q.Set("limit", fmt.Sprint(n))
+	return fmt.Sprint(n)
+}
+
+// items lists what export.Load lists, from /api/items.
+func (d *daemon) items(ctx context.Context, opt storage.ListOptions) ([]server.APIItem, error) {
+	q := url.Values{"limit": {apiLimit(opt.Limit)}}
 	if opt.Rule != "" {
 		q.Set("rule", opt.Rule)
 	}
@@ -134,7 +133,7 @@ func (d *daemon) items(ctx context.Context, opt storage.ListOptions) ([]apiItem,
 		q.Set("all", "1")
 	}
 	var r struct {
-		Items []apiItem `json:"items"`
+		Items []server.APIItem `json:"items"`
 	}
 	if err := d.get(ctx, "/api/items", q, &r); err != nil {
 		return nil, err
@@ -142,36 +141,21 @@ func (d *daemon) items(ctx context.Context, opt storage.ListOptions) ([]apiItem,
 	return r.Items, nil
 }
 
-// apiItem is an item as the API lists it.
-type apiItem struct {
-	storage.Item
-	ClusterSize int      `json:"cluster_size"`
-	Outlets     []string `json:"outlets"`
-}
-
-// stories lists the stories as storiesOf does, from /api/stories.
+// stories lists what export.Stories lists, from /api/stories.
 func (d *daemon) stories(ctx context.Context, since string, limit int) ([]*storage.Cluster, map[string][]*storage.Item, error) {
 	var r struct {
-		Stories []struct {
-			storage.Cluster
-			Items []storage.Item `json:"items"`
-		} `json:"stories"`
+		Stories []server.APIStory `json:"stories"`
 	}
-	n := limit
-	if n <= 0 || n > maxAPIItems {
-		n = maxAPIItems
-	}
-	q := url.Values{"since": {since}, "limit": {fmt.Sprint(n)}, "items": {"1"}}
+	q := url.Values{"since": {since}, "limit": {apiLimit(limit)}, "items": {"1"}}
 	if err := d.get(ctx, "/api/stories", q, &r); err != nil {
 		return nil, nil, err
 	}
 	var cs []*storage.Cluster
 	members := map[string][]*storage.Item{}
-	for i := range r.Stories {
-		st := &r.Stories[i]
-		cs = append(cs, &st.Cluster)
-		for j := range st.Items {
-			members[st.ID] = append(members[st.ID], &st.Items[j])
+	for _, st := range r.Stories {
+		cs = append(cs, st.Cluster)
+		for _, it := range st.Items {
+			members[st.ID] = append(members[st.ID], &storage.Item{ID: it.ID, Feed: it.Feed, Title: it.Title, DuplicateOf: it.DuplicateOf, Similarity: it.Similarity})
 		}
 	}
 	return cs, members, nil
@@ -181,10 +165,7 @@ func (d *daemon) stories(ctx context.Context, since string, limit int) ([]*stora
 // titles, from /api/alerts.
 func (d *daemon) alerts(ctx context.Context, state string) ([]*storage.Alert, map[string]string, error) {
 	var r struct {
-		Alerts []struct {
-			storage.Alert
-			ItemTitle string `json:"item_title"`
-		} `json:"alerts"`
+		Alerts []server.APIAlert `json:"alerts"`
 	}
 	q := url.Values{}
 	if state != "" {
@@ -195,9 +176,9 @@ func (d *daemon) alerts(ctx context.Context, state string) ([]*storage.Alert, ma
 	}
 	var as []*storage.Alert
 	titles := map[string]string{}
-	for i := range r.Alerts {
-		as = append(as, &r.Alerts[i].Alert)
-		titles[r.Alerts[i].ItemID] = r.Alerts[i].ItemTitle
+	for _, a := range r.Alerts {
+		as = append(as, a.Alert)
+		titles[a.ItemID] = a.ItemTitle
 	}
 	return as, titles, nil
 }
