@@ -20,67 +20,48 @@ func appendItemJSON(b []byte, it *Item) ([]byte, error) {
 		raw, err := json.Marshal(it)
 		return append(b, raw...), err
 	}
-	b = append(b, `{"id":`...)
-	b = appendString(b, it.ID)
-	b = append(b, `,"seq":`...)
-	b = strconv.AppendUint(b, it.Seq, 10)
-	b = append(b, `,"feed":`...)
-	b = appendString(b, it.Feed)
+	b = appendString(append(b, `{"id":`...), it.ID)
+	b = strconv.AppendUint(append(b, `,"seq":`...), it.Seq, 10)
+	b = appendString(append(b, `,"feed":`...), it.Feed)
 	if it.GUID != "" {
-		b = append(b, `,"guid":`...)
-		b = appendString(b, it.GUID)
+		b = appendString(append(b, `,"guid":`...), it.GUID)
 	}
 	if it.URL != "" {
-		b = append(b, `,"url":`...)
-		b = appendString(b, it.URL)
+		b = appendString(append(b, `,"url":`...), it.URL)
 	}
-	b = append(b, `,"title":`...)
-	b = appendString(b, it.Title)
+	b = appendString(append(b, `,"title":`...), it.Title)
 	if it.Content != "" {
-		b = append(b, `,"content":`...)
-		b = appendString(b, it.Content)
+		b = appendString(append(b, `,"content":`...), it.Content)
 	}
 	if it.Summary != "" {
-		b = append(b, `,"summary":`...)
-		b = appendString(b, it.Summary)
+		b = appendString(append(b, `,"summary":`...), it.Summary)
 	}
 	if len(it.Authors) > 0 {
-		b = append(b, `,"authors":`...)
-		b = appendStrings(b, it.Authors)
+		b = appendStrings(append(b, `,"authors":`...), it.Authors)
 	}
 	if it.Language != "" {
-		b = append(b, `,"language":`...)
-		b = appendString(b, it.Language)
+		b = appendString(append(b, `,"language":`...), it.Language)
 	}
 	if !it.Published.IsZero() {
-		b = append(b, `,"published":`...)
-		b = appendTime(b, it.Published)
+		b = appendTime(append(b, `,"published":`...), it.Published)
 	}
 	if !it.Updated.IsZero() {
-		b = append(b, `,"updated":`...)
-		b = appendTime(b, it.Updated)
+		b = appendTime(append(b, `,"updated":`...), it.Updated)
 	}
-	b = append(b, `,"fetched":`...)
-	b = appendTime(b, it.Fetched)
-	b = append(b, `,"keys":`...)
-	b = appendStrings(b, it.Keys)
-	b = append(b, `,"cluster":`...)
-	b = appendString(b, it.Cluster)
+	b = appendTime(append(b, `,"fetched":`...), it.Fetched)
+	b = appendStrings(append(b, `,"keys":`...), it.Keys)
+	b = appendString(append(b, `,"cluster":`...), it.Cluster)
 	if it.DuplicateOf != "" {
-		b = append(b, `,"duplicate_of":`...)
-		b = appendString(b, it.DuplicateOf)
+		b = appendString(append(b, `,"duplicate_of":`...), it.DuplicateOf)
 	}
 	if it.Similarity != 0 {
-		b = append(b, `,"similarity":`...)
-		b = appendFloat(b, it.Similarity)
+		b = appendFloat(append(b, `,"similarity":`...), it.Similarity)
 	}
 	if len(it.Rules) > 0 {
-		b = append(b, `,"rules":`...)
-		b = appendStrings(b, it.Rules)
+		b = appendStrings(append(b, `,"rules":`...), it.Rules)
 	}
 	if it.TextHash != "" {
-		b = append(b, `,"text_hash":`...)
-		b = appendString(b, it.TextHash)
+		b = appendString(append(b, `,"text_hash":`...), it.TextHash)
 	}
 	return append(b, '}'), nil
 }
