@@ -73,12 +73,7 @@ func TestCommitSkipsKnownKeysAndPersists(t *testing.T) {
 }
 
 func TestSeedsIdempotent(t *testing.T) {
-	ctx := context.Background()
-	s, err := OpenBolt(filepath.Join(t.TempDir(), "raqib.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	ctx, s := context.Background(), tempStore(t)
 	seeds := []*Seed{{Name: "a.txt", Text: "نص", Hash: "h1"}, {Name: "b.txt", Text: "نص آخر", Hash: "h2"}}
 	if n, err := s.PutSeeds(ctx, seeds); n != 2 || err != nil {
 		t.Fatalf("first import %d %v", n, err)
@@ -227,12 +222,7 @@ func TestPruneStoriesAndTheirAlerts(t *testing.T) {
 // An item's story is read from the ids bucket; a file written before the
 // cluster was kept there still answers, from the item itself.
 func TestItemClusterNewAndOldFiles(t *testing.T) {
-	ctx := context.Background()
-	s, err := OpenBolt(filepath.Join(t.TempDir(), "raqib.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	ctx, s := context.Background(), tempStore(t)
 	long := strings.Repeat("نص طويل يضغط ", 200) // large enough to be stored deflated
 	items := []*Item{
 		{ID: "a", Feed: "f", Title: "أ", Summary: long, Keys: []string{"url:a"}, Cluster: "a"},
