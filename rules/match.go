@@ -175,6 +175,7 @@ var (
 // the bare form "امم". Latin words and numbers match only whole. The forms
 // are substrings of w: no allocation.
 func Forms(w string, out []string) []string {
+	first := len(out)
 	out = append(out, w)
 	if len(w) < 6 || !textnorm.IsArabic(w) {
 		return out // fewer than three letters: nothing to strip
@@ -200,13 +201,9 @@ func Forms(w string, out []string) []string {
 				case art == "" && c == "" && p == "":
 					continue
 				case art != "" && p == "ل":
-					// ل + ال is written لل: the ل is already off. Some
-					// write it out (لال…): the form without the article
-					// must be there too, as the matcher's index keys on it.
+					// ل + ال is written لل: the ل is already off.
 					if rest, ok = strings.CutPrefix(rest1, "ل"); !ok {
-						if rest, ok = strings.CutPrefix(rest1, art); !ok {
-							continue
-						}
+						continue
 					}
 				case art != "":
 					if rest, ok = strings.CutPrefix(rest1, art); !ok {
@@ -217,6 +214,15 @@ func Forms(w string, out []string) []string {
 					out = append(out, rest)
 				}
 			}
+		}
+	}
+	// Each form with the article has its form without it too: the
+	// matcher's index keys on that one. Spellings the clitics above do
+	// not foresee (لال… for لل…, a doubled article) give a form with the
+	// article that nothing stripped.
+	for i := first; i < len(out); i++ { // what it adds is looked at too
+		if rest, ok := strings.CutPrefix(out[i], "ال"); ok && len(rest) >= 4 && utf8.RuneCountInString(rest) >= 2 && !slices.Contains(out[first:], rest) {
+			out = append(out, rest)
 		}
 	}
 	return out

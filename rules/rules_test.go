@@ -29,6 +29,7 @@ func TestLanguage(t *testing.T) {
 		{"الكرملين", "وبالكرملين عقد اللقاء", true},
 		{"الكرملين", "رسالة لالكرملين", true}, // ل + ال written out, not لل
 		{"كرملين", "رسالة لالكرملين", true},
+		{"الكرملين", "الالكرملين", true}, // a doubled article
 		{"كرملين", "قال الكرملين", true},
 		{"المدينة", "وصل إلى المدينه المنورة", true},
 		{"المدينة", "وصل للمدينة المنورة", true},
@@ -141,7 +142,7 @@ func TestMatcherAgreesWithBruteForce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clitics := []string{"", "و", "ب", "لل", "لال", "وال", "ف"}
+	clitics := []string{"", "و", "ب", "لل", "لال", "الال", "وال", "ف"}
 	total := 0
 	for i := 0; i < 300; i++ {
 		var words []string
