@@ -288,7 +288,8 @@ type APIItem struct {
 	Outlets     []string `json:"outlets,omitempty"`
 }
 
-// apiItems: ?rule= ?feed= ?since= ?q= (a rule query) ?limit= ?all=1.
+// apiItems: ?rule= ?feed= ?since= ?q= (a rule query) ?limit= ?all=1
+// ?before= (a page's "next", for the page after it).
 func (s *Server) apiItems(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	n, err := limit(r)
@@ -309,6 +310,12 @@ func (s *Server) apiItems(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	opt := storage.ListOptions{Limit: n, Feed: q.Get("feed"), Rule: q.Get("rule"), Since: since, WithDuplicates: q.Get("all") == "1"}
+	if v := q.Get("before"); v != "" {
+		if opt.Before, err = storage.ParseCursor(v); err != nil {
+			http.Error(w, "before: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+	}
 	if query != nil {
 		// In the listing, so that it reads back only until it has n.
 		opt.Match = func(it *storage.Item) bool {
@@ -328,7 +335,12 @@ func (s *Server) apiItems(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, ai)
 	}
-	s.json(w, r, map[string]any{"items": out})
+	page := map[string]any{"items": out}
+	if len(out) == n {
+		// There may be more: the next page starts after this one's last.
+		page["next"] = storage.CursorOf(out[len(out)-1].Item).String()
+	}
+	s.json(w, r, page)
 }
 
 func (s *Server) apiFeeds(w http.ResponseWriter, r *http.Request) {

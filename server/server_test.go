@@ -4,6 +4,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -158,6 +159,33 @@ func TestAPI(t *testing.T) {
 	}
 	if r := get(t, srv.URL+"/api/items?since=yesterday", nil); r.StatusCode != 400 {
 		t.Errorf("bad since: %d", r.StatusCode)
+	}
+	// Page by page, each from the one before's "next", as in one read.
+	type page struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+		Next string `json:"next"`
+	}
+	var whole page
+	json.Unmarshal([]byte(body(t, get(t, srv.URL+"/api/items?all=1", nil))), &whole)
+	var paged []string
+	for next, n := "", 0; n < 10; n++ {
+		var p page
+		json.Unmarshal([]byte(body(t, get(t, srv.URL+"/api/items?all=1&limit=1&before="+next, nil))), &p)
+		for _, it := range p.Items {
+			paged = append(paged, it.ID)
+		}
+		if p.Next == "" {
+			break
+		}
+		next = p.Next
+	}
+	if len(whole.Items) != 3 || whole.Next != "" || fmt.Sprint(paged) != "[3 2 1]" {
+		t.Errorf("paged %v, in one read %+v", paged, whole)
+	}
+	if r := get(t, srv.URL+"/api/items?before=zz", nil); r.StatusCode != 400 || !strings.Contains(body(t, r), "before") {
+		t.Errorf("bad before: %d", r.StatusCode)
 	}
 	// A story's items with ?items=1, the first and its copy; an alert's
 	// item's title.

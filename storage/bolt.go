@@ -617,6 +617,9 @@ func (s *Bolt) Items(ctx context.Context, opt ListOptions) ([]*Item, error) {
 		c := tx.Bucket(bByTime).Cursor()
 		ids := tx.Bucket(bIDs)
 		k, v := c.Last()
+		if !opt.Before.IsZero() {
+			k, v = lastBefore(c, timeKey(opt.Before.Date, opt.Before.Seq))
+		}
 		n := 0
 		var err error
 		out, err = newestFirst(ctx, tx.Bucket(bItems), opt, func() []byte {

@@ -143,9 +143,16 @@ func (s *Bolt) RuleStories(ctx context.Context, opt ListOptions) ([]*Item, error
 			}
 			first[string(v)] = bytes.Clone(k)
 		}
+		// A story's place is its first match, wherever the cursor falls.
+		var before []byte
+		if !opt.Before.IsZero() {
+			before = indexKey(opt.Rule, opt.Before.Date, opt.Before.Seq)
+		}
 		keys := make([][]byte, 0, len(first))
 		for _, k := range first {
-			keys = append(keys, k)
+			if before == nil || bytes.Compare(k, before) < 0 {
+				keys = append(keys, k)
+			}
 		}
 		sort.Slice(keys, func(i, j int) bool { return bytes.Compare(keys[i], keys[j]) > 0 })
 		// Each is its story's first match, duplicate or not, of the feed
@@ -168,6 +175,14 @@ func (s *Bolt) RuleStories(ctx context.Context, opt ListOptions) ([]*Item, error
 	return out, err
 }
 
+// lastBefore places c on the last key below end, and returns it.
+func lastBefore(c *bolt.Cursor, end []byte) (k, v []byte) {
+	if k, _ = c.Seek(end); k == nil {
+		return c.Last()
+	}
+	return c.Prev()
+}
+
 // indexedItems is Items for one rule's or one feed's items, read newest
 // first from the byrule or byfeed index.
 func (s *Bolt) indexedItems(ctx context.Context, index []byte, name string, opt ListOptions) ([]*Item, error) {
@@ -175,13 +190,13 @@ func (s *Bolt) indexedItems(ctx context.Context, index []byte, name string, opt 
 	err := s.db.View(func(tx *bolt.Tx) error {
 		prefix := append([]byte(name), 0)
 		c := tx.Bucket(index).Cursor()
-		// The last key of the name: its prefix, then the largest time.
-		k, _ := c.Seek(append(bytes.Clone(prefix), bytes.Repeat([]byte{0xff}, 16)...))
-		if k == nil {
-			k, _ = c.Last()
-		} else {
-			k, _ = c.Prev()
+		// The last key of the name (its prefix, then the largest time),
+		// or the last before the cursor.
+		end := append(bytes.Clone(prefix), bytes.Repeat([]byte{0xff}, 16)...)
+		if !opt.Before.IsZero() {
+			end = indexKey(name, opt.Before.Date, opt.Before.Seq)
 		}
+		k, _ := lastBefore(c, end)
 		var err error
 		out, err = newestFirst(ctx, tx.Bucket(bItems), opt, func() []byte {
 			if k == nil || !bytes.HasPrefix(k, prefix) {

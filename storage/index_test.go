@@ -153,6 +153,9 @@ func checkListings(t *testing.T, s *Bolt) {
 			}
 		}
 	}
+	for _, opt := range []ListOptions{{}, {WithDuplicates: true}, {Feed: "f1", WithDuplicates: true}, {Rule: "libya"}, {Rule: "libya", Feed: "f0"}, {Rule: "libya", WithDuplicates: true}, {WithDuplicates: true, Since: base.Add(5 * time.Hour)}} {
+		checkPages(t, s, opt)
+	}
 	// A feed's items, as Items lists them, are all items' listing filtered.
 	for _, opt := range []ListOptions{{Feed: "f1"}, {Feed: "f0", WithDuplicates: true, Limit: 3}, {Feed: "nosuch"}, {Feed: "f1", WithDuplicates: true, Since: base.Add(10 * time.Hour)}} {
 		checkFiltered(t, s, opt)
@@ -173,6 +176,45 @@ func checkListings(t *testing.T, s *Bolt) {
 		for _, opt := range []ListOptions{{Rule: rule}, {Rule: rule, WithDuplicates: true}, {Rule: rule, Feed: "f1", WithDuplicates: true}, {Rule: rule, Limit: 2}, {Rule: rule, Since: base.Add(6 * time.Hour), WithDuplicates: true}} {
 			checkFiltered(t, s, opt)
 		}
+	}
+}
+
+// checkPages holds a listing read a page at a time, each page after the
+// cursor of the last item of the page before, to the listing in one read.
+func checkPages(t *testing.T, s *Bolt, opt ListOptions) {
+	t.Helper()
+	ctx := context.Background()
+	list := func(opt ListOptions) []*Item {
+		list := s.Items
+		if opt.Rule != "" && !opt.WithDuplicates {
+			list = s.RuleStories
+		}
+		items, err := list(ctx, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return items
+	}
+	want := itemIDs(list(opt))
+	var got []string
+	page := opt
+	page.Limit = 3
+	for pages := 0; ; pages++ {
+		items := list(page)
+		got = append(got, itemIDs(items)...)
+		if len(items) < page.Limit || pages > len(want) {
+			break
+		}
+		page.Before = CursorOf(items[len(items)-1])
+		if c, err := ParseCursor(page.Before.String()); err != nil || c != page.Before {
+			t.Fatalf("cursor %v read back as %v, %v", page.Before, c, err)
+		}
+	}
+	if len(want) < 4 {
+		t.Errorf("%+v lists %d items: too few to page", opt, len(want))
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%+v by pages of 3:\n got %v\nwant %v", opt, got, want)
 	}
 }
 

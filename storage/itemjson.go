@@ -139,7 +139,7 @@ func appendString(b []byte, s string) []byte {
 			case '\t':
 				b = append(b, '\\', 't')
 			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
 			}
 			i++
 			run = i
@@ -159,7 +159,7 @@ func appendString(b []byte, s string) []byte {
 		}
 		if r == '\u2028' || r == '\u2029' {
 			b = append(b, s[run:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
 			i += n
 			run = i
 			continue
@@ -170,4 +170,4 @@ func appendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-const hex = "0123456789abcdef"
+const hexDigits = "0123456789abcdef"

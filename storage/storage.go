@@ -8,7 +8,10 @@ package storage
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -185,6 +188,41 @@ type ListOptions struct {
 	// Match, when set, filters further, before Limit counts: a listing
 	// reads only as far back as it must.
 	Match func(*Item) bool
+	// Before, when set, starts the listing after that place in its order:
+	// the cursor of the last item of the page before (CursorOf).
+	Before Cursor
+}
+
+// Cursor is a place in a listing's newest-first order: an item's date and
+// sequence number, the order of the time index and the rule and feed
+// indexes. A page's last item's cursor gives the next page; items stored
+// since do not shift it, as an offset would be.
+type Cursor struct {
+	Date time.Time
+	Seq  uint64
+}
+
+// CursorOf is the place of an item in a listing.
+func CursorOf(it *Item) Cursor { return Cursor{Date: it.Date(), Seq: it.Seq} }
+
+// IsZero reports whether c is no place (a listing from its start).
+func (c Cursor) IsZero() bool { return c.Seq == 0 }
+
+// String is the cursor as the API gives it: the index key, in hex.
+func (c Cursor) String() string {
+	if c.IsZero() {
+		return ""
+	}
+	return hex.EncodeToString(timeKey(c.Date, c.Seq))
+}
+
+// ParseCursor reads what Cursor.String wrote.
+func ParseCursor(s string) (Cursor, error) {
+	k, err := hex.DecodeString(s)
+	if err != nil || len(k) != 16 || binary.BigEndian.Uint64(k[8:]) == 0 {
+		return Cursor{}, fmt.Errorf("%q is not a listing's cursor (the \"next\" of a page)", s)
+	}
+	return Cursor{Date: time.Unix(0, int64(binary.BigEndian.Uint64(k)-(1<<63))).UTC(), Seq: binary.BigEndian.Uint64(k[8:])}, nil
 }
 
 // keep reports whether a listing shows it, Limit aside.

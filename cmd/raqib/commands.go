@@ -22,7 +22,6 @@ import (
 	"github.com/raqib/raqib/export"
 	"github.com/raqib/raqib/feeds"
 	"github.com/raqib/raqib/pipeline"
-	"github.com/raqib/raqib/server"
 	"github.com/raqib/raqib/storage"
 )
 
@@ -536,13 +535,10 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 	} else {
-		// The daemon's API lists what export.Load lists, up to its most.
+		// The daemon's API lists what export.Load lists, page by page.
 		items, err := d.items(ctx, opt)
 		if err != nil {
 			return err
-		}
-		if (*limit == 0 || *limit > server.MaxLimit) && len(items) == server.MaxLimit {
-			fmt.Fprintf(stderr, "raqib: the daemon lists at most %d items at a time; stop it to export more\n", server.MaxLimit)
 		}
 		for _, it := range items {
 			entries = append(entries, export.Entry{Item: it.Item, Cluster: &storage.Cluster{ID: it.Cluster, Size: it.ClusterSize, Feeds: it.Outlets}})

@@ -123,22 +123,38 @@ func apiLimit(n int) string {
 	return fmt.Sprint(n)
 }
 
-// items lists what export.Load lists, from /api/items.
+// apiPage is how many items the read commands ask the API for at a time.
+var apiPage = server.MaxLimit
+
+// items lists what export.Load lists, from /api/items, a page at a time.
 func (d *daemon) items(ctx context.Context, opt storage.ListOptions) ([]server.APIItem, error) {
-	q := url.Values{"limit": {apiLimit(opt.Limit)}}
+	q := url.Values{}
 	if opt.Rule != "" {
 		q.Set("rule", opt.Rule)
 	}
 	if opt.WithDuplicates {
 		q.Set("all", "1")
 	}
-	var r struct {
-		Items []server.APIItem `json:"items"`
+	var out []server.APIItem
+	for {
+		n := apiPage
+		if opt.Limit > 0 {
+			n = min(n, opt.Limit-len(out))
+		}
+		q.Set("limit", fmt.Sprint(n))
+		var r struct {
+			Items []server.APIItem `json:"items"`
+			Next  string           `json:"next"`
+		}
+		if err := d.get(ctx, "/api/items", q, &r); err != nil {
+			return nil, err
+		}
+		out = append(out, r.Items...)
+		if r.Next == "" || len(out) == opt.Limit {
+			return out, nil
+		}
+		q.Set("before", r.Next)
 	}
-	if err := d.get(ctx, "/api/items", q, &r); err != nil {
-		return nil, err
-	}
-	return r.Items, nil
 }
 
 // stories lists what export.Stories lists, from /api/stories.

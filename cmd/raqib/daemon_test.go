@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/raqib/raqib/config"
+	"github.com/raqib/raqib/export"
+	"github.com/raqib/raqib/server"
+	"github.com/raqib/raqib/storage"
+)
+
+// The read commands page through the daemon's API: what they list is what
+// export.Load lists from the store, however many pages it takes.
+func TestDaemonItemsByPages(t *testing.T) {
+	ctx := context.Background()
+	st, err := storage.OpenBolt(filepath.Join(t.TempDir(), "raqib.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	var items []*storage.Item
+	for i := 0; i < 11; i++ {
+		id := fmt.Sprintf("item%02d", i)
+		it := &storage.Item{ID: id, Feed: fmt.Sprint("f", i%2), Title: id, Keys: []string{"url:" + id}, Cluster: id, Fetched: base, Published: base.Add(time.Duration(i%7) * time.Hour)}
+		if i%3 == 2 { // a copy of the item before: in the story, out of the stream
+			it.Cluster, it.DuplicateOf = items[i-1].Cluster, items[i-1].ID
+		}
+		if i%2 == 0 {
+			it.Rules = []string{"libya"}
+		}
+		items = append(items, it)
+	}
+	if _, err := st.Commit(ctx, &storage.Batch{Items: items}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer((&server.Server{Config: &config.Config{}, Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Ready: func() bool { return true }}).Handler())
+	defer srv.Close()
+	d := &daemon{base: srv.URL + "/", hc: srv.Client()}
+	defer func(n int) { apiPage = n }(apiPage)
+	apiPage = 2
+	for _, opt := range []storage.ListOptions{{}, {WithDuplicates: true}, {Rule: "libya"}, {Rule: "libya", WithDuplicates: true}, {WithDuplicates: true, Limit: 5}, {Limit: 1}} {
+		want, err := export.Load(ctx, st, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := d.items(ctx, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gotIDs, wantIDs []string
+		for _, it := range got {
+			gotIDs = append(gotIDs, it.ID)
+		}
+		for _, e := range want {
+			wantIDs = append(wantIDs, e.Item.ID)
+		}
+		if len(wantIDs) < 1 || !reflect.DeepEqual(gotIDs, wantIDs) {
+			t.Errorf("%+v through the API by pages of %d: %v, from the store %v", opt, apiPage, gotIDs, wantIDs)
+		}
+	}
+}
