@@ -418,6 +418,7 @@ type StoryItem struct {
 	Similarity  float64 `json:"similarity,omitempty"`
 }
 
+// apiAlerts: ?state= ?limit= ?before= (a page's "next"), newest first.
 func (s *Server) apiAlerts(w http.ResponseWriter, r *http.Request) {
 	state := r.URL.Query().Get("state")
 	switch state {
@@ -426,7 +427,16 @@ func (s *Server) apiAlerts(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "state: use pending, delivered or failed", http.StatusBadRequest)
 		return
 	}
-	as, err := s.Store.Alerts(r.Context(), state)
+	n, err := limit(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	as, next, err := s.Store.ListAlerts(r.Context(), storage.AlertListOptions{State: state, Limit: n, Before: r.URL.Query().Get("before")})
+	if errors.Is(err, storage.ErrBadCursor) {
+		http.Error(w, "before: "+err.Error(), http.StatusBadRequest)
+		return
+	}
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -439,5 +449,9 @@ func (s *Server) apiAlerts(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, aa)
 	}
-	s.json(w, r, map[string]any{"alerts": out})
+	page := map[string]any{"alerts": out}
+	if next != "" {
+		page["next"] = next
+	}
+	s.json(w, r, page)
 }

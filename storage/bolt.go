@@ -36,7 +36,7 @@ var (
 	bAlerts   = []byte("alerts")   // alert id -> Alert JSON
 	bPending  = []byte("pending")  // alert id -> nothing: the outbox's pending alerts
 	bSamples  = []byte("samples")  // item seq (8) -> date (8) | id length (uvarint) | id | samples; seed id -> date (8) | samples
-	allBucket = [][]byte{bMeta, bFeeds, bItems, bIDs, bKeys, bByTime, bClusters, bSeeds, bPrints, bAlerts, bPending, bSamples, bByRule, bByFeed, bStoryTime, bTombs}
+	allBucket = [][]byte{bMeta, bFeeds, bItems, bIDs, bKeys, bByTime, bClusters, bSeeds, bPrints, bAlerts, bPending, bSamples, bByRule, bByFeed, bStoryTime, bTombs, bAlertTime}
 )
 
 // Bolt is the embedded BoltDB store.
@@ -143,6 +143,10 @@ func (s *Bolt) migrate() error {
 		case 2, 3:
 			if err := s.migrateListIndexes(version); err != nil {
 				return fmt.Errorf("migrate schema %d to 4: %w", version, err)
+			}
+		case 4:
+			if err := s.migrateAlertIndex(); err != nil {
+				return fmt.Errorf("migrate schema 4 to 5: %w", err)
 			}
 		default:
 			return fmt.Errorf("schema version %d has no migration", version)
@@ -879,7 +883,7 @@ func (s *Bolt) pruneStories(ctx context.Context, cutoff time.Time, keep map[stri
 				return fmt.Errorf("decode alert %s: %w", k, err)
 			}
 			if a.State != AlertPending && a.Created.Before(cutoff) && cb.Get([]byte(a.Cluster)) == nil {
-				dead = append(dead, bytes.Clone(k))
+				dead = append(dead, bytes.Clone(k), alertKey(&a))
 			}
 			return nil
 		})
@@ -888,10 +892,13 @@ func (s *Bolt) pruneStories(ctx context.Context, cutoff time.Time, keep map[stri
 		return err
 	}
 	return s.inBatches(ctx, func(tx *bolt.Tx) (more bool, err error) {
-		batch := dead[:min(len(dead), 5000)]
+		batch := dead[:min(len(dead), 2*5000)] // pairs: the alert's key, its time index key
 		dead = dead[len(batch):]
-		for _, k := range batch {
-			if err := tx.Bucket(bAlerts).Delete(k); err != nil {
+		for i := 0; i < len(batch); i += 2 {
+			if err := tx.Bucket(bAlerts).Delete(batch[i]); err != nil {
+				return false, err
+			}
+			if err := tx.Bucket(bAlertTime).Delete(batch[i+1]); err != nil {
 				return false, err
 			}
 		}
@@ -1055,6 +1062,9 @@ func (s *Bolt) Fingerprint(_ context.Context, id string) ([]byte, error) {
 // dispatcher reads the outbox's pending alerts, not the whole history.
 func putAlert(tx *bolt.Tx, a *Alert) error {
 	if err := putJSON(tx.Bucket(bAlerts), []byte(a.ID), a); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bAlertTime).Put(alertKey(a), []byte(a.State)); err != nil {
 		return err
 	}
 	if a.State == AlertPending {

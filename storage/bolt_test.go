@@ -217,6 +217,7 @@ func TestPruneStoriesAndTheirAlerts(t *testing.T) {
 	if len(cs) != 3 {
 		t.Errorf("story list after pruning: %d stories, want 3", len(cs))
 	}
+	checkAlertIndex(t, s)
 }
 
 // An item's story is read from the ids bucket; a file written before the

@@ -232,11 +232,7 @@ type indexedFields struct {
 // meta bucket, so that a crash resumes; the puts are the same when redone.
 // With a million items it takes about a minute, once.
 func (s *Bolt) migrateListIndexes(from uint64) error {
-	type step struct {
-		bucket, mark []byte
-		index        func(tx *bolt.Tx, k, v []byte) error
-	}
-	items := step{bItems, []byte("migrate.items"), func(tx *bolt.Tx, k, v []byte) error {
+	items := indexStep{bItems, []byte("migrate.items"), func(tx *bolt.Tx, k, v []byte) error {
 		if len(v) > 0 && v[0] == compressed {
 			raw, err := inflate(v[1:])
 			if err != nil {
@@ -263,17 +259,31 @@ func (s *Bolt) migrateListIndexes(from uint64) error {
 		}
 		return nil
 	}}
-	stories := step{bClusters, []byte("migrate.stories"), func(tx *bolt.Tx, k, v []byte) error {
+	stories := indexStep{bClusters, []byte("migrate.stories"), func(tx *bolt.Tx, k, v []byte) error {
 		var c Cluster
 		if err := json.Unmarshal(v, &c); err != nil {
 			return fmt.Errorf("story %s: %w", k, err)
 		}
 		return tx.Bucket(bStoryTime).Put(storyKey(c.Updated, c.ID), binary.AppendUvarint(nil, uint64(c.Size)))
 	}}
-	steps := []step{items}
+	steps := []indexStep{items}
 	if from < 3 {
 		steps = append(steps, stories)
 	}
+	return s.buildIndexes(steps, 4)
+}
+
+// indexStep builds an index from each entry of a bucket.
+type indexStep struct {
+	bucket, mark []byte // the bucket read, and where in meta the step notes how far it went
+	index        func(tx *bolt.Tx, k, v []byte) error
+}
+
+// buildIndexes runs the steps over their buckets in transactions of
+// migrateChunk entries, noting in meta how far each went, so that a start
+// after a crash goes on from there (the puts are the same when redone);
+// then it marks the file as the schema version they lead to.
+func (s *Bolt) buildIndexes(steps []indexStep, version uint64) error {
 	for _, step := range steps {
 		if err := s.inBatches(context.Background(), func(tx *bolt.Tx) (more bool, err error) {
 			meta := tx.Bucket(bMeta)
@@ -311,7 +321,7 @@ func (s *Bolt) migrateListIndexes(from uint64) error {
 				return err
 			}
 		}
-		return meta.Put([]byte("schema"), u64(4))
+		return meta.Put([]byte("schema"), u64(version))
 	})
 }
 

@@ -16,7 +16,7 @@ import (
 )
 
 // SchemaVersion is written to the meta bucket; Open migrates older files.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // ErrInUse is returned when another process holds the database.
 var ErrInUse = errors.New("database is in use by another raqib process")
@@ -193,6 +193,9 @@ type ListOptions struct {
 	Before Cursor
 }
 
+// ErrBadCursor is a listing's start that no listing gave.
+var ErrBadCursor = errors.New("not a cursor")
+
 // Cursor is a place in a listing's newest-first order: an item's date and
 // sequence number, the order of the time index and the rule and feed
 // indexes. A page's last item's cursor gives the next page; items stored
@@ -220,7 +223,7 @@ func (c Cursor) String() string {
 func ParseCursor(s string) (Cursor, error) {
 	k, err := hex.DecodeString(s)
 	if err != nil || len(k) != 16 || binary.BigEndian.Uint64(k[8:]) == 0 {
-		return Cursor{}, fmt.Errorf("%q is not a listing's cursor (the \"next\" of a page)", s)
+		return Cursor{}, fmt.Errorf("%w: %q is not an item listing's (the \"next\" of a page)", ErrBadCursor, s)
 	}
 	return Cursor{Date: time.Unix(0, int64(binary.BigEndian.Uint64(k)-(1<<63))).UTC(), Seq: binary.BigEndian.Uint64(k[8:])}, nil
 }
@@ -283,6 +286,8 @@ type Store interface {
 
 	// Alerts lists alerts in a state ("" for all).
 	Alerts(ctx context.Context, state string) ([]*Alert, error)
+	// ListAlerts lists alerts newest first, a page at a time.
+	ListAlerts(ctx context.Context, opt AlertListOptions) (alerts []*Alert, next string, err error)
 	Alert(ctx context.Context, id string) (*Alert, error)
 	UpdateAlert(ctx context.Context, a *Alert) error
 	// UpdateAlerts saves several alerts in one transaction.

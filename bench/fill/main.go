@@ -1,9 +1,11 @@
 // Command fill puts N generated items into a raqib database, with the
 // fingerprints the near-duplicate index loads at start, to measure raqib
 // with a large history (memory, start-up, database size). Items are feed
-// summaries of 60 to 200 words, spread over the last days.
+// summaries of 60 to 200 words, spread over the last days. With -alerts,
+// the first items each raised a delivered alert of rule r.
 //
 //	go run ./bench/fill -db raqib.db -items 1000000
+//	go run ./bench/fill -db raqib.db -items 200000 -alerts 200000
 package main
 
 import (
@@ -22,6 +24,7 @@ func main() {
 	path := flag.String("db", "raqib.db", "database file")
 	n := flag.Int("items", 1000000, "items to add")
 	days := flag.Int("days", 20, "spread the items over this many days back (inside dedup.window)")
+	alerts := flag.Int("alerts", 0, "the first this many items raised an alert each")
 	flag.Parse()
 	st, err := storage.OpenBolt(*path)
 	if err != nil {
@@ -43,6 +46,11 @@ func main() {
 			b.Items = append(b.Items, &storage.Item{ID: id, Feed: fmt.Sprintf("f%d", j%10000), URL: "http://fill.example/" + id,
 				Title: g.Title(), Summary: text, Language: "ar", Published: when, Fetched: when, Cluster: id,
 				Keys: []string{"url:http://fill.example/" + id}, Fingerprint: doc.Print.Encode(), Samples: dedup.EncodeSamples(doc.Print.Samples())})
+			if j < *alerts {
+				b.Items[len(b.Items)-1].Rules = []string{"r"}
+				b.Alerts = append(b.Alerts, &storage.Alert{ID: "alert-" + id, Rule: "r", Channel: "log", ItemID: id, Cluster: id,
+					State: storage.AlertDelivered, Attempts: 1, Created: when, Delivered: when})
+			}
 		}
 		if _, err := st.Commit(ctx, b); err != nil {
 			log.Fatal(err)

@@ -17,11 +17,15 @@ func cmdAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if args[0] == "retry" {
 		return cmdAlertsRetry(ctx, args[1:], stdout, stderr)
 	}
-	fs, cfgPath := flags("alerts list", "alerts list [--pending|--failed] [--config PATH]", stderr)
+	fs, cfgPath := flags("alerts list", "alerts list [--pending|--failed] [--limit N] [--config PATH]", stderr)
 	pending := fs.Bool("pending", false, "only alerts waiting to be delivered")
 	failed := fs.Bool("failed", false, "only alerts that failed for good")
+	limit := fs.Int("limit", 100, "at most this many alerts, newest first; 0 for all")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
+	}
+	if *limit < 0 {
+		return usageErr("alerts list: --limit must be 0 or more")
 	}
 	state := ""
 	switch {
@@ -39,12 +43,13 @@ func cmdAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer a.close()
 	var as []*storage.Alert
 	titles := map[string]string{} // item id -> title
+	opt := storage.AlertListOptions{State: state, Limit: *limit}
 	if dm != nil {
-		if as, titles, err = dm.alerts(ctx, state); err != nil {
+		if as, titles, err = dm.alerts(ctx, opt); err != nil {
 			return err
 		}
 	} else {
-		if as, err = a.store.Alerts(ctx, state); err != nil {
+		if as, _, err = a.store.ListAlerts(ctx, opt); err != nil {
 			return err
 		}
 		for _, al := range as {

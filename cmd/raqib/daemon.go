@@ -177,24 +177,35 @@ func (d *daemon) stories(ctx context.Context, since string, limit int) ([]*stora
 	return cs, members, nil
 }
 
-// alerts lists the alerts in a state ("" for all), with their items'
-// titles, from /api/alerts.
-func (d *daemon) alerts(ctx context.Context, state string) ([]*storage.Alert, map[string]string, error) {
-	var r struct {
-		Alerts []server.APIAlert `json:"alerts"`
-	}
+// alerts lists what Store.ListAlerts lists, with their items' titles,
+// from /api/alerts, a page at a time.
+func (d *daemon) alerts(ctx context.Context, opt storage.AlertListOptions) ([]*storage.Alert, map[string]string, error) {
 	q := url.Values{}
-	if state != "" {
-		q.Set("state", state)
-	}
-	if err := d.get(ctx, "/api/alerts", q, &r); err != nil {
-		return nil, nil, err
+	if opt.State != "" {
+		q.Set("state", opt.State)
 	}
 	var as []*storage.Alert
 	titles := map[string]string{}
-	for _, a := range r.Alerts {
-		as = append(as, a.Alert)
-		titles[a.ItemID] = a.ItemTitle
+	for {
+		n := apiPage
+		if opt.Limit > 0 {
+			n = min(n, opt.Limit-len(as))
+		}
+		q.Set("limit", fmt.Sprint(n))
+		var r struct {
+			Alerts []server.APIAlert `json:"alerts"`
+			Next   string            `json:"next"`
+		}
+		if err := d.get(ctx, "/api/alerts", q, &r); err != nil {
+			return nil, nil, err
+		}
+		for _, a := range r.Alerts {
+			as = append(as, a.Alert)
+			titles[a.ItemID] = a.ItemTitle
+		}
+		if r.Next == "" || len(as) == opt.Limit {
+			return as, titles, nil
+		}
+		q.Set("before", r.Next)
 	}
-	return as, titles, nil
 }

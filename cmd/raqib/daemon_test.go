@@ -18,7 +18,8 @@ import (
 )
 
 // The read commands page through the daemon's API: what they list is what
-// export.Load lists from the store, however many pages it takes.
+// export.Load and the alert listing list from the store, however many
+// pages it takes.
 func TestDaemonItemsByPages(t *testing.T) {
 	ctx := context.Background()
 	st, err := storage.OpenBolt(filepath.Join(t.TempDir(), "raqib.db"))
@@ -28,6 +29,7 @@ func TestDaemonItemsByPages(t *testing.T) {
 	defer st.Close()
 	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	var items []*storage.Item
+	var alerts []*storage.Alert
 	for i := 0; i < 11; i++ {
 		id := fmt.Sprintf("item%02d", i)
 		it := &storage.Item{ID: id, Feed: fmt.Sprint("f", i%2), Title: id, Keys: []string{"url:" + id}, Cluster: id, Fetched: base, Published: base.Add(time.Duration(i%7) * time.Hour)}
@@ -36,10 +38,15 @@ func TestDaemonItemsByPages(t *testing.T) {
 		}
 		if i%2 == 0 {
 			it.Rules = []string{"libya"}
+			state := storage.AlertDelivered
+			if i%4 == 0 {
+				state = storage.AlertPending
+			}
+			alerts = append(alerts, &storage.Alert{ID: "a" + id, Rule: "libya", Channel: "log", ItemID: id, Cluster: it.Cluster, State: state, Created: it.Published})
 		}
 		items = append(items, it)
 	}
-	if _, err := st.Commit(ctx, &storage.Batch{Items: items}); err != nil {
+	if _, err := st.Commit(ctx, &storage.Batch{Items: items, Alerts: alerts}); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer((&server.Server{Config: &config.Config{}, Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Ready: func() bool { return true }}).Handler())
@@ -65,6 +72,24 @@ func TestDaemonItemsByPages(t *testing.T) {
 		}
 		if len(wantIDs) < 1 || !reflect.DeepEqual(gotIDs, wantIDs) {
 			t.Errorf("%+v through the API by pages of %d: %v, from the store %v", opt, apiPage, gotIDs, wantIDs)
+		}
+	}
+	for _, opt := range []storage.AlertListOptions{{}, {State: storage.AlertPending}, {State: storage.AlertDelivered, Limit: 1}, {Limit: 5}} {
+		want, _, err := st.ListAlerts(ctx, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, titles, err := d.alerts(ctx, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want) < 1 || !reflect.DeepEqual(got, want) {
+			t.Errorf("alerts %+v through the API by pages of %d: %d, from the store %d", opt, apiPage, len(got), len(want))
+		}
+		for _, a := range got {
+			if titles[a.ItemID] != a.ItemID {
+				t.Errorf("alert %s: item title %q", a.ID, titles[a.ItemID])
+			}
 		}
 	}
 }

@@ -1,0 +1,96 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// A desk with a thousand rules raises thousands of alerts a day, and
+// retention keeps months of them. Listing them read and sorted the whole
+// alert history (200,000 alerts: 6 s and 300 MiB; through the daemon's
+// API an 80 MB answer held in its memory). The time index lists them
+// newest first, a page at a time, and tells their state without decoding
+// them.
+var bAlertTime = []byte("alerttime") // created nanos (8) | alert id -> state
+
+// alertKey is an alert's entry in the time index.
+func alertKey(a *Alert) []byte {
+	k := make([]byte, 8, 8+len(a.ID))
+	if !a.Created.IsZero() {
+		binary.BigEndian.PutUint64(k, uint64(a.Created.UnixNano())+(1<<63))
+	}
+	return append(k, a.ID...)
+}
+
+// AlertListOptions selects alerts, newest first.
+type AlertListOptions struct {
+	State string // pending, delivered, failed; "" for all
+	Limit int    // 0: all
+	// Before, when set, starts after that place: the Next of the page
+	// before.
+	Before string
+}
+
+// ListAlerts lists alerts newest first, from the time index, decoding
+// only those it lists. next, when the page is full, is where the page
+// after it starts (AlertListOptions.Before).
+func (s *Bolt) ListAlerts(ctx context.Context, opt AlertListOptions) (out []*Alert, next string, err error) {
+	var end []byte
+	if opt.Before != "" {
+		if end, err = hex.DecodeString(opt.Before); err != nil || len(end) < 8 {
+			return nil, "", fmt.Errorf("%w: %q is not an alert listing's (the \"next\" of a page)", ErrBadCursor, opt.Before)
+		}
+	}
+	err = s.db.View(func(tx *bolt.Tx) error {
+		ab := tx.Bucket(bAlerts)
+		c := tx.Bucket(bAlertTime).Cursor()
+		k, v := c.Last()
+		if end != nil {
+			k, v = lastBefore(c, end)
+		}
+		for n := 0; k != nil; k, v = c.Prev() {
+			if n++; n%256 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			if opt.State != "" && string(v) != opt.State {
+				continue
+			}
+			a, err := getJSON[Alert](ab, k[8:])
+			if err != nil {
+				return fmt.Errorf("alert %s: %w", k[8:], err)
+			}
+			out = append(out, a)
+			if opt.Limit > 0 && len(out) == opt.Limit {
+				next = hex.EncodeToString(k)
+				return nil
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return out, next, nil
+}
+
+// migrateAlertIndex builds the alerts' time index (schema 5).
+func (s *Bolt) migrateAlertIndex() error {
+	return s.buildIndexes([]indexStep{{bAlerts, []byte("migrate.alerts"), func(tx *bolt.Tx, k, v []byte) error {
+		var a Alert
+		if err := json.Unmarshal(v, &a); err != nil {
+			return fmt.Errorf("alert %s: %w", k, err)
+		}
+		if !bytes.Equal(k, []byte(a.ID)) {
+			a.ID = string(k) // the key is what the index must find
+		}
+		return tx.Bucket(bAlertTime).Put(alertKey(&a), []byte(a.State))
+	}}}, 5)
+}
