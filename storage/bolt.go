@@ -872,21 +872,26 @@ func (s *Bolt) pruneStories(ctx context.Context, cutoff time.Time, keep map[stri
 	if err != nil {
 		return err
 	}
-	// The alerts of stories that are gone: one pass over the alerts, which
-	// retention bounds, then deletes in batches.
+	// The alerts of stories that are gone: those created before the
+	// cutoff, read from the time index, then deletes in batches.
 	var dead [][]byte
 	err = s.db.View(func(tx *bolt.Tx) error {
-		cb := tx.Bucket(bClusters)
-		return tx.Bucket(bAlerts).ForEach(func(k, v []byte) error {
-			var a Alert
-			if err := json.Unmarshal(v, &a); err != nil {
-				return fmt.Errorf("decode alert %s: %w", k, err)
+		cb, ab := tx.Bucket(bClusters), tx.Bucket(bAlerts)
+		end := alertKey(&Alert{Created: cutoff})
+		c := tx.Bucket(bAlertTime).Cursor()
+		for k, state := c.First(); k != nil && bytes.Compare(k, end) < 0; k, state = c.Next() {
+			if string(state) == AlertPending {
+				continue
 			}
-			if a.State != AlertPending && a.Created.Before(cutoff) && cb.Get([]byte(a.Cluster)) == nil {
-				dead = append(dead, bytes.Clone(k), alertKey(&a))
+			a, err := getJSON[Alert](ab, k[8:])
+			if err != nil {
+				return fmt.Errorf("alert %s: %w", k[8:], err)
 			}
-			return nil
-		})
+			if cb.Get([]byte(a.Cluster)) == nil {
+				dead = append(dead, bytes.Clone(k[8:]), bytes.Clone(k))
+			}
+		}
+		return nil
 	})
 	if err != nil || len(dead) == 0 {
 		return err
