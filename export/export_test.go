@@ -3,6 +3,7 @@ package export
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -132,5 +133,42 @@ func TestEmptyJSONFeedHasItems(t *testing.T) {
 	json.Unmarshal(render(t, func(b *bytes.Buffer) error { return WriteJSON(b, meta, nil) }), &m)
 	if items, ok := m["items"].([]any); !ok || len(items) != 0 {
 		t.Errorf("items = %v", m["items"])
+	}
+}
+
+// A feed streamed a page at a time, its entries moved to a temporary file
+// as they come, is the feed written in one piece.
+func TestStreamByPagesThroughATemporaryFile(t *testing.T) {
+	es := entries()
+	for i := 0; i < 5; i++ {
+		it := *es[i%2].Item
+		it.ID, it.Language = fmt.Sprintf("more%d", i), []string{"ar", "en"}[i%2]
+		it.Published = it.Published.Add(time.Duration(i) * time.Hour)
+		es = append(es, Entry{Item: &it, Cluster: es[i%2].Cluster})
+	}
+	defer func(n int) { spillAt = n }(spillAt)
+	for _, name := range []string{"json", "rss", "atom"} {
+		var whole bytes.Buffer
+		if err := Writers[name](&whole, meta, es); err != nil {
+			t.Fatal(err)
+		}
+		for _, spill := range []int{1, 1 << 20} {
+			spillAt = spill
+			rest := es
+			var paged bytes.Buffer
+			if err := Stream(&paged, name, meta, func() ([]Entry, error) {
+				page := rest[:min(len(rest), 2)]
+				rest = rest[len(page):]
+				return page, nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if paged.String() != whole.String() {
+				t.Errorf("%s by pages of 2, spilling past %d bytes:\n%s\nin one piece:\n%s", name, spill, paged.String(), whole.String())
+			}
+		}
+		if !strings.Contains(whole.String(), "more4") || strings.Count(whole.String(), "tag:raqib,2025:item/")+strings.Count(whole.String(), `"id": "`) < len(es) {
+			t.Errorf("%s: not every entry is in the feed:\n%s", name, whole.String())
+		}
 	}
 }

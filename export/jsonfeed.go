@@ -2,8 +2,8 @@
 package export
 
 import (
+	"bytes"
 	"encoding/json"
-	"io"
 	"time"
 
 	"github.com/raqib/raqib/storage"
@@ -67,17 +67,34 @@ type Entry struct {
 	Cluster *storage.Cluster
 }
 
-// WriteJSON writes a JSON Feed 1.1 document.
-func WriteJSON(w io.Writer, m Meta, entries []Entry) error {
-	f := jsonFeed{Version: "https://jsonfeed.org/version/1.1", Title: m.Title, HomePageURL: m.HomePageURL, FeedURL: m.FeedURL, Description: m.Description, Language: feedLanguage(entries), Items: []jsonItem{}}
-	for _, e := range entries {
+// jsonFormat renders JSON Feed 1.1.
+var jsonFormat = format{
+	sep: ",",
+	frame: func(m Meta, h *header) (head, tail []byte, err error) {
+		f := jsonFeed{Version: "https://jsonfeed.org/version/1.1", Title: m.Title, HomePageURL: m.HomePageURL, FeedURL: m.FeedURL, Description: m.Description, Language: h.language, Items: []jsonItem{}}
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(f); err != nil {
+			return nil, nil, err
+		}
+		if h.entries == 0 {
+			return b.Bytes(), nil, nil
+		}
+		// "items" is the last member: its entries go between its brackets.
+		doc := b.Bytes()
+		i := bytes.LastIndex(doc, []byte("[]"))
+		return doc[:i+1], []byte("\n  ]\n}\n"), nil
+	},
+	entry: func(b *bytes.Buffer, m Meta, e Entry) error {
 		it := e.Item
 		ji := jsonItem{ID: it.ID, URL: it.URL, Title: it.Title, Language: Language(it)}
 		if it.Content != "" && it.Summary != "" {
 			ji.Summary = textnorm.HTMLToText(it.Summary)
 		}
-		b := content(e)
-		ji.ContentHTML, ji.ContentText = b.HTML, b.Text
+		body := content(e)
+		ji.ContentHTML, ji.ContentText = body.HTML, body.Text
 		if !it.Published.IsZero() {
 			ji.DatePublished = it.Published.UTC().Format(time.RFC3339)
 		}
@@ -99,10 +116,15 @@ func WriteJSON(w io.Writer, m Meta, entries []Entry) error {
 			ji.Raqib.ClusterSize = e.Cluster.Size
 			ji.Raqib.Outlets = e.Cluster.Feeds
 		}
-		f.Items = append(f.Items, ji)
-	}
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	return enc.Encode(f)
+		// As it sits in the document: an element of "items", two levels in.
+		b.WriteString("\n    ")
+		enc := json.NewEncoder(b)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("    ", "  ")
+		if err := enc.Encode(ji); err != nil {
+			return err
+		}
+		b.Truncate(b.Len() - 1) // Encode's newline
+		return nil
+	},
 }

@@ -1,6 +1,7 @@
 package export
 
 import (
+	"bytes"
 	"encoding/xml"
 	"fmt"
 	"html"
@@ -78,20 +79,6 @@ func Language(it *storage.Item) string {
 	return ""
 }
 
-// feedLanguage is the stream's language: that of most entries.
-func feedLanguage(entries []Entry) string {
-	count := map[string]int{}
-	best, n := "", 0
-	for _, e := range entries {
-		l := Language(e.Item)
-		count[l]++
-		if l != "" && count[l] > n {
-			best, n = l, count[l]
-		}
-	}
-	return best
-}
-
 // itemID is the stable id of an item in RSS and Atom: a tag URI.
 func itemID(it *storage.Item) string { return "tag:raqib,2025:item/" + it.ID }
 
@@ -100,19 +87,6 @@ func updated(it *storage.Item) time.Time {
 		return it.Updated
 	}
 	return it.Date()
-}
-
-func newest(entries []Entry) time.Time {
-	var t time.Time
-	for _, e := range entries {
-		if u := updated(e.Item); u.After(t) {
-			t = u
-		}
-	}
-	if t.IsZero() {
-		t = time.Unix(0, 0)
-	}
-	return t.UTC()
 }
 
 // raqibExt is raqib's extension elements on an RSS or Atom entry.
@@ -182,32 +156,35 @@ type atomLink struct {
 	Type string `xml:"type,attr,omitempty"`
 }
 
-// WriteRSS writes an RSS 2.0 document.
-func WriteRSS(w io.Writer, m Meta, entries []Entry) error {
-	doc := rssDoc{Version: "2.0", DC: "http://purl.org/dc/elements/1.1/", Atom: "http://www.w3.org/2005/Atom", Raqib: Namespace}
-	ch := &doc.Channel
-	ch.Title, ch.Link, ch.Description = m.Title, m.HomePageURL, m.Description
-	if ch.Link == "" {
-		ch.Link = "http://127.0.0.1/"
-	}
-	if ch.Description == "" {
-		ch.Description = m.Title
-	}
-	ch.Language = feedLanguage(entries)
-	ch.Generator = "raqib"
-	ch.LastBuild = newest(entries).Format(time.RFC1123Z)
-	if m.FeedURL != "" {
-		ch.Self = &atomLink{Href: m.FeedURL, Rel: "self", Type: "application/rss+xml"}
-	}
-	for _, e := range entries {
+// rssFormat renders RSS 2.0.
+var rssFormat = format{
+	frame: func(m Meta, h *header) (head, tail []byte, err error) {
+		doc := rssDoc{Version: "2.0", DC: "http://purl.org/dc/elements/1.1/", Atom: "http://www.w3.org/2005/Atom", Raqib: Namespace}
+		ch := &doc.Channel
+		ch.Title, ch.Link, ch.Description = m.Title, m.HomePageURL, m.Description
+		if ch.Link == "" {
+			ch.Link = "http://127.0.0.1/"
+		}
+		if ch.Description == "" {
+			ch.Description = m.Title
+		}
+		ch.Language = h.language
+		ch.Generator = "raqib"
+		ch.LastBuild = h.newestTime().Format(time.RFC1123Z)
+		if m.FeedURL != "" {
+			ch.Self = &atomLink{Href: m.FeedURL, Rel: "self", Type: "application/rss+xml"}
+		}
+		return splitXML(doc, "\n  </channel>")
+	},
+	entry: func(b *bytes.Buffer, m Meta, e Entry) error {
 		it := e.Item
-		b := content(e)
+		body := content(e)
 		ri := rssItem{Title: it.Title, Link: it.URL, GUID: rssGUID{"false", itemID(it)}, Creator: it.Authors,
 			Language: Language(it), raqibExt: extOf(e)}
-		if b.HTML != "" {
-			ri.Description = b.HTML
+		if body.HTML != "" {
+			ri.Description = body.HTML
 		} else {
-			ri.Description = html.EscapeString(b.Text)
+			ri.Description = html.EscapeString(body.Text)
 		}
 		if !it.Published.IsZero() {
 			ri.PubDate = it.Published.UTC().Format(time.RFC1123Z)
@@ -215,9 +192,8 @@ func WriteRSS(w io.Writer, m Meta, entries []Entry) error {
 		if u := m.FeedURLs[it.Feed]; u != "" {
 			ri.Source = &rssSource{URL: u, Name: it.Feed}
 		}
-		ch.Items = append(ch.Items, ri)
-	}
-	return writeXML(w, doc)
+		return xmlElement(b, "item", ri, 2)
+	},
 }
 
 // Atom 1.0 (RFC 4287)
@@ -262,22 +238,25 @@ type atomSource struct {
 	Links []atomLink `xml:"link,omitempty"`
 }
 
-// WriteAtom writes an Atom 1.0 feed document.
-func WriteAtom(w io.Writer, m Meta, entries []Entry) error {
-	f := atomFeed{Raqib: Namespace, Lang: feedLanguage(entries), Title: atomText{"text", m.Title}, Gen: "raqib",
-		ID: "tag:raqib,2025:feed/" + m.ID, Updated: newest(entries).Format(time.RFC3339)}
-	if m.Description != "" {
-		f.Subtitle = &atomText{"text", m.Description}
-	}
-	if m.FeedURL != "" {
-		f.Links = append(f.Links, atomLink{Href: m.FeedURL, Rel: "self", Type: "application/atom+xml"})
-	}
-	if m.HomePageURL != "" {
-		f.Links = append(f.Links, atomLink{Href: m.HomePageURL, Rel: "alternate", Type: "text/html"})
-	}
-	for _, e := range entries {
+// atomFormat renders Atom 1.0.
+var atomFormat = format{
+	frame: func(m Meta, h *header) (head, tail []byte, err error) {
+		f := atomFeed{Raqib: Namespace, Lang: h.language, Title: atomText{"text", m.Title}, Gen: "raqib",
+			ID: "tag:raqib,2025:feed/" + m.ID, Updated: h.newestTime().Format(time.RFC3339)}
+		if m.Description != "" {
+			f.Subtitle = &atomText{"text", m.Description}
+		}
+		if m.FeedURL != "" {
+			f.Links = append(f.Links, atomLink{Href: m.FeedURL, Rel: "self", Type: "application/atom+xml"})
+		}
+		if m.HomePageURL != "" {
+			f.Links = append(f.Links, atomLink{Href: m.HomePageURL, Rel: "alternate", Type: "text/html"})
+		}
+		return splitXML(f, "\n</feed>")
+	},
+	entry: func(b *bytes.Buffer, m Meta, e Entry) error {
 		it := e.Item
-		b := content(e)
+		body := content(e)
 		ae := atomEntry{Lang: Language(it), Title: atomText{"text", it.Title}, ID: itemID(it), Updated: updated(it).UTC().Format(time.RFC3339),
 			raqibExt: extOf(e)}
 		if !it.Published.IsZero() {
@@ -293,18 +272,42 @@ func WriteAtom(w io.Writer, m Meta, entries []Entry) error {
 			// RFC 4287: an entry without a feed-level author needs its own.
 			ae.Authors = []atomPerson{{it.Feed}}
 		}
-		if b.HTML != "" {
-			ae.Content = atomText{"html", b.HTML}
+		if body.HTML != "" {
+			ae.Content = atomText{"html", body.HTML}
 		} else {
-			ae.Content = atomText{"text", b.Text}
+			ae.Content = atomText{"text", body.Text}
 		}
 		ae.Source = &atomSource{Title: atomText{"text", it.Feed}}
 		if u := m.FeedURLs[it.Feed]; u != "" {
 			ae.Source.Links = []atomLink{{Href: u, Rel: "self"}}
 		}
-		f.Entries = append(f.Entries, ae)
+		return xmlElement(b, "entry", ae, 1)
+	},
+}
+
+// splitXML encodes a document without its entries, and splits it where
+// they go: before end, the closing of the element that holds them.
+func splitXML(doc any, end string) (head, tail []byte, err error) {
+	var b bytes.Buffer
+	if err := writeXML(&b, doc); err != nil {
+		return nil, nil, err
 	}
-	return writeXML(w, f)
+	i := bytes.LastIndex(b.Bytes(), []byte(end))
+	return b.Bytes()[:i], b.Bytes()[i:], nil
+}
+
+// xmlElement writes v as element name as it sits in the document, depth
+// levels in: on a line of its own, indented as the document's encoder
+// indents it.
+func xmlElement(b *bytes.Buffer, name string, v any, depth int) error {
+	indent := strings.Repeat("  ", depth)
+	b.WriteByte('\n') // the encoder starts with the indent
+	enc := xml.NewEncoder(b)
+	enc.Indent(indent, "  ")
+	if err := enc.EncodeElement(v, xml.StartElement{Name: xml.Name{Local: name}}); err != nil {
+		return fmt.Errorf("encode %s: %w", name, err)
+	}
+	return enc.Close()
 }
 
 func writeXML(w io.Writer, v any) error {

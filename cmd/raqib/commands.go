@@ -513,8 +513,7 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	write, ok := export.Writers[*format]
-	if !ok {
+	if _, ok := export.Writers[*format]; !ok {
 		return usageErr("export: --format %q: use json, rss or atom", *format)
 	}
 	if *limit < 0 {
@@ -529,22 +528,47 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usageErr("export: no rule named %q in %s", *rule, a.cfg.Path)
 	}
 	opt := storage.ListOptions{Limit: *limit, WithDuplicates: *all, Rule: *rule}
-	var entries []export.Entry
-	if d == nil {
-		if entries, err = export.Load(ctx, a.store, opt); err != nil {
-			return err
+	return export.Stream(stdout, *format, export.StreamMeta(a.cfg.Feeds, *rule, ""), exportPages(ctx, a, d, opt))
+}
+
+// exportPages reads what export.Load lists a page at a time, from the
+// store or through the daemon's API, so that an export of every item
+// holds a page in memory, not the whole history.
+func exportPages(ctx context.Context, a *app, d *daemon, opt storage.ListOptions) func() ([]export.Entry, error) {
+	left, done := opt.Limit, false
+	return func() ([]export.Entry, error) {
+		if done {
+			return nil, nil
 		}
-	} else {
-		// The daemon's API lists what export.Load lists, page by page.
-		items, err := d.items(ctx, opt)
-		if err != nil {
-			return err
+		page := opt
+		page.Limit = apiPage
+		if left > 0 {
+			page.Limit = min(page.Limit, left)
 		}
-		for _, it := range items {
-			entries = append(entries, export.Entry{Item: it.Item, Cluster: &storage.Cluster{ID: it.Cluster, Size: it.ClusterSize, Feeds: it.Outlets}})
+		var entries []export.Entry
+		if d == nil {
+			var err error
+			if entries, err = export.Load(ctx, a.store, page); err != nil {
+				return nil, err
+			}
+		} else {
+			items, err := d.items(ctx, page)
+			if err != nil {
+				return nil, err
+			}
+			for _, it := range items {
+				entries = append(entries, export.Entry{Item: it.Item, Cluster: &storage.Cluster{ID: it.Cluster, Size: it.ClusterSize, Feeds: it.Outlets}})
+			}
 		}
+		if len(entries) > 0 {
+			opt.Before = storage.CursorOf(entries[len(entries)-1].Item)
+		}
+		if left > 0 {
+			left -= len(entries)
+		}
+		done = len(entries) < page.Limit || opt.Limit > 0 && left <= 0
+		return entries, nil
 	}
-	return write(stdout, export.StreamMeta(a.cfg.Feeds, *rule, ""), entries)
 }
 
 func hasRule(cfg *config.Config, name string) bool {

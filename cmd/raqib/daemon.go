@@ -126,35 +126,26 @@ func apiLimit(n int) string {
 // apiPage is how many items the read commands ask the API for at a time.
 var apiPage = server.MaxLimit
 
-// items lists what export.Load lists, from /api/items, a page at a time.
+// items is a page of what export.Load lists, from /api/items: at most
+// opt.Limit items (0: the API's most) after opt.Before.
 func (d *daemon) items(ctx context.Context, opt storage.ListOptions) ([]server.APIItem, error) {
-	q := url.Values{}
+	q := url.Values{"limit": {apiLimit(opt.Limit)}}
 	if opt.Rule != "" {
 		q.Set("rule", opt.Rule)
 	}
 	if opt.WithDuplicates {
 		q.Set("all", "1")
 	}
-	var out []server.APIItem
-	for {
-		n := apiPage
-		if opt.Limit > 0 {
-			n = min(n, opt.Limit-len(out))
-		}
-		q.Set("limit", fmt.Sprint(n))
-		var r struct {
-			Items []server.APIItem `json:"items"`
-			Next  string           `json:"next"`
-		}
-		if err := d.get(ctx, "/api/items", q, &r); err != nil {
-			return nil, err
-		}
-		out = append(out, r.Items...)
-		if r.Next == "" || len(out) == opt.Limit {
-			return out, nil
-		}
-		q.Set("before", r.Next)
+	if !opt.Before.IsZero() {
+		q.Set("before", opt.Before.String())
 	}
+	var r struct {
+		Items []server.APIItem `json:"items"`
+	}
+	if err := d.get(ctx, "/api/items", q, &r); err != nil {
+		return nil, err
+	}
+	return r.Items, nil
 }
 
 // stories lists what export.Stories lists, from /api/stories.

@@ -54,24 +54,34 @@ func TestDaemonItemsByPages(t *testing.T) {
 	d := &daemon{base: srv.URL + "/", hc: srv.Client()}
 	defer func(n int) { apiPage = n }(apiPage)
 	apiPage = 2
-	for _, opt := range []storage.ListOptions{{}, {WithDuplicates: true}, {Rule: "libya"}, {Rule: "libya", WithDuplicates: true}, {WithDuplicates: true, Limit: 5}, {Limit: 1}} {
+	ids := func(next func() ([]export.Entry, error)) []string {
+		var out []string
+		for {
+			page, err := next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) == 0 {
+				return out
+			}
+			for _, e := range page {
+				out = append(out, e.Item.ID)
+			}
+		}
+	}
+	for _, opt := range []storage.ListOptions{{}, {WithDuplicates: true}, {Rule: "libya"}, {Rule: "libya", WithDuplicates: true}, {WithDuplicates: true, Limit: 5}, {Limit: 1}, {Limit: 4}} {
 		want, err := export.Load(ctx, st, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := d.items(ctx, opt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var gotIDs, wantIDs []string
-		for _, it := range got {
-			gotIDs = append(gotIDs, it.ID)
-		}
+		var wantIDs []string
 		for _, e := range want {
 			wantIDs = append(wantIDs, e.Item.ID)
 		}
-		if len(wantIDs) < 1 || !reflect.DeepEqual(gotIDs, wantIDs) {
-			t.Errorf("%+v through the API by pages of %d: %v, from the store %v", opt, apiPage, gotIDs, wantIDs)
+		fromStore := ids(exportPages(ctx, &app{store: st}, nil, opt))
+		throughAPI := ids(exportPages(ctx, nil, d, opt))
+		if len(wantIDs) < 1 || !reflect.DeepEqual(fromStore, wantIDs) || !reflect.DeepEqual(throughAPI, wantIDs) {
+			t.Errorf("%+v by pages of %d: from the store %v, through the API %v; in one read %v", opt, apiPage, fromStore, throughAPI, wantIDs)
 		}
 	}
 	for _, opt := range []storage.AlertListOptions{{}, {State: storage.AlertPending}, {State: storage.AlertDelivered, Limit: 1}, {Limit: 5}} {
