@@ -3,7 +3,6 @@ package storage
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"sort"
 	"testing"
@@ -17,11 +16,7 @@ import (
 func alertStore(t *testing.T) (*Bolt, string) {
 	t.Helper()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "raqib.db")
-	s, err := OpenBolt(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, path := storeAt(t)
 	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	states := []string{AlertPending, AlertDelivered, AlertDelivered, AlertFailed}
 	for i := 0; i < 23; i++ {
@@ -143,14 +138,7 @@ func TestMigrateAlertIndex(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	s.Close()
-	defer func(n int) { migrateChunk = n }(migrateChunk)
-	migrateChunk = 5
-	s, err := OpenBolt(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s = reopenMigrating(t, s, path, 5)
 	s.db.View(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bMeta).Get([]byte("schema")); string(v) != string(u64(SchemaVersion)) {
 			t.Errorf("schema %x after the migration", v)

@@ -94,7 +94,32 @@ func TestSeedsIdempotent(t *testing.T) {
 // tempStore is a new store in the test's temporary folder.
 func tempStore(t *testing.T) *Bolt {
 	t.Helper()
-	s, err := OpenBolt(filepath.Join(t.TempDir(), "raqib.db"))
+	s, _ := storeAt(t)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// storeAt is a new store in the test's temporary folder, and its path,
+// for a test that closes and opens it again.
+func storeAt(t *testing.T) (*Bolt, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "raqib.db")
+	s, err := OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, path
+}
+
+// reopenMigrating closes s and opens its file again, which migrates it in
+// transactions of chunk entries. The store it returns closes with the
+// test.
+func reopenMigrating(t *testing.T, s *Bolt, path string, chunk int) *Bolt {
+	t.Helper()
+	s.Close()
+	defer func(n int) { migrateChunk = n }(migrateChunk)
+	migrateChunk = chunk
+	s, err := OpenBolt(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,11 +292,7 @@ func TestItemClusterNewAndOldFiles(t *testing.T) {
 // from a file where a crash left some entries moved and some not.
 func TestMigrateDocsBySeq(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "raqib.db")
-	s, err := OpenBolt(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, path := storeAt(t)
 	fetched := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	var items []*Item
 	for i := 0; i < 7; i++ {
@@ -310,14 +331,7 @@ func TestMigrateDocsBySeq(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	s.Close()
-
-	defer func(n int) { migrateChunk = n }(migrateChunk)
-	migrateChunk = 2
-	if s, err = OpenBolt(path); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s = reopenMigrating(t, s, path, 2)
 	got := map[string]Fingerprint{}
 	if err := s.Fingerprints(ctx, fetched.Add(-time.Hour), func(f Fingerprint) error {
 		got[string(f.DocID)] = Fingerprint{Date: f.Date, Data: bytes.Clone(f.Data)}

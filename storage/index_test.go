@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -21,11 +20,7 @@ import (
 func listingStore(t *testing.T) (*Bolt, string) {
 	t.Helper()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "raqib.db")
-	s, err := OpenBolt(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, path := storeAt(t)
 	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	if _, err := s.PutSeeds(ctx, []*Seed{{Name: "s.txt", Text: "نص", Hash: "h", Imported: base}}); err != nil {
 		t.Fatal(err)
@@ -301,14 +296,7 @@ func TestMigrateListIndexes(t *testing.T) {
 			}); err != nil {
 				t.Fatal(err)
 			}
-			s.Close()
-			defer func(n int) { migrateChunk = n }(migrateChunk)
-			migrateChunk = 5
-			s, err := OpenBolt(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			s = reopenMigrating(t, s, path, 5)
 			s.db.View(func(tx *bolt.Tx) error {
 				if v := binary.BigEndian.Uint64(tx.Bucket(bMeta).Get([]byte("schema"))); v != SchemaVersion {
 					t.Errorf("schema %d after the migration", v)
