@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/raqib/raqib/parallel"
 )
 
 // A feed's head says things of all its entries (their language, the
@@ -82,13 +84,20 @@ func Stream(w io.Writer, formatName string, m Meta, next func() ([]Entry, error)
 		if len(page) == 0 {
 			break
 		}
-		for _, e := range page {
+		// Rendering (sanitising HTML, encoding) is most of an export's
+		// time: a page's entries are rendered on every core, then put in
+		// order.
+		rendered := make([]bytes.Buffer, len(page))
+		errs := make([]error, len(page))
+		parallel.Each(len(page), func(i int) { errs[i] = f.entry(&rendered[i], m, page[i]) })
+		for i, e := range page {
+			if errs[i] != nil {
+				return fmt.Errorf("export item %s: %w", e.Item.ID, errs[i])
+			}
 			if h.entries > 0 {
 				buf.WriteString(f.sep)
 			}
-			if err := f.entry(&buf, m, e); err != nil {
-				return fmt.Errorf("export item %s: %w", e.Item.ID, err)
-			}
+			buf.Write(rendered[i].Bytes())
 			h.add(e)
 		}
 		if buf.Len() < spillAt {

@@ -18,6 +18,8 @@ import (
 
 	"github.com/klauspost/compress/flate"
 
+	"github.com/raqib/raqib/parallel"
+
 	bolt "go.etcd.io/bbolt"
 	bolterr "go.etcd.io/bbolt/errors"
 )
@@ -647,32 +649,63 @@ func (s *Bolt) Items(ctx context.Context, opt ListOptions) ([]*Item, error) {
 // first until it gives nil, and lists those opt keeps, up to opt.Since and
 // opt.Limit. A filter that keeps little can read back through all history
 // (a text query): it stops when ctx ends, as when the client goes away.
+//
+// A listing that may read far (a filter, or no limit or a long one, as an
+// export's pages) decodes and filters the items on every core, a batch at
+// a time: decoding (inflate, JSON) and a text query's matching are nearly
+// all of its time. A short one reads one item at a time, so as not to
+// decode a batch to show a few.
 func newestFirst(ctx context.Context, items *bolt.Bucket, opt ListOptions, next func() []byte) ([]*Item, error) {
+	batch := 1
+	if opt.Match != nil || opt.Limit == 0 || opt.Limit > parallelBatch {
+		batch = parallelBatch
+	}
 	var out []*Item
-	n := 0
-	for seq := next(); seq != nil; seq = next() {
-		if n++; n%256 == 0 {
-			if err := ctx.Err(); err != nil {
-				return out, err
-			}
-		}
-		it, err := getJSON[Item](items, seq)
-		if err != nil {
+	raw := make([][]byte, 0, batch)
+	decoded := make([]*Item, batch)
+	kept := make([]bool, batch)
+	errs := make([]error, batch)
+	for more := true; more; {
+		if err := ctx.Err(); err != nil {
 			return out, err
 		}
-		if !opt.Since.IsZero() && it.Date().Before(opt.Since) {
-			break
+		raw = raw[:0]
+		for len(raw) < batch {
+			seq := next()
+			if seq == nil {
+				more = false
+				break
+			}
+			v := items.Get(seq)
+			if v == nil {
+				return out, fmt.Errorf("%w (key %q)", ErrNotFound, seq)
+			}
+			raw = append(raw, v)
 		}
-		if !opt.keep(it) {
-			continue
-		}
-		out = append(out, it)
-		if opt.Limit > 0 && len(out) >= opt.Limit {
-			break
+		parallel.Each(len(raw), func(i int) {
+			decoded[i], errs[i] = decodeJSON[Item](raw[i])
+			kept[i] = errs[i] == nil && (opt.Since.IsZero() || !decoded[i].Date().Before(opt.Since)) && opt.keep(decoded[i])
+		})
+		for i := range raw {
+			switch {
+			case errs[i] != nil:
+				return out, errs[i]
+			case !opt.Since.IsZero() && decoded[i].Date().Before(opt.Since):
+				return out, nil
+			case !kept[i]:
+				continue
+			}
+			out = append(out, decoded[i])
+			if opt.Limit > 0 && len(out) >= opt.Limit {
+				return out, nil
+			}
 		}
 	}
 	return out, nil
 }
+
+// parallelBatch is how many items a long listing decodes at once.
+const parallelBatch = 64
 
 func hasString(xs []string, x string) bool {
 	for _, y := range xs {

@@ -186,7 +186,8 @@ type ListOptions struct {
 	Rule           string
 	Since          time.Time
 	// Match, when set, filters further, before Limit counts: a listing
-	// reads only as far back as it must.
+	// reads only as far back as it must. It is called from several
+	// goroutines at once.
 	Match func(*Item) bool
 	// Before, when set, starts the listing after that place in its order:
 	// the cursor of the last item of the page before (CursorOf).
