@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -30,6 +31,38 @@ func checkItemJSON(t *testing.T, it *Item) {
 	if err == nil && !bytes.Equal(got, want) {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
+	if err == nil {
+		checkDecode(t, got)
+	}
+}
+
+// checkDecode holds decodeJSON to encoding/json: what the one reads, the
+// other reads the same.
+func checkDecode(t *testing.T, data []byte) {
+	t.Helper()
+	var want Item
+	if err := json.Unmarshal(data, &want); err != nil {
+		return // not JSON encoding/json reads: nothing stored is
+	}
+	got, err := decodeJSON[Item](data)
+	if err != nil {
+		t.Fatalf("decodeJSON(%q): %v; encoding/json reads it", data, err)
+	}
+	if !reflect.DeepEqual(*got, want) {
+		t.Fatalf("decodeJSON(%q)\n = %#v\nencoding/json: %#v", data, *got, want)
+	}
+}
+
+// Any bytes that encoding/json reads as an item, decodeJSON reads the same.
+func FuzzDecodeJSON(f *testing.F) {
+	for _, it := range []*Item{{}, {ID: "a", Title: "حفتر\u2028", Similarity: 0.5, Keys: []string{"k"}, Published: time.Unix(1, 2).UTC()}} {
+		raw, _ := appendItemJSON(nil, it)
+		f.Add(raw)
+	}
+	f.Add([]byte(`{"id":"x\ud83d\ude42\u003c","seq":18446744073709551615,"similarity":1e-3,"rules":null,"extra":[1,{"a":2}],"title":"\ud800"}`))
+	f.Add([]byte(`{"published":"2025-05-11T09:30:00+03:00","authors":["a",""],"keys":[]}`))
+	f.Add([]byte("{\"TITLE\":\"\xff\xfe\",\"Id\":\"a\",\"id\":\"b\",\"similarity\":-0,\"seq\":0}"))
+	f.Fuzz(func(t *testing.T, data []byte) { checkDecode(t, data) })
 }
 
 func TestItemJSONIsEncodingJSONs(t *testing.T) {
