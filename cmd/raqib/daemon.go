@@ -129,7 +129,8 @@ func apiLimit(n int) string {
 	return fmt.Sprint(n)
 }
 
-// apiPage is how many items the read commands ask the API for at a time.
+// apiPage is how many items or alerts the read commands list at a time,
+// from the store or through the API (its most).
 var apiPage = server.MaxLimit
 
 // items is a page of what export.Load lists, from /api/items: at most
