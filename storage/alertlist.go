@@ -1,11 +1,8 @@
 package storage
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -20,13 +17,7 @@ import (
 var bAlertTime = []byte("alerttime") // created nanos (8) | alert id -> state
 
 // alertKey is an alert's entry in the time index.
-func alertKey(a *Alert) []byte {
-	k := make([]byte, 8, 8+len(a.ID))
-	if !a.Created.IsZero() {
-		binary.BigEndian.PutUint64(k, uint64(a.Created.UnixNano())+(1<<63))
-	}
-	return append(k, a.ID...)
-}
+func alertKey(a *Alert) []byte { return timeIDKey(a.Created, a.ID) }
 
 // AlertListOptions selects alerts, newest first.
 type AlertListOptions struct {
@@ -84,13 +75,11 @@ func (s *Bolt) ListAlerts(ctx context.Context, opt AlertListOptions) (out []*Ale
 // migrateAlertIndex builds the alerts' time index (schema 5).
 func (s *Bolt) migrateAlertIndex() error {
 	return s.buildIndexes([]indexStep{{bAlerts, []byte("migrate.alerts"), func(tx *bolt.Tx, k, v []byte) error {
-		var a Alert
-		if err := json.Unmarshal(v, &a); err != nil {
+		a, err := decodeJSON[Alert](v)
+		if err != nil {
 			return fmt.Errorf("alert %s: %w", k, err)
 		}
-		if !bytes.Equal(k, []byte(a.ID)) {
-			a.ID = string(k) // the key is what the index must find
-		}
-		return tx.Bucket(bAlertTime).Put(alertKey(&a), []byte(a.State))
+		a.ID = string(k) // the key is what the index must find
+		return tx.Bucket(bAlertTime).Put(alertKey(a), []byte(a.State))
 	}}}, 5)
 }

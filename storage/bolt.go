@@ -665,6 +665,7 @@ func newestFirst(ctx context.Context, items *bolt.Bucket, opt ListOptions, next 
 	if opt.Match != nil || opt.Limit == 0 || opt.Limit > parallelBatch {
 		batch = parallelBatch
 	}
+	tooOld := func(it *Item) bool { return !opt.Since.IsZero() && it.Date().Before(opt.Since) }
 	var out []*Item
 	raw := make([][]byte, 0, batch)
 	decoded := make([]*Item, batch)
@@ -689,13 +690,13 @@ func newestFirst(ctx context.Context, items *bolt.Bucket, opt ListOptions, next 
 		}
 		parallel.Each(len(raw), func(i int) {
 			decoded[i], errs[i] = decodeJSON[Item](raw[i])
-			kept[i] = errs[i] == nil && (opt.Since.IsZero() || !decoded[i].Date().Before(opt.Since)) && opt.keep(decoded[i])
+			kept[i] = errs[i] == nil && !tooOld(decoded[i]) && opt.keep(decoded[i])
 		})
 		for i := range raw {
 			switch {
 			case errs[i] != nil:
 				return out, errs[i]
-			case !opt.Since.IsZero() && decoded[i].Date().Before(opt.Since):
+			case tooOld(decoded[i]):
 				return out, nil
 			case !kept[i]:
 				continue
@@ -883,7 +884,7 @@ func (s *Bolt) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 // story does not alert again. Without this a desk's file kept growing by
 // a story for most items and by every alert.
 func (s *Bolt) pruneStories(ctx context.Context, cutoff time.Time, keep map[string]bool) error {
-	floor := storyKey(cutoff, "")
+	floor := timeIDKey(cutoff, "")
 	err := s.inBatches(ctx, func(tx *bolt.Tx) (more bool, err error) {
 		st, cb := tx.Bucket(bStoryTime), tx.Bucket(bClusters)
 		var dead [][]byte
@@ -915,7 +916,7 @@ func (s *Bolt) pruneStories(ctx context.Context, cutoff time.Time, keep map[stri
 	var dead [][]byte
 	err = s.db.View(func(tx *bolt.Tx) error {
 		cb, ab := tx.Bucket(bClusters), tx.Bucket(bAlerts)
-		end := alertKey(&Alert{Created: cutoff})
+		end := timeIDKey(cutoff, "")
 		c := tx.Bucket(bAlertTime).Cursor()
 		for k, state := c.First(); k != nil && bytes.Compare(k, end) < 0; k, state = c.Next() {
 			if string(state) == AlertPending {
@@ -926,7 +927,7 @@ func (s *Bolt) pruneStories(ctx context.Context, cutoff time.Time, keep map[stri
 				return fmt.Errorf("alert %s: %w", k[8:], err)
 			}
 			if cb.Get([]byte(a.Cluster)) == nil {
-				dead = append(dead, bytes.Clone(k[8:]), bytes.Clone(k))
+				dead = append(dead, bytes.Clone(k)) // the alert's id follows its time
 			}
 		}
 		return nil
@@ -935,13 +936,13 @@ func (s *Bolt) pruneStories(ctx context.Context, cutoff time.Time, keep map[stri
 		return err
 	}
 	return s.inBatches(ctx, func(tx *bolt.Tx) (more bool, err error) {
-		batch := dead[:min(len(dead), 2*5000)] // pairs: the alert's key, its time index key
+		batch := dead[:min(len(dead), 5000)]
 		dead = dead[len(batch):]
-		for i := 0; i < len(batch); i += 2 {
-			if err := tx.Bucket(bAlerts).Delete(batch[i]); err != nil {
+		for _, k := range batch {
+			if err := tx.Bucket(bAlerts).Delete(k[8:]); err != nil {
 				return false, err
 			}
-			if err := tx.Bucket(bAlertTime).Delete(batch[i+1]); err != nil {
+			if err := tx.Bucket(bAlertTime).Delete(k); err != nil {
 				return false, err
 			}
 		}

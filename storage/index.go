@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"time"
@@ -30,9 +29,10 @@ func indexKey(name string, date time.Time, seq uint64) []byte {
 	return append(k, timeKey(date, seq)...)
 }
 
-// storyKey orders stories by their last update; a zero time (a seed
-// imported by a file from before the import time was kept) sorts first.
-func storyKey(updated time.Time, id string) []byte {
+// timeIDKey orders by a time, then an id: stories by their last update,
+// alerts by their creation. A zero time (a seed imported by a file from
+// before the import time was kept) sorts first.
+func timeIDKey(updated time.Time, id string) []byte {
 	k := make([]byte, 8, 8+len(id))
 	if !updated.IsZero() {
 		binary.BigEndian.PutUint64(k, uint64(updated.UnixNano())+(1<<63))
@@ -45,11 +45,11 @@ func storyKey(updated time.Time, id string) []byte {
 func putCluster(tx *bolt.Tx, c *Cluster, before time.Time, existed bool) error {
 	st := tx.Bucket(bStoryTime)
 	if existed {
-		if err := st.Delete(storyKey(before, c.ID)); err != nil {
+		if err := st.Delete(timeIDKey(before, c.ID)); err != nil {
 			return err
 		}
 	}
-	if err := st.Put(storyKey(c.Updated, c.ID), binary.AppendUvarint(nil, uint64(c.Size))); err != nil {
+	if err := st.Put(timeIDKey(c.Updated, c.ID), binary.AppendUvarint(nil, uint64(c.Size))); err != nil {
 		return err
 	}
 	return putJSON(tx.Bucket(bClusters), []byte(c.ID), c)
@@ -73,7 +73,7 @@ func (s *Bolt) Clusters(_ context.Context, since time.Time, limit int) ([]*Clust
 	var out []*Cluster
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var best []entry // sorted; at most limit when limit > 0
-		floor := storyKey(since, "")
+		floor := timeIDKey(since, "")
 		c := tx.Bucket(bStoryTime).Cursor()
 		for k, v := c.Last(); k != nil && bytes.Compare(k[:8], floor) >= 0; k, v = c.Prev() {
 			size, n := binary.Uvarint(v)
@@ -233,15 +233,8 @@ type indexedFields struct {
 // With a million items it takes about a minute, once.
 func (s *Bolt) migrateListIndexes(from uint64) error {
 	items := indexStep{bItems, []byte("migrate.items"), func(tx *bolt.Tx, k, v []byte) error {
-		if len(v) > 0 && v[0] == compressed {
-			raw, err := inflate(v[1:])
-			if err != nil {
-				return fmt.Errorf("item %d: decompress: %w", binary.BigEndian.Uint64(k), err)
-			}
-			v = raw
-		}
-		var f indexedFields
-		if err := json.Unmarshal(v, &f); err != nil {
+		f, err := decodeJSON[indexedFields](v)
+		if err != nil {
 			return fmt.Errorf("item %d: %w", binary.BigEndian.Uint64(k), err)
 		}
 		seq := binary.BigEndian.Uint64(k)
@@ -260,11 +253,11 @@ func (s *Bolt) migrateListIndexes(from uint64) error {
 		return nil
 	}}
 	stories := indexStep{bClusters, []byte("migrate.stories"), func(tx *bolt.Tx, k, v []byte) error {
-		var c Cluster
-		if err := json.Unmarshal(v, &c); err != nil {
+		c, err := decodeJSON[Cluster](v)
+		if err != nil {
 			return fmt.Errorf("story %s: %w", k, err)
 		}
-		return tx.Bucket(bStoryTime).Put(storyKey(c.Updated, c.ID), binary.AppendUvarint(nil, uint64(c.Size)))
+		return tx.Bucket(bStoryTime).Put(timeIDKey(c.Updated, c.ID), binary.AppendUvarint(nil, uint64(c.Size)))
 	}}
 	steps := []indexStep{items}
 	if from < 3 {
