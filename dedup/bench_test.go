@@ -150,7 +150,7 @@ func BenchmarkExhaustive(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		q := qs[i%len(qs)]
 		for j := range prints {
-			Judge(q, &prints[j])
+			Judge(q, &prints[j], nil, 0)
 		}
 	}
 }

@@ -25,7 +25,7 @@ var wire = []string{
 func join(ps ...string) string { return strings.Join(ps, "\n") }
 
 func verdict(title, body string, original *Doc) Verdict {
-	return Judge(Prepare(title, body), &original.Print)
+	return Judge(Prepare(title, body), &original.Print, nil, 0)
 }
 
 func TestJudgeHardCases(t *testing.T) {
@@ -62,7 +62,7 @@ func TestJudgeHardCases(t *testing.T) {
 	for _, c := range cases {
 		v := verdict(c.title, c.body, original)
 		if v.Duplicate != c.dup {
-			f := Compare(Prepare(c.title, c.body), &original.Print)
+			f := Compare(Prepare(c.title, c.body), &original.Print, nil)
 			t.Errorf("%s: duplicate=%v (%s), want %v\n  %s", c.name, v.Duplicate, v.Reason, c.dup, f)
 		}
 	}

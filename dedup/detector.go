@@ -1,8 +1,10 @@
 package dedup
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -10,8 +12,13 @@ import (
 type Verdict struct {
 	Duplicate bool
 	Of        string  // the earlier document's id
-	Score     float64 // how much of the new document was already seen, 0..1
+	Score     float64 // how alike, 0..1: the share seen before, or the rewrite's similarity
 	Reason    string
+	// Related: not a duplicate, but about the same event (an update, a
+	// reaction, a roundup that carries it): the new document follows Of.
+	Related bool
+	// Compared is how many earlier documents were compared.
+	Compared int
 }
 
 // ErrGone is what a Fingerprint loader returns for a document no longer stored.
@@ -24,12 +31,58 @@ type Detector struct {
 	Window time.Duration
 	// Fingerprint loads a stored document's fingerprint.
 	Fingerprint func(id string) (Fingerprint, error)
-	// Candidates is how many index hits are compared exactly.
+	// Candidates is how many index hits of each kind are compared exactly.
 	Candidates int
+	// DocFreq weighs words by their rarity in recent history; nil weighs
+	// them alike.
+	DocFreq *DocFreq
 }
 
-// Check compares doc with the documents it shares text with and returns the
-// best match, a duplicate or not.
+// leadKeys is how many of its rarest title and lead words a document is
+// indexed and looked up by: a rewrite shares few shingles with its
+// original but keeps the names and terms of its subject.
+const leadKeys = 12
+
+// minLeadHits: a candidate found by its words must share at least this
+// many of them.
+const minLeadHits = 2
+
+// IndexKeys are what the index holds of a document: its shingle samples
+// and its rarest title and lead words (marked apart from shingle hashes),
+// sorted. They are worked out once, with the word weights of the moment.
+func (d *Detector) IndexKeys(doc *Doc) []uint32 {
+	if doc.index == nil {
+		keys := append(slices.Clone(doc.Samples()), d.leadKeys(doc)...)
+		slices.Sort(keys)
+		doc.index = slices.Compact(keys)
+	}
+	return doc.index
+}
+
+// leadKeys are the index keys of doc's rarest title and lead words, the
+// title's first where all weigh alike.
+func (d *Detector) leadKeys(doc *Doc) []uint32 {
+	words := contentKeys(doc.peg) // in text order
+	ws := d.DocFreq.weights(words, nil)
+	order := make([]int, len(words))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(i, j int) int { return cmp.Compare(ws[j], ws[i]) })
+	out := make([]uint32, 0, leadKeys)
+	for _, i := range order[:min(len(order), leadKeys)] {
+		out = append(out, leadIndexKey(words[i]))
+	}
+	return out
+}
+
+// leadIndexKey turns a word key into an index key: rehashed, so that a
+// word and a shingle that share a hash do not meet.
+func leadIndexKey(k uint32) uint32 { return uint32(mix(uint64(k)|1<<40) >> 32) }
+
+// Check compares doc with the documents it shares text or rare words with
+// and returns the best match: a duplicate, else the one it follows, else
+// the closest.
 func (d *Detector) Check(doc *Doc, now time.Time) (Verdict, error) {
 	limit := d.Candidates
 	if limit <= 0 {
@@ -39,14 +92,22 @@ func (d *Detector) Check(doc *Doc, now time.Time) (Verdict, error) {
 	if d.Window > 0 {
 		since = now.Add(-d.Window)
 	}
-	best := Verdict{}
+	var cands []Candidate
 	samples := doc.Samples()
 	for _, c := range d.Index.Candidates(samples, since, limit) {
 		// Sharing a tenth of the samples is far below what a copy shares;
-		// skip the exact comparison (a sure non-duplicate is cheap to tell).
-		if c.Hits*10 < len(samples) {
-			continue
+		// the rewrite test finds the others by their words.
+		if c.Hits*10 >= len(samples) {
+			cands = append(cands, c)
 		}
+	}
+	for _, c := range d.Index.Candidates(d.leadKeys(doc), since, limit) {
+		if c.Hits >= minLeadHits && !slices.ContainsFunc(cands, func(o Candidate) bool { return o.ID == c.ID }) {
+			cands = append(cands, c)
+		}
+	}
+	var best, related, closest Verdict
+	for _, c := range cands {
 		fp, err := d.Fingerprint(c.ID)
 		if errors.Is(err, ErrGone) {
 			d.Index.Remove(c.ID) // pruned from the store
@@ -55,24 +116,41 @@ func (d *Detector) Check(doc *Doc, now time.Time) (Verdict, error) {
 		if err != nil {
 			return Verdict{}, fmt.Errorf("load fingerprint %s: %w", c.ID, err)
 		}
-		if len(doc.Print.Shingles) > 0 && intersect(doc.Print.Shingles, fp.Shingles)*100 < minContain*len(doc.Print.Shingles) {
-			continue
+		var age time.Duration
+		if !c.Date.IsZero() {
+			age = now.Sub(c.Date)
 		}
-		v := Judge(doc, &fp)
+		v := Judge(doc, &fp, d.DocFreq, age)
 		v.Of = c.ID
-		if v.Duplicate && (!best.Duplicate || v.Score > best.Score) || (!best.Duplicate && v.Score > best.Score) {
-			best = v
+		switch {
+		case v.Duplicate:
+			if !best.Duplicate || v.Score > best.Score {
+				best = v
+			}
+		case v.Related:
+			if !related.Related || v.Score > related.Score {
+				related = v
+			}
+		case closest.Of == "" || v.Score > closest.Score:
+			closest = v
 		}
 	}
+	switch {
+	case best.Duplicate:
+	case related.Related:
+		best = related
+	default:
+		best = closest
+	}
+	best.Compared = len(cands)
 	return best, nil
 }
 
-// minContain (percent): a new item whose distinct shingles are less than
-// this share in a candidate cannot have half its words inside shared
-// shingles (minSeen), so the full comparison is skipped.
-const minContain = 15
-
-// Add puts a stored document into the index.
+// Add puts a stored document into the index and its words into the
+// document frequencies.
 func (d *Detector) Add(id string, date time.Time, doc *Doc) {
-	d.Index.Add(id, date, doc.Samples())
+	d.Index.Add(id, date, d.IndexKeys(doc))
+	if d.DocFreq != nil {
+		d.DocFreq.Add(doc.Print.Words)
+	}
 }

@@ -2,6 +2,7 @@ package dedup
 
 import (
 	"fmt"
+	"slices"
 	"unicode"
 )
 
@@ -22,6 +23,7 @@ type Features struct {
 	TitleAll  int
 	LenB      int
 	LenA      int
+	Rewrite
 }
 
 const (
@@ -71,11 +73,57 @@ func (d *Doc) prepareKeys(words []word, title, body []int32) {
 	pegSeen := map[uint32]bool{}
 	d.peg = content(title, nil, pegSeen)
 	d.peg = content(body[:min(len(body), leadWords)], d.peg, pegSeen)
+	inBody := make(map[uint32]bool, len(d.distinct))
+	for _, w := range d.distinct {
+		inBody[w.key] = true
+	}
+	for _, k := range d.title {
+		if inBody[k] {
+			d.topic = append(d.topic, k)
+		}
+	}
 }
 
-// Compare computes the features of new doc b against old fingerprint a.
-func Compare(b *Doc, a *Fingerprint) Features {
+// prepareFacts finds the facts the text states (factOf), once each, and
+// where: the title, the lead (the first leadWords words of the body).
+func (d *Doc) prepareFacts(words []word, title, body []int32) {
+	at := map[string]int{}
+	note := func(id int32, inTitle, inLead bool) {
+		text := words[id].fact
+		if text == "" {
+			return
+		}
+		i, ok := at[text]
+		if !ok {
+			i = len(d.facts)
+			at[text] = i
+			d.facts = append(d.facts, fact{key: factKey(text), text: text})
+		}
+		d.facts[i].title = d.facts[i].title || inTitle
+		d.facts[i].lead = d.facts[i].lead || inLead || inTitle
+	}
+	for _, id := range title {
+		note(id, true, false)
+	}
+	for i, id := range body {
+		note(id, false, i < leadWords)
+	}
+	var all, lead []uint32
+	for _, f := range d.facts {
+		all = append(all, f.key)
+		if f.lead {
+			lead = append(lead, f.key)
+		}
+	}
+	d.Print.Facts = slices.Compact(sortHashes(all))
+	d.Print.LeadFacts = slices.Compact(sortHashes(lead))
+}
+
+// Compare computes the features of new doc b against old fingerprint a,
+// words weighed by df (nil: all alike).
+func Compare(b *Doc, a *Fingerprint, df *DocFreq) Features {
 	f := Features{LenB: b.Print.Length, LenA: a.Length}
+	f.Rewrite = compareRewrite(b, a, df)
 	if len(b.Shingles) == 0 || len(a.Shingles) == 0 {
 		return f
 	}
@@ -161,9 +209,10 @@ func Compare(b *Doc, a *Fingerprint) Features {
 }
 
 func (f Features) String() string {
-	return fmt.Sprintf("contain %.2f wcover %.2f cover %.2f lead %.2f inruns %.2f nums %d/%d newwords %.2f peg %2d/%2d title %d/%d len %d/%d",
-		f.Contain, f.WCover, f.Cover, f.Lead, f.NewInRuns, f.NewNums, f.Nums, f.NewWords, f.PegNew, f.PegAll, f.TitleNew, f.TitleAll, f.LenB, f.LenA)
+	return fmt.Sprintf("contain %.2f wcover %.2f cover %.2f lead %.2f inruns %.2f peg %2d/%2d len %d/%d | cos %.2f leadcos %.2f titlein %.2f facts +%v lead +%v/-%d day %v topic +%d/-%d",
+		f.Contain, f.WCover, f.Cover, f.Lead, f.NewInRuns, f.PegNew, f.PegAll, f.LenB, f.LenA,
+		f.Cos, f.LeadCos, f.TitleIn, f.NewTitleFacts, f.NewLeadFacts, f.LostLeadFacts, f.OtherDay, f.NewTopic, f.LostTopic)
 }
 
 // Explain is Compare for people: the features as one line.
-func Explain(b, a *Doc) string { return Compare(b, &a.Print).String() }
+func Explain(b, a *Doc, df *DocFreq) string { return Compare(b, &a.Print, df).String() }

@@ -37,8 +37,19 @@ type Doc struct {
 	title     []uint32  // content words of the title
 	peg       []uint32  // content words of the title and lead
 	samples   []uint32  // Print.Samples(), made once
+	topic     []uint32  // content words of the title that the body repeats
+	facts     []fact    // the facts the text states, each once
 	words     []word    // the distinct words
 	body      []int32   // the body's words, as indexes into folded
+	index     []uint32  // the index keys (Detector.IndexKeys), made once
+	rw        *preparedRewrite
+}
+
+// fact is one fact a document states, and where.
+type fact struct {
+	key         uint32
+	text        string // "#4", "@الخميس"
+	title, lead bool
 }
 
 // AppendText appends the body's dedup-folded words to b, each followed by
@@ -68,11 +79,19 @@ func (d *Doc) Samples() []uint32 {
 	return d.samples
 }
 
-// Fingerprint is the compact form stored for every document.
+// Fingerprint is the compact form stored for every document. All lists
+// are sorted and hold each value once.
 type Fingerprint struct {
-	Shingles []uint32 // sorted, unique
-	Words    []uint32 // sorted, unique
+	Shingles []uint32 // hashes of the body's word 3-shingles
+	Words    []uint32 // keys of every word (its light stem)
 	Length   int      // words in the body
+
+	// What a rewrite keeps (format 2; empty in fingerprints stored
+	// before it, which are then compared as copies only).
+	Lead      []uint32 // content words of the title and the lead
+	Topic     []uint32 // content words of the title that the body repeats
+	Facts     []uint32 // the figures and days the text states (factOf)
+	LeadFacts []uint32 // those of the title and the lead
 }
 
 // foldDedup goes beyond textnorm.Normalize where copy-editors differ but
@@ -138,7 +157,8 @@ type word struct {
 	hash    uint64 // hashWord of folded: shingles are made of these
 	key     uint32 // wordHash of the light stem
 	number  bool
-	content bool // not a function word, and two letters or more
+	content bool   // not a function word, and two letters or more
+	fact    string // factOf(folded)
 }
 
 // PrepareVocab is PrepareWords on a text given as its distinct normalised
@@ -156,6 +176,7 @@ func PrepareVocab(vocab []string, title, body []int32) *Doc {
 			key:     wordHash(s),
 			number:  isNumber(f),
 			content: !stopwords[f] && utf8.RuneCountInString(f) >= 2 && !stopwords[s] && utf8.RuneCountInString(s) >= 2,
+			fact:    factOf(f),
 		}
 	}
 	if len(body) == 0 {
@@ -181,6 +202,9 @@ func PrepareVocab(vocab []string, title, body []int32) *Doc {
 	}
 	d.Print = Fingerprint{Shingles: uniq32(d.Shingles), Words: slices.Compact(sortHashes(keys)), Length: len(body)}
 	d.prepareKeys(words, title, body)
+	d.prepareFacts(words, title, body)
+	d.Print.Lead = slices.Compact(sortHashes(slices.Clone(d.peg)))
+	d.Print.Topic = slices.Compact(sortHashes(slices.Clone(d.topic)))
 	return d
 }
 
@@ -323,17 +347,60 @@ func appendRead(dst []uint32, b []byte) ([]uint32, []byte, error) {
 	return dst, b, nil
 }
 
-// Encode writes the fingerprint: a format version, the length, and the two
+// Encode writes the fingerprint: a format version, the length, and the
 // lists as delta-coded varints.
 func (f *Fingerprint) Encode() []byte {
-	buf := make([]byte, 0, 3*binary.MaxVarintLen32+2*(len(f.Shingles)+len(f.Words)))
-	buf = binary.AppendUvarint(buf, 1) // format version
+	lists := f.lists()
+	n := 3 * binary.MaxVarintLen32
+	for _, l := range lists {
+		n += binary.MaxVarintLen32 + 3*len(*l)
+	}
+	buf := make([]byte, 0, n)
+	buf = binary.AppendUvarint(buf, 2) // format version
 	buf = binary.AppendUvarint(buf, uint64(f.Length))
-	buf = appendList(buf, f.Shingles)
-	return appendList(buf, f.Words)
+	for _, l := range lists {
+		buf = appendList(buf, *l)
+	}
+	return buf
+}
+
+// lists are the fingerprint's lists in the order Encode writes them; a
+// format 1 fingerprint has the first two.
+func (f *Fingerprint) lists() []*[]uint32 {
+	return []*[]uint32{&f.Shingles, &f.Words, &f.Lead, &f.Topic, &f.Facts, &f.LeadFacts}
 }
 
 var errCorrupt = errors.New("corrupt fingerprint")
+
+// DecodeWords reads only the word list of what Encode wrote, appending it
+// to dst: what the document frequencies count.
+func DecodeWords(dst []uint32, b []byte) ([]uint32, error) {
+	v, k := binary.Uvarint(b)
+	if k <= 0 || v < 1 || v > 2 {
+		return nil, errCorrupt
+	}
+	b = b[k:]
+	if _, k = binary.Uvarint(b); k <= 0 {
+		return nil, errCorrupt
+	}
+	b = b[k:]
+	n, k := binary.Uvarint(b) // the shingles, skipped
+	if k <= 0 || n > uint64(len(b)) {
+		return nil, errCorrupt
+	}
+	b = b[k:]
+	for range n {
+		for len(b) > 0 && b[0]&0x80 != 0 {
+			b = b[1:]
+		}
+		if len(b) == 0 {
+			return nil, errCorrupt
+		}
+		b = b[1:]
+	}
+	dst, _, err := appendRead(dst, b)
+	return dst, err
+}
 
 // EncodeSamples writes a sorted sample list as delta-coded varints.
 func EncodeSamples(xs []uint32) []byte { return appendList(make([]byte, 0, 2+2*len(xs)), xs) }
@@ -363,7 +430,7 @@ func AppendSamples(dst []uint32, b []byte) ([]uint32, error) {
 func Decode(b []byte) (Fingerprint, error) {
 	var f Fingerprint
 	v, k := binary.Uvarint(b)
-	if k <= 0 || v != 1 {
+	if k <= 0 || v < 1 || v > 2 {
 		return f, errCorrupt
 	}
 	b = b[k:]
@@ -372,12 +439,16 @@ func Decode(b []byte) (Fingerprint, error) {
 		return f, errCorrupt
 	}
 	f.Length = int(l)
-	var err error
-	if f.Shingles, b, err = readList(b[k:]); err != nil {
-		return Fingerprint{}, err
+	b = b[k:]
+	lists := f.lists()
+	if v == 1 {
+		lists = lists[:2]
 	}
-	if f.Words, _, err = readList(b); err != nil {
-		return Fingerprint{}, err
+	for _, list := range lists {
+		var err error
+		if *list, b, err = readList(b); err != nil {
+			return Fingerprint{}, err
+		}
 	}
 	return f, nil
 }

@@ -233,8 +233,9 @@ func (ix *Index) Remove(id string) {
 // Candidate is a stored document sharing sampled shingles with a query.
 type Candidate struct {
 	ID    string
-	Hits  int     // samples shared
-	Score float64 // the same, each weighed by how rare it is
+	Date  time.Time // when it was indexed; zero for a seed
+	Hits  int       // samples shared
+	Score float64   // the same, each weighed by how rare it is
 }
 
 // tally is a lookup's count of hits per document, kept for the next: a
@@ -336,6 +337,9 @@ func (ix *Index) Candidates(samples []uint32, since time.Time, limit int) []Cand
 	out := make([]Candidate, len(top))
 	for i, h := range top {
 		out[i] = Candidate{ID: string(ix.docs.id(h.o)), Hits: h.n, Score: h.score}
+		if d := ix.docs.dates[h.o]; d != 0 {
+			out[i].Date = time.Unix(int64(d), 0)
+		}
 	}
 	return out
 }

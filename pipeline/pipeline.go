@@ -87,8 +87,35 @@ func New(ctx context.Context, st storage.Store, window time.Duration, m Matcher,
 		return nil, fmt.Errorf("load dedup index: %w", err)
 	}
 	ix.Seal()
-	p.Detector = &dedup.Detector{Index: ix, Window: window}
+	df, err := loadDocFreq(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	p.Detector = &dedup.Detector{Index: ix, Window: window, DocFreq: df}
 	return p, nil
+}
+
+// loadDocFreq counts the words of the most recent documents, as many as
+// the table keeps, so that a restarted daemon weighs words as it did.
+func loadDocFreq(ctx context.Context, st storage.Store) (*dedup.DocFreq, error) {
+	df := dedup.NewDocFreq(0)
+	var buf []uint32
+	err := st.RecentFingerprints(ctx, func(data []byte) error {
+		words, err := dedup.DecodeWords(buf[:0], data)
+		if err != nil {
+			return nil // an unreadable print: the index load says so
+		}
+		buf = words
+		df.Add(words)
+		if df.Full() {
+			return storage.ErrStop
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load word frequencies: %w", err)
+	}
+	return df, nil
 }
 
 // Maintain forgets index entries older than the dedup window and, with a
@@ -134,19 +161,19 @@ func (p *Pipeline) ImportSeeds(ctx context.Context, docs []*corpus.Doc) (int, er
 	defer p.mu.Unlock()
 	now := p.Now()
 	seeds := make([]*storage.Seed, 0, len(docs))
-	prints := map[string]*dedup.Fingerprint{}
+	prepared := map[string]*dedup.Doc{}
 	for _, d := range docs {
 		doc := dedup.Prepare("", d.Text)
-		s := &storage.Seed{Name: d.Name, Date: d.Date, Text: d.Text, Hash: d.Hash, Imported: now, Fingerprint: doc.Print.Encode(), Samples: dedup.EncodeSamples(doc.Print.Samples())}
+		s := &storage.Seed{Name: d.Name, Date: d.Date, Text: d.Text, Hash: d.Hash, Imported: now, Fingerprint: doc.Print.Encode(), Samples: dedup.EncodeSamples(p.Detector.IndexKeys(doc))}
 		seeds = append(seeds, s)
-		prints[s.ID()] = &doc.Print
+		prepared[s.ID()] = doc
 	}
 	n, err := p.Store.PutSeeds(ctx, seeds)
 	if err != nil {
 		return 0, fmt.Errorf("import seeds: %w", err)
 	}
-	for id, fp := range prints {
-		p.Detector.Index.Add(id, time.Time{}, fp.Samples()) // no-op for seeds already indexed
+	for id, doc := range prepared {
+		p.Detector.Index.Add(id, time.Time{}, p.Detector.IndexKeys(doc)) // no-op for seeds already indexed
 	}
 	return n, nil
 }
@@ -174,7 +201,7 @@ func (p *Pipeline) prepare(ctx context.Context, items []*storage.Item) ([]prepar
 		rt := rules.NewText(it.Title, Text(it))
 		doc := dedup.PrepareVocab(rt.Words())
 		it.Fingerprint = doc.Print.Encode()
-		it.Samples = dedup.EncodeSamples(doc.Samples())
+		it.Samples = dedup.EncodeSamples(p.Detector.IndexKeys(doc))
 		it.TextHash = textHash(doc)
 		if it.Language == "" {
 			if textnorm.ArabicShare(rt.Norm) > 0.5 {
@@ -218,18 +245,22 @@ func (p *Pipeline) Ingest(ctx context.Context, feed *storage.FeedState, items []
 	}
 	for _, r := range ready {
 		it, doc := r.it, r.doc
-		of, score, err := p.findEarlier(ctx, doc, it.TextHash, now)
+		v, err := p.findEarlier(ctx, doc, it.TextHash, now)
 		if err != nil {
 			return nil, err
 		}
-		if of != "" {
-			c, err := p.clusterOf(ctx, of, cluster)
+		it.Cluster = it.ID
+		it.Reason = reason(v, p.Detector.Window)
+		if v.Duplicate || v.Related {
+			c, err := p.clusterOf(ctx, v.Of, cluster)
 			if err != nil {
 				return nil, err
 			}
-			it.Cluster, it.DuplicateOf, it.Similarity = c, c, round(score)
-		} else {
-			it.Cluster = it.ID
+			if v.Duplicate {
+				it.Cluster, it.DuplicateOf, it.Similarity = c, c, round(v.Score)
+			} else {
+				it.Follows = v.Of
+			}
 		}
 		cluster[it.ID] = it.Cluster
 		local[it.ID] = &doc.Print
@@ -256,24 +287,40 @@ func (p *Pipeline) Ingest(ctx context.Context, feed *storage.FeedState, items []
 	return res, nil
 }
 
-// findEarlier returns the id of the earlier document that doc repeats: an
-// exact copy of its text first, else the best near-duplicate.
-func (p *Pipeline) findEarlier(ctx context.Context, doc *dedup.Doc, hash string, now time.Time) (string, float64, error) {
+// findEarlier finds the earlier document that doc repeats: an exact copy
+// of its text first, else the best near-duplicate or rewrite, else the
+// earlier report it follows.
+func (p *Pipeline) findEarlier(ctx context.Context, doc *dedup.Doc, hash string, now time.Time) (dedup.Verdict, error) {
 	id, err := p.Store.LookupKeys(ctx, []string{"text:" + hash})
 	if err != nil {
-		return "", 0, err
+		return dedup.Verdict{}, err
 	}
-	if id != "" {
-		return id, 1, nil
+	if id != "" && id != storage.Pruned {
+		return dedup.Verdict{Duplicate: true, Of: id, Score: 1, Reason: "the same text"}, nil
 	}
-	v, err := p.Detector.Check(doc, now)
-	if err != nil {
-		return "", 0, err
+	return p.Detector.Check(doc, now)
+}
+
+// reason is a verdict as _raqib.reason says it.
+func reason(v dedup.Verdict, window time.Duration) string {
+	switch {
+	case v.Duplicate:
+		return "same report as " + v.Of + ": " + v.Reason
+	case v.Related:
+		return "news about the same event as " + v.Of + ": " + v.Reason
+	case v.Of != "":
+		return "a story of its own; the closest earlier item, " + v.Of + ": " + v.Reason
+	case window > 0:
+		return "a story of its own: nothing alike in the last " + days(window)
 	}
-	if v.Duplicate {
-		return v.Of, v.Score, nil
+	return "a story of its own: nothing alike seen before"
+}
+
+func days(d time.Duration) string {
+	if n := int(d / (24 * time.Hour)); n > 1 && d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%d days", n)
 	}
-	return "", 0, nil
+	return d.String()
 }
 
 // clusterOf is the story a stored or batch document belongs to.

@@ -843,6 +843,32 @@ func (s *Bolt) Fingerprints(_ context.Context, since time.Time, fn func(Fingerpr
 	})
 }
 
+func (s *Bolt) RecentFingerprints(ctx context.Context, fn func(data []byte) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		defer unmapScanned(s.db, tx)
+		c := tx.Bucket(bPrints).Cursor()
+		n := 0
+		// Seeds' keys ("seed:…") sort after the items' sequence numbers.
+		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			if n++; n%unmapEvery == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				unmapScanned(s.db, tx)
+			}
+			if len(v) < 8 {
+				continue
+			}
+			if err := fn(v[8:]); errors.Is(err, ErrStop) {
+				return nil
+			} else if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 func (s *Bolt) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 	pending, pendingStories := map[string]bool{}, map[string]bool{}
 	as, err := s.Alerts(ctx, AlertPending)

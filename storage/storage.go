@@ -26,6 +26,9 @@ var ErrInUse = errors.New("database is in use by another raqib process")
 // back, but no longer readable.
 const Pruned = "(pruned)"
 
+// ErrStop, returned by a listing's callback, ends the listing early.
+var ErrStop = errors.New("stop")
+
 // ErrNotFound is returned by lookups of things that are not stored.
 var ErrNotFound = errors.New("not found")
 
@@ -81,6 +84,12 @@ type Item struct {
 
 	// Rules are the alert rules this item matched.
 	Rules []string `json:"rules,omitempty"`
+
+	// Reason says why the item was or was not merged into an earlier
+	// story; Follows is the earlier item whose event it develops (set
+	// when it is news about the same event, not a duplicate).
+	Reason  string `json:"reason,omitempty"`
+	Follows string `json:"follows,omitempty"`
 
 	// TextHash identifies the normalised text; an item whose text is already
 	// stored is an exact copy (a duplicate, stored), not the same item.
@@ -276,6 +285,10 @@ type Store interface {
 	Fingerprints(ctx context.Context, since time.Time, fn func(Fingerprint) error) error
 	// Fingerprint returns one stored document's fingerprint.
 	Fingerprint(ctx context.Context, docID string) ([]byte, error)
+	// RecentFingerprints calls fn with stored documents' fingerprints,
+	// the seeds', then the items' newest first, until fn returns ErrStop.
+	// The data is valid during the call only.
+	RecentFingerprints(ctx context.Context, fn func(data []byte) error) error
 
 	// Prune deletes items first seen before cutoff, with their fingerprints,
 	// except items that pending alerts still need. Their identity keys stay,

@@ -4,6 +4,7 @@
 //
 //	go run ./cmd/raqib-eval stream ../shared/eval/neardup-dev.jsonl
 //	go run ./cmd/raqib-eval pairs  ../shared/eval/pairs-dev.jsonl [-v]
+//	go run ./cmd/raqib-eval fit [-warm] ../shared/eval/pairs-dev.jsonl ../shared/eval/pairs-rewrites-dev.jsonl
 //
 // The data files stay outside the project's tree (their licence does not
 // allow redistribution); pass their paths.
@@ -45,13 +46,24 @@ type pair struct {
 
 func main() {
 	verbose := flag.Bool("v", false, "print every verdict with its features")
+	warm := flag.Bool("warm", false, "fit: weigh words by every document of the files, not by a fresh store's")
+	folds := flag.Int("folds", 10, "fit: cross-validation folds")
+	repeats := flag.Int("repeats", 5, "fit: cross-validation shuffles")
 	flag.Parse()
-	if flag.NArg() != 2 || (flag.Arg(0) != "stream" && flag.Arg(0) != "pairs") {
-		fmt.Fprintln(os.Stderr, "usage: raqib-eval [-v] stream|pairs FILE.jsonl")
+	cmd := flag.Arg(0)
+	if cmd == "fit" && flag.NArg() >= 2 {
+		if err := fit(flag.Args()[1:], *warm, *folds, *repeats); err != nil {
+			fmt.Fprintln(os.Stderr, "raqib-eval:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if flag.NArg() != 2 || (cmd != "stream" && cmd != "pairs") {
+		fmt.Fprintln(os.Stderr, "usage: raqib-eval [-v] stream|pairs FILE.jsonl\n       raqib-eval [-warm] fit FILE.jsonl...")
 		os.Exit(2)
 	}
 	var err error
-	if flag.Arg(0) == "stream" {
+	if cmd == "stream" {
 		err = stream(flag.Arg(1), *verbose)
 	} else {
 		err = pairs(flag.Arg(1), *verbose)
@@ -198,7 +210,7 @@ func pairs(path string, verbose bool) error {
 		wrong := s.add(pr.Label == "dup", it.DuplicateOf != "")
 		if wrong != "" || verbose {
 			a, b := dedup.Prepare(pr.A.Title, pr.A.Body), dedup.Prepare(pr.B.Title, pr.B.Body)
-			fmt.Printf("  pair %2d %-8s %-14s %s\n      %s\n", pr.Pair, pr.Label, wrong, dedup.Explain(b, a), pr.Why)
+			fmt.Printf("  pair %2d %-8s %-14s %s\n      %s\n", pr.Pair, pr.Label, wrong, dedup.Explain(b, a, nil), pr.Why)
 		}
 	}
 	s.print("pairs")
