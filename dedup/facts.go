@@ -1,6 +1,10 @@
 package dedup
 
-import "strings"
+import (
+	"math"
+	"strconv"
+	"strings"
+)
 
 // Facts are the words that carry a report's particulars and that a
 // rewrite keeps however it is worded: its figures (digits, and the number
@@ -66,3 +70,33 @@ func factOf(w string) string {
 
 // isDay reports whether a fact is a weekday.
 func isDay(fact string) bool { return strings.HasPrefix(fact, "@") }
+
+// scales are the words that scale a figure before them, as the suffix
+// of its rounded form.
+var scales = map[string]string{
+	"الف": "k", "الفا": "k", "الاف": "k", "thousand": "k",
+	"مليون": "m", "مليونا": "m", "ملايين": "m", "million": "m",
+	"مليار": "b", "مليارا": "b", "مليارات": "b", "billion": "b",
+}
+
+// roundings are the rounded forms a headline may give a large figure:
+// thousands, millions and billions, down and to the nearest.
+func roundings(digits string) []string {
+	x, err := strconv.ParseFloat(digits, 64)
+	if err != nil || x < 1000 {
+		return nil
+	}
+	var out []string
+	for _, u := range []struct {
+		n    float64
+		unit string
+	}{{1e3, "k"}, {1e6, "m"}, {1e9, "b"}} {
+		if x < u.n {
+			break
+		}
+		v := x / u.n
+		out = append(out, strconv.FormatFloat(math.Floor(v), 'f', -1, 64)+u.unit, strconv.FormatFloat(math.Round(v), 'f', -1, 64)+u.unit,
+			strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64)+u.unit)
+	}
+	return out
+}

@@ -85,33 +85,55 @@ func (d *Doc) prepareKeys(words []word, title, body []int32) {
 }
 
 // prepareFacts finds the facts the text states (factOf), once each, and
-// where: the title, the lead (the first leadWords words of the body).
+// where: the title, the lead (the first leadWords words of the body). A
+// figure followed by a scale word is the rounded figure a headline gives
+// ("16 ألف" is "16k"); a large figure is also known by its roundings, so
+// that such a headline finds it ("41389" is known as "41k" and "42k" too,
+// without being a fact of its own twice).
 func (d *Doc) prepareFacts(words []word, title, body []int32) {
 	at := map[string]int{}
-	note := func(id int32, inTitle, inLead bool) {
-		text := words[id].fact
-		if text == "" {
-			return
-		}
+	note := func(text string, inTitle, inLead, derived bool) {
 		i, ok := at[text]
 		if !ok {
 			i = len(d.facts)
 			at[text] = i
-			d.facts = append(d.facts, fact{key: factKey(text), text: text})
+			d.facts = append(d.facts, fact{key: factKey(text), text: text, derived: true})
 		}
-		d.facts[i].title = d.facts[i].title || inTitle
-		d.facts[i].lead = d.facts[i].lead || inLead || inTitle
+		f := &d.facts[i]
+		f.derived = f.derived && derived
+		if !derived {
+			f.title = f.title || inTitle
+			f.lead = f.lead || inLead || inTitle
+		}
 	}
-	for _, id := range title {
-		note(id, true, false)
+	scan := func(ids []int32, inTitle bool) {
+		for i, id := range ids {
+			text := words[id].fact
+			if text == "" {
+				continue
+			}
+			inLead := !inTitle && i < leadWords
+			if words[id].number && i+1 < len(ids) {
+				if unit := scales[words[ids[i+1]].folded]; unit != "" {
+					note(text+unit, inTitle, inLead, false)
+					note(text, inTitle, inLead, true)
+					continue
+				}
+			}
+			note(text, inTitle, inLead, false)
+			if words[id].number {
+				for _, r := range roundings(text[1:]) {
+					note("#"+r, inTitle, inLead, true)
+				}
+			}
+		}
 	}
-	for i, id := range body {
-		note(id, false, i < leadWords)
-	}
+	scan(title, true)
+	scan(body, false)
 	var all, lead []uint32
 	for _, f := range d.facts {
 		all = append(all, f.key)
-		if f.lead {
+		if f.lead && !f.derived {
 			lead = append(lead, f.key)
 		}
 	}

@@ -48,8 +48,9 @@ type Doc struct {
 // fact is one fact a document states, and where.
 type fact struct {
 	key         uint32
-	text        string // "#4", "@الخميس"
+	text        string // "#4", "@الخميس", "#16k"
 	title, lead bool
+	derived     bool // only a rounding of a figure the text gives
 }
 
 // AppendText appends the body's dedup-folded words to b, each followed by

@@ -27,7 +27,7 @@ const (
 // fit` (docs/DEDUP.md has the procedure and its cross-validated figures).
 // A rewrite must score at least one half and state no new fact.
 var Rewrites = Model{
-	Bias:    -5.738,
+	Bias:    -5.408,
 	Weights: [NumModelFeatures]float64{3.481, 0.034, 2.888, 2.403},
 }
 
@@ -100,9 +100,10 @@ func (m *Model) Decide(f *Features, age time.Duration) Verdict {
 		newFact = "its title's subject is another"
 	}
 	copied := f.WCover >= minSeen && f.NewInRuns < maxNewBlock && pegShare < maxNewPeg
+	otherSubject := f.NewTopic > 0 && f.LostTopic > 0 && f.NewTopic+f.LostTopic >= 3
 	v := Verdict{Score: round2(f.WCover)}
 	switch {
-	case copied && len(f.Rewrite.NewTitleFacts) == 0:
+	case copied && len(f.Rewrite.NewTitleFacts) == 0 && !otherSubject:
 		v.Duplicate = true
 		v.Reason = fmt.Sprintf("%.0f%% of its words seen before, title and lead known", 100*f.WCover)
 		return v

@@ -178,6 +178,9 @@ func compareRewrite(b *Doc, a *Fingerprint, df *DocFreq) Rewrite {
 	}
 	bDay, aDay, shareDay := false, false, false
 	for _, f := range b.facts {
+		if f.derived {
+			continue
+		}
 		in := has(a.Facts, f.key)
 		if isDay(f.text) {
 			bDay = true

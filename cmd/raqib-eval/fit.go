@@ -33,7 +33,17 @@ type sample struct {
 
 const minPrec = 0.95
 
-func fit(files []string, warm bool, folds, repeats int) error {
+func cmpF(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func fit(files []string, warm, verbose bool, folds, repeats int) error {
 	var ps [][]pair
 	for _, f := range files {
 		p, err := lines[pair](f)
@@ -148,6 +158,16 @@ func fit(files []string, warm bool, folds, repeats int) error {
 		}
 		p, r := prf(t.tp, t.fp, t.fn)
 		fmt.Printf("  %-40s precision %.3f recall %.3f F1 %.3f\n", f, p, r, f1(p, r))
+	}
+	if verbose {
+		sorted := slices.Clone(all)
+		slices.SortFunc(sorted, func(a, b sample) int { return cmpF(logit(&m, b), logit(&m, a)) })
+		for _, s := range sorted {
+			if s.fixed != 0 || logit(&m, s) < -3 {
+				continue
+			}
+			fmt.Printf("  %6.2f %-5v %-28s %3d %s\n", logit(&m, s), s.dup, s.file[strings.LastIndex(s.file, "/")+1:], s.pair, s.f.String())
+		}
 	}
 	w := make([]string, len(m.Weights))
 	for i, x := range m.Weights {

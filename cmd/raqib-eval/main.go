@@ -52,7 +52,7 @@ func main() {
 	flag.Parse()
 	cmd := flag.Arg(0)
 	if cmd == "fit" && flag.NArg() >= 2 {
-		if err := fit(flag.Args()[1:], *warm, *folds, *repeats); err != nil {
+		if err := fit(flag.Args()[1:], *warm, *verbose, *folds, *repeats); err != nil {
 			fmt.Fprintln(os.Stderr, "raqib-eval:", err)
 			os.Exit(1)
 		}
