@@ -26,6 +26,8 @@ type Raqib struct {
 	Feed        string   `json:"feed"`
 	DuplicateOf string   `json:"duplicate_of,omitempty"`
 	Similarity  *float64 `json:"similarity,omitempty"`
+	Follows     string   `json:"follows,omitempty"`
+	Reason      string   `json:"reason,omitempty"`
 	Cluster     string   `json:"cluster"`
 	ClusterSize int      `json:"cluster_size"`
 	Outlets     []string `json:"outlets,omitempty"`
@@ -98,13 +100,13 @@ var jsonFormat = format{
 		if !it.Published.IsZero() {
 			ji.DatePublished = it.Published.UTC().Format(time.RFC3339)
 		}
-		if !it.Updated.IsZero() {
-			ji.DateModified = it.Updated.UTC().Format(time.RFC3339)
+		if modified(e) {
+			ji.DateModified = updated(e).UTC().Format(time.RFC3339)
 		}
 		for _, a := range it.Authors {
 			ji.Authors = append(ji.Authors, author{Name: a})
 		}
-		ji.Raqib = Raqib{Feed: it.Feed, DuplicateOf: it.DuplicateOf, Cluster: it.Cluster, ClusterSize: 1, Rules: it.Rules, Language: Language(it)}
+		ji.Raqib = Raqib{Feed: it.Feed, DuplicateOf: it.DuplicateOf, Follows: it.Follows, Reason: it.Reason, Cluster: it.Cluster, ClusterSize: 1, Rules: it.Rules, Language: Language(it)}
 		if ji.Raqib.Rules == nil {
 			ji.Raqib.Rules = []string{}
 		}

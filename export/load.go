@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/raqib/raqib/config"
@@ -70,12 +71,22 @@ func Load(ctx context.Context, st storage.Store, opt storage.ListOptions) ([]Ent
 	return out, nil
 }
 
-// Stories lists the stories updated since, the largest first, and the
-// items dated since of those told by more than one.
-func Stories(ctx context.Context, st storage.Store, since time.Time, limit int) ([]*storage.Cluster, map[string][]*storage.Item, error) {
+// Story is a story as the story list shows it: its items (the report and
+// its copies) and the first items of the stories that develop it, each in
+// time order.
+type Story struct {
+	*storage.Cluster
+	Items        []*storage.Item
+	Developments []*storage.Item
+}
+
+// Stories lists the stories updated since, the largest first, with the
+// items dated since of those told by more than one and the developments
+// of those that have some.
+func Stories(ctx context.Context, st storage.Store, since time.Time, limit int) ([]Story, error) {
 	cs, err := st.Clusters(ctx, since, limit)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	var ids []string
 	for _, c := range cs {
@@ -84,5 +95,30 @@ func Stories(ctx context.Context, st storage.Store, since time.Time, limit int) 
 		}
 	}
 	members, err := st.StoryItems(ctx, since, ids)
-	return cs, members, err
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Story, 0, len(cs))
+	for _, c := range cs {
+		s := Story{Cluster: c, Items: members[c.ID]}
+		for _, d := range c.Developments {
+			it, err := st.Item(ctx, d) // a story's id is its first item's
+			if errors.Is(err, storage.ErrNotFound) {
+				continue // pruned
+			}
+			if err != nil {
+				return nil, err
+			}
+			s.Developments = append(s.Developments, it)
+		}
+		byDate(s.Items)
+		byDate(s.Developments)
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// byDate sorts items oldest first.
+func byDate(items []*storage.Item) {
+	slices.SortStableFunc(items, func(a, b *storage.Item) int { return a.Date().Compare(b.Date()) })
 }

@@ -44,7 +44,7 @@ func (h *header) add(e Entry) {
 	if l != "" && h.count[l] > h.most {
 		h.language, h.most = l, h.count[l]
 	}
-	if u := updated(e.Item); u.After(h.newest) {
+	if u := updated(e); u.After(h.newest) {
 		h.newest = u
 	}
 }

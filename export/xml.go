@@ -82,12 +82,22 @@ func Language(it *storage.Item) string {
 // itemID is the stable id of an item in RSS and Atom: a tag URI.
 func itemID(it *storage.Item) string { return "tag:raqib,2025:item/" + it.ID }
 
-func updated(it *storage.Item) time.Time {
-	if !it.Updated.IsZero() {
-		return it.Updated
+// updated is when an entry last changed: the item's own update, or the
+// time another outlet joined its story, so that a reader that reads the
+// entry again sees the story grow.
+func updated(e Entry) time.Time {
+	u := e.Item.Updated
+	if u.IsZero() {
+		u = e.Item.Date()
 	}
-	return it.Date()
+	if c := e.Cluster; c != nil && c.Size > 1 && c.Updated.After(u) {
+		u = c.Updated
+	}
+	return u
 }
+
+// modified reports whether an entry changed after it was published.
+func modified(e Entry) bool { return !e.Item.Updated.IsZero() || !updated(e).Equal(e.Item.Date()) }
 
 // raqibExt is raqib's extension elements on an RSS or Atom entry.
 type raqibExt struct {
@@ -95,11 +105,13 @@ type raqibExt struct {
 	Cluster     string   `xml:"raqib:cluster"`
 	ClusterSize int      `xml:"raqib:cluster_size"`
 	DuplicateOf string   `xml:"raqib:duplicate_of,omitempty"`
+	Follows     string   `xml:"raqib:follows,omitempty"`
+	Reason      string   `xml:"raqib:reason,omitempty"`
 	Rules       []string `xml:"raqib:rule,omitempty"`
 }
 
 func extOf(e Entry) raqibExt {
-	x := raqibExt{Feed: e.Item.Feed, Cluster: e.Item.Cluster, ClusterSize: 1, DuplicateOf: e.Item.DuplicateOf, Rules: e.Item.Rules}
+	x := raqibExt{Feed: e.Item.Feed, Cluster: e.Item.Cluster, ClusterSize: 1, DuplicateOf: e.Item.DuplicateOf, Follows: e.Item.Follows, Reason: e.Item.Reason, Rules: e.Item.Rules}
 	if e.Cluster != nil {
 		x.ClusterSize = e.Cluster.Size
 	}
@@ -257,7 +269,7 @@ var atomFormat = format{
 	entry: func(b *bytes.Buffer, m Meta, e Entry) error {
 		it := e.Item
 		body := content(e)
-		ae := atomEntry{Lang: Language(it), Title: atomText{"text", it.Title}, ID: itemID(it), Updated: updated(it).UTC().Format(time.RFC3339),
+		ae := atomEntry{Lang: Language(it), Title: atomText{"text", it.Title}, ID: itemID(it), Updated: updated(e).UTC().Format(time.RFC3339),
 			raqibExt: extOf(e)}
 		if !it.Published.IsZero() {
 			ae.Published = it.Published.UTC().Format(time.RFC3339)

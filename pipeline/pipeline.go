@@ -342,3 +342,37 @@ func (p *Pipeline) clusterOf(ctx context.Context, id string, batch map[string]st
 }
 
 func round(f float64) float64 { return float64(int(f*1000+0.5)) / 1000 }
+
+// ErrNotDuplicate is NotDuplicate's answer for an item that already is a
+// story of its own.
+var ErrNotDuplicate = errors.New("already a story of its own")
+
+// NotDuplicate makes a stored item a story of its own, as the desk says
+// it is: it leaves the story it was merged into, shows in the feeds and
+// raises the alerts it would have raised. The store keeps the item so, and
+// a later copy of it joins its story.
+func (p *Pipeline) NotDuplicate(ctx context.Context, id string) (*storage.Item, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	it, err := p.Store.Item(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("item %s: %w", id, err)
+	}
+	if it.DuplicateOf == "" && it.Cluster == it.ID {
+		return it, fmt.Errorf("item %s: %w", id, ErrNotDuplicate)
+	}
+	was := it.Cluster
+	it.Cluster, it.DuplicateOf, it.Similarity = it.ID, "", 0
+	it.Reason = "a story of its own, as the desk said (it had been taken for the same report as " + was + ")"
+	var alerts []*storage.Alert
+	if p.Matcher != nil && len(it.Rules) > 0 {
+		alerts = p.Matcher.Alerts(it)
+	}
+	if err := p.Store.SplitItem(ctx, it, alerts); err != nil {
+		return nil, fmt.Errorf("make item %s its own story: %w", id, err)
+	}
+	if p.OnCommit != nil {
+		p.OnCommit(&storage.CommitResult{Stored: []*storage.Item{it}})
+	}
+	return it, nil
+}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/raqib/raqib/config"
 	"github.com/raqib/raqib/export"
+	"github.com/raqib/raqib/pipeline"
 	"github.com/raqib/raqib/rules"
 	"github.com/raqib/raqib/storage"
 	"github.com/raqib/raqib/textnorm"
@@ -42,6 +43,9 @@ type Server struct {
 	Log     *slog.Logger
 	// Ready reports whether the scheduler runs (for /readyz).
 	Ready func() bool
+	// NotDuplicate makes an item a story of its own (the pipeline's);
+	// nil answers the action with 503.
+	NotDuplicate func(ctx context.Context, id string) (*storage.Item, error)
 }
 
 // Handler routes requests.
@@ -53,6 +57,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/feeds", s.protect(s.apiFeeds))
 	mux.HandleFunc("GET /api/stories", s.protect(s.apiStories))
 	mux.HandleFunc("GET /api/alerts", s.protect(s.apiAlerts))
+	mux.HandleFunc("POST /api/items/{id}/not-duplicate", s.protectAction(s.apiNotDuplicate))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.readyz)
 	if s.Metrics != nil {
@@ -105,6 +110,47 @@ func (s *Server) protect(h http.HandlerFunc) http.HandlerFunc {
 		}
 		h(w, r)
 	}
+}
+
+// protectAction guards what changes the store: the token when one is
+// configured, else a client on this machine only (the API's reads are
+// open without a token; its actions are not open to the network).
+func (s *Server) protectAction(h http.HandlerFunc) http.HandlerFunc {
+	return s.protect(func(w http.ResponseWriter, r *http.Request) {
+		if s.Config.Server.Token == "" {
+			host, _, err := net.SplitHostPort(r.RemoteAddr)
+			if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+				http.Error(w, "actions need server.token when asked from another machine", http.StatusForbidden)
+				return
+			}
+		}
+		h(w, r)
+	})
+}
+
+// APINotDuplicate is the answer of POST /api/items/ID/not-duplicate:
+// the item as it is now, and whether the action changed it.
+type APINotDuplicate struct {
+	Item    *storage.Item `json:"item"`
+	Changed bool          `json:"changed"`
+}
+
+func (s *Server) apiNotDuplicate(w http.ResponseWriter, r *http.Request) {
+	if s.NotDuplicate == nil {
+		http.Error(w, "not available", http.StatusServiceUnavailable)
+		return
+	}
+	it, err := s.NotDuplicate(r.Context(), r.PathValue("id"))
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		http.Error(w, "no item "+strconv.Quote(r.PathValue("id")), http.StatusNotFound)
+		return
+	case errors.Is(err, pipeline.ErrNotDuplicate):
+	case err != nil:
+		s.fail(w, err)
+		return
+	}
+	s.json(w, r, APINotDuplicate{Item: it, Changed: err == nil})
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -286,6 +332,8 @@ type APIItem struct {
 	*storage.Item
 	ClusterSize int      `json:"cluster_size"`
 	Outlets     []string `json:"outlets,omitempty"`
+	// ClusterUpdated is when the story last grew.
+	ClusterUpdated time.Time `json:"cluster_updated,omitzero"`
 }
 
 // apiItems: ?rule= ?feed= ?since= ?q= (a rule query) ?limit= ?all=1
@@ -331,7 +379,7 @@ func (s *Server) apiItems(w http.ResponseWriter, r *http.Request) {
 	for _, e := range entries {
 		ai := APIItem{Item: e.Item, ClusterSize: 1}
 		if e.Cluster != nil {
-			ai.ClusterSize, ai.Outlets = e.Cluster.Size, e.Cluster.Feeds
+			ai.ClusterSize, ai.Outlets, ai.ClusterUpdated = e.Cluster.Size, e.Cluster.Feeds, e.Cluster.Updated
 		}
 		out = append(out, ai)
 	}
@@ -380,42 +428,63 @@ func (s *Server) apiStories(w http.ResponseWriter, r *http.Request) {
 	if since.IsZero() {
 		since = time.Now().Add(-7 * 24 * time.Hour)
 	}
-	var cs []*storage.Cluster
-	var members map[string][]*storage.Item
+	var stories []export.Story
 	if r.URL.Query().Get("items") == "1" {
-		cs, members, err = export.Stories(r.Context(), s.Store, since, n) // as `raqib stories` shows them
+		stories, err = export.Stories(r.Context(), s.Store, since, n) // as `raqib stories` shows them
 	} else {
+		var cs []*storage.Cluster
 		cs, err = s.Store.Clusters(r.Context(), since, n)
+		for _, c := range cs {
+			stories = append(stories, export.Story{Cluster: c})
+		}
 	}
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	out := make([]APIStory, 0, len(cs))
-	for _, c := range cs {
-		st := APIStory{Cluster: c}
-		for _, it := range members[c.ID] {
-			st.Items = append(st.Items, StoryItem{ID: it.ID, Feed: it.Feed, Title: it.Title, DuplicateOf: it.DuplicateOf, Similarity: it.Similarity})
+	out := make([]APIStory, 0, len(stories))
+	for _, st := range stories {
+		a := APIStory{Cluster: st.Cluster}
+		for _, it := range st.Items {
+			a.Items = append(a.Items, storyItem(it))
 		}
-		out = append(out, st)
+		for _, it := range st.Developments {
+			a.DevelopedBy = append(a.DevelopedBy, storyItem(it))
+		}
+		out = append(out, a)
 	}
 	s.json(w, r, map[string]any{"stories": out})
 }
 
 // APIStory is a story as /api/stories lists it; with ?items=1, with its
-// items.
+// items (its report and the copies) and the first items of the stories
+// that develop it, oldest first. Its "developments" are those stories'
+// ids.
 type APIStory struct {
 	*storage.Cluster
-	Items []StoryItem `json:"items,omitempty"`
+	Items       []StoryItem `json:"items,omitempty"`
+	DevelopedBy []StoryItem `json:"developed_by,omitempty"`
 }
 
 // StoryItem is one of a story's items in /api/stories?items=1.
 type StoryItem struct {
-	ID          string  `json:"id"`
-	Feed        string  `json:"feed"`
-	Title       string  `json:"title"`
-	DuplicateOf string  `json:"duplicate_of,omitempty"`
-	Similarity  float64 `json:"similarity,omitempty"`
+	ID          string    `json:"id"`
+	Feed        string    `json:"feed"`
+	Title       string    `json:"title"`
+	Date        time.Time `json:"date,omitzero"`
+	DuplicateOf string    `json:"duplicate_of,omitempty"`
+	Similarity  float64   `json:"similarity,omitempty"`
+	Follows     string    `json:"follows,omitempty"`
+	Reason      string    `json:"reason,omitempty"`
+}
+
+func storyItem(it *storage.Item) StoryItem {
+	return StoryItem{ID: it.ID, Feed: it.Feed, Title: it.Title, Date: it.Date(), DuplicateOf: it.DuplicateOf, Similarity: it.Similarity, Follows: it.Follows, Reason: it.Reason}
+}
+
+// StoryItem is an API story item back as an item, as far as it goes.
+func (s StoryItem) Item() *storage.Item {
+	return &storage.Item{ID: s.ID, Feed: s.Feed, Title: s.Title, Published: s.Date, DuplicateOf: s.DuplicateOf, Similarity: s.Similarity, Follows: s.Follows, Reason: s.Reason}
 }
 
 // apiAlerts: ?state= ?limit= ?before= (a page's "next"), newest first.

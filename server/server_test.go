@@ -203,8 +203,8 @@ func TestAPI(t *testing.T) {
 	}
 	json.Unmarshal([]byte(body(t, get(t, srv.URL+"/api/stories?items=1", nil))), &stories)
 	if len(stories.Stories) == 0 || stories.Stories[0].Size != 2 || len(stories.Stories[0].Items) != 2 ||
-		stories.Stories[0].Items[0].ID != "3" || stories.Stories[0].Items[0].DuplicateOf != "1" || stories.Stories[0].Items[0].Similarity < 0.9 ||
-		stories.Stories[0].Items[1].ID != "1" {
+		stories.Stories[0].Items[1].ID != "3" || stories.Stories[0].Items[1].DuplicateOf != "1" || stories.Stories[0].Items[1].Similarity < 0.9 ||
+		stories.Stories[0].Items[0].ID != "1" {
 		t.Errorf("stories with items: %+v", stories)
 	}
 	if b := body(t, get(t, srv.URL+"/api/stories", nil)); strings.Contains(b, `"items"`) {

@@ -495,6 +495,9 @@ func (s *Bolt) Commit(_ context.Context, batch *Batch) (*CommitResult, error) {
 			if err := addToCluster(tx, it); err != nil {
 				return err
 			}
+			if err := linkDevelopment(tx, it); err != nil {
+				return err
+			}
 			res.Stored = append(res.Stored, it)
 		}
 		stored := map[string]bool{}

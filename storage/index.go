@@ -129,8 +129,8 @@ func (s *Bolt) RuleStories(ctx context.Context, opt ListOptions) ([]*Item, error
 			start = append(bytes.Clone(prefix), timeKey(opt.Since, 0)...)
 		}
 		for k, v := c.Seek(start); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			if _, ok := first[string(v)]; ok {
-				continue
+			if _, ok := first[string(v)]; ok || bytes.HasPrefix(v, []byte("seed:")) {
+				continue // a story seen, or a seed's, which raises no alert either
 			}
 			if opt.Feed != "" {
 				it, err := getJSON[Item](items, k[len(k)-8:])

@@ -136,6 +136,11 @@ type Cluster struct {
 	Title   string    `json:"title"`
 	First   time.Time `json:"first"`
 	Updated time.Time `json:"updated"`
+	// A story's thread: Follows is the story this one develops (an
+	// update, a reaction), its thread's first; that story lists its
+	// developments, oldest first.
+	Follows      string   `json:"follows,omitempty"`
+	Developments []string `json:"developments,omitempty"`
 }
 
 // Alert is one notification to send: a rule matched a story, for a channel.
@@ -270,8 +275,13 @@ type Store interface {
 	Clusters(ctx context.Context, since time.Time, limit int) ([]*Cluster, error)
 	// StoryItems lists, newest first, the items dated since of each story.
 	StoryItems(ctx context.Context, since time.Time, stories []string) (map[string][]*Item, error)
-	// RuleStories lists opt.Rule's stream: for each story, its first item
-	// to match the rule (of opt.Feed, dated since opt.Since), newest first;
+	// SplitItem makes a stored item a story of its own, as the desk says
+	// it is: it is saved as given (its Cluster its own id, no longer a
+	// duplicate), taken out of the story it was in, and alerts are queued
+	// (those queued before are kept). ErrNotFound when no such item.
+	SplitItem(ctx context.Context, it *Item, alerts []*Alert) error
+	// RuleStories lists opt.Rule's stream: for each story (but a seed's:
+	// the desk knows it), its first item to match the rule (of opt.Feed, dated since opt.Since), newest first;
 	// opt.Match filters those, and opt.Limit counts what is left.
 	RuleStories(ctx context.Context, opt ListOptions) ([]*Item, error)
 

@@ -477,28 +477,30 @@ func cmdStories(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer a.close()
-	var cs []*storage.Cluster
-	var members map[string][]*storage.Item
+	var stories []export.Story
 	if dm != nil {
-		cs, members, err = dm.stories(ctx, *since, *limit)
+		stories, err = dm.stories(ctx, *since, *limit)
 	} else {
-		cs, members, err = export.Stories(ctx, a.store, time.Now().Add(-d), *limit)
+		stories, err = export.Stories(ctx, a.store, time.Now().Add(-d), *limit)
 	}
 	if err != nil {
 		return err
 	}
-	for _, c := range cs {
-		if c.Size < 2 {
+	for _, c := range stories {
+		if c.Size < 2 && len(c.Developments) == 0 {
 			continue
 		}
 		sort.Strings(c.Feeds)
 		fmt.Fprintf(stdout, "%3d  %s  %s\n     story %s; outlets: %s\n", c.Size, when(c.Updated), oneLine(c.Title, 90), c.ID, strings.Join(c.Feeds, ", "))
-		for _, it := range members[c.ID] {
+		for _, it := range c.Items {
 			sim := "first seen"
 			if it.DuplicateOf != "" {
 				sim = fmt.Sprintf("similarity %.2f", it.Similarity)
 			}
 			fmt.Fprintf(stdout, "       - %-14s %s (%s)\n", it.Feed, oneLine(it.Title, 70), sim)
+		}
+		for _, it := range c.Developments {
+			fmt.Fprintf(stdout, "       > %-14s %s  %s (a development: story %s)\n", it.Feed, when(it.Date()), oneLine(it.Title, 60), it.ID)
 		}
 	}
 	return nil
@@ -557,7 +559,7 @@ func exportPages(ctx context.Context, a *app, d *daemon, opt storage.ListOptions
 				return nil, err
 			}
 			for _, it := range items {
-				entries = append(entries, export.Entry{Item: it.Item, Cluster: &storage.Cluster{ID: it.Cluster, Size: it.ClusterSize, Feeds: it.Outlets}})
+				entries = append(entries, export.Entry{Item: it.Item, Cluster: &storage.Cluster{ID: it.Cluster, Size: it.ClusterSize, Feeds: it.Outlets, Updated: it.ClusterUpdated}})
 			}
 		}
 		if len(entries) > 0 {

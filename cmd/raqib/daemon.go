@@ -16,6 +16,7 @@ import (
 	fastjson "github.com/goccy/go-json"
 
 	"github.com/raqib/raqib/config"
+	"github.com/raqib/raqib/export"
 	"github.com/raqib/raqib/server"
 	"github.com/raqib/raqib/storage"
 )
@@ -156,23 +157,26 @@ func (d *daemon) items(ctx context.Context, opt storage.ListOptions) ([]server.A
 }
 
 // stories lists what export.Stories lists, from /api/stories.
-func (d *daemon) stories(ctx context.Context, since string, limit int) ([]*storage.Cluster, map[string][]*storage.Item, error) {
+func (d *daemon) stories(ctx context.Context, since string, limit int) ([]export.Story, error) {
 	var r struct {
 		Stories []server.APIStory `json:"stories"`
 	}
 	q := url.Values{"since": {since}, "limit": {apiLimit(limit)}, "items": {"1"}}
 	if err := d.get(ctx, "/api/stories", q, &r); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	var cs []*storage.Cluster
-	members := map[string][]*storage.Item{}
+	out := make([]export.Story, 0, len(r.Stories))
 	for _, st := range r.Stories {
-		cs = append(cs, st.Cluster)
+		s := export.Story{Cluster: st.Cluster}
 		for _, it := range st.Items {
-			members[st.ID] = append(members[st.ID], &storage.Item{ID: it.ID, Feed: it.Feed, Title: it.Title, DuplicateOf: it.DuplicateOf, Similarity: it.Similarity})
+			s.Items = append(s.Items, it.Item())
 		}
+		for _, it := range st.DevelopedBy {
+			s.Developments = append(s.Developments, it.Item())
+		}
+		out = append(out, s)
 	}
-	return cs, members, nil
+	return out, nil
 }
 
 // alerts lists what Store.ListAlerts lists, with their items' titles,

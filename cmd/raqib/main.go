@@ -46,6 +46,8 @@ Commands:
   export              the stream as a feed on stdout (--format json)
   alerts list         alerts and their delivery state (--pending, --failed)
   alerts retry ID     put an alert back in the outbox and attempt it now
+  items not-duplicate ITEM
+                      make an item wrongly merged into a story a story of its own
   match --query Q     test a rule query against files or standard input, like grep
   version             print the version
 
@@ -124,6 +126,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return cmdExport(ctx, rest, stdout, stderr)
 	case "alerts":
 		return cmdAlerts(ctx, rest, stdout, stderr)
+	case "items":
+		return cmdItems(ctx, rest, stdout, stderr)
 	case "match":
 		return cmdMatch(ctx, rest, os.Stdin, stdout, stderr)
 	}
