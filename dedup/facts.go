@@ -65,7 +65,18 @@ func factOf(w string) string {
 	if isNumber(w) {
 		return "#" + strings.ReplaceAll(w, ",", "")
 	}
+	// A figure behind a conjunction or preposition: و16, ب25.
+	for _, p := range [...]string{"و", "ب", "ل", "ف"} {
+		if rest, ok := strings.CutPrefix(w, p); ok && isNumber(rest) {
+			return "#" + strings.ReplaceAll(rest, ",", "")
+		}
+	}
 	return factWords[w]
+}
+
+// isFigure reports whether a fact is a figure given in digits.
+func isFigure(fact string) bool {
+	return len(fact) > 1 && fact[0] == '#' && fact[1] >= '0' && fact[1] <= '9'
 }
 
 // isDay reports whether a fact is a weekday.

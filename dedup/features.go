@@ -113,7 +113,7 @@ func (d *Doc) prepareFacts(words []word, title, body []int32) {
 				continue
 			}
 			inLead := !inTitle && i < leadWords
-			if words[id].number && i+1 < len(ids) {
+			if isFigure(text) && i+1 < len(ids) {
 				if unit := scales[words[ids[i+1]].folded]; unit != "" {
 					note(text+unit, inTitle, inLead, false)
 					note(text, inTitle, inLead, true)
@@ -121,7 +121,7 @@ func (d *Doc) prepareFacts(words []word, title, body []int32) {
 				}
 			}
 			note(text, inTitle, inLead, false)
-			if words[id].number {
+			if isFigure(text) {
 				for _, r := range roundings(text[1:]) {
 					note("#"+r, inTitle, inLead, true)
 				}

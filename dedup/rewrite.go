@@ -18,6 +18,9 @@ type Rewrite struct {
 	TitleIn float64 // weighted share of b's title words that a has
 	// Facts of b that a lacks: in b's title, in b's lead; facts of a's
 	// lead that b lacks; two different days named.
+	// SharedFigures counts b's figures that a gives too: the same toll,
+	// sum and count are the surest sign of the same report.
+	SharedFigures int
 	NewTitleFacts []string
 	NewLeadFacts  []string
 	LostLeadFacts int
@@ -188,6 +191,9 @@ func compareRewrite(b *Doc, a *Fingerprint, df *DocFreq) Rewrite {
 			continue
 		}
 		if in {
+			if isFigure(f.text) {
+				r.SharedFigures++
+			}
 			continue
 		}
 		if f.title {
