@@ -25,6 +25,12 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func newServer(t *testing.T, token string) (*httptest.Server, *Metrics) {
 	t.Helper()
+	srv, m, _ := newServerAndHandler(t, token)
+	return srv, m
+}
+
+func newServerAndHandler(t *testing.T, token string) (*httptest.Server, *Metrics, *Server) {
+	t.Helper()
 	st, err := storage.OpenBolt(filepath.Join(t.TempDir(), "raqib.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -52,10 +58,10 @@ func newServer(t *testing.T, token string) (*httptest.Server, *Metrics) {
 	p.Ingest(context.Background(), &storage.FeedState{Name: "b"}, []*storage.Item{mk("b", "3", "ليبيا: جلسة لمجلس الأمن", text, 30*time.Minute)})
 	m := NewMetrics(st)
 	m.ObservePoll(feeds.Result{Feed: "a", New: 2, Took: time.Second})
-	s := &Server{Config: cfg, Store: st, Metrics: m, Log: quiet, Ready: func() bool { return true }}
+	s := &Server{Config: cfg, Store: st, Metrics: m, Log: quiet, Ready: func() bool { return true }, NotDuplicate: p.NotDuplicate}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	return srv, m
+	return srv, m, s
 }
 
 func get(t *testing.T, url string, hdr map[string]string) *http.Response {
@@ -237,6 +243,79 @@ func TestMetricsAndToken(t *testing.T) {
 		}
 		if !strings.Contains(b, want) {
 			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+func post(t *testing.T, url, token string) (int, APINotDuplicate) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var a APINotDuplicate
+	json.NewDecoder(resp.Body).Decode(&a)
+	return resp.StatusCode, a
+}
+
+// The desk's correction: item 3 was merged into item 1's story.
+func TestNotDuplicateAction(t *testing.T) {
+	srv, _ := newServer(t, "t0ken")
+	if code, _ := post(t, srv.URL+"/api/items/3/not-duplicate", ""); code != http.StatusUnauthorized {
+		t.Errorf("without the token: %d", code)
+	}
+	code, a := post(t, srv.URL+"/api/items/3/not-duplicate", "t0ken")
+	if code != 200 || !a.Changed || a.Item.Cluster != "3" || a.Item.DuplicateOf != "" || !strings.Contains(a.Item.Reason, "as the desk said") {
+		t.Fatalf("not-duplicate: %d %+v", code, a.Item)
+	}
+	if code, a := post(t, srv.URL+"/api/items/3/not-duplicate", "t0ken"); code != 200 || a.Changed {
+		t.Errorf("again: %d changed %v", code, a.Changed)
+	}
+	if code, _ := post(t, srv.URL+"/api/items/nope/not-duplicate", "t0ken"); code != http.StatusNotFound {
+		t.Errorf("an unknown item: %d", code)
+	}
+	auth := map[string]string{"Authorization": "Bearer t0ken"}
+	var stories struct {
+		Stories []struct {
+			ID    string   `json:"id"`
+			Size  int      `json:"size"`
+			Feeds []string `json:"feeds"`
+		} `json:"stories"`
+	}
+	json.Unmarshal([]byte(body(t, get(t, srv.URL+"/api/stories", auth))), &stories)
+	sizes := map[string]string{}
+	for _, s := range stories.Stories {
+		sizes[s.ID] = fmt.Sprint(s.Size, s.Feeds)
+	}
+	if sizes["1"] != "1 [a]" || sizes["3"] != "1 [b]" {
+		t.Errorf("stories after the split: %v", sizes)
+	}
+	if b := body(t, get(t, srv.URL+"/api/alerts?state=pending", auth)); strings.Count(b, `"rule": "libya"`) != 2 {
+		t.Errorf("the split story raised no alert of its own:\n%s", b)
+	}
+	if b := body(t, get(t, srv.URL+"/feeds/all.json", nil)); !strings.Contains(b, "https://b.example/3") {
+		t.Error("the split item is not in the stream")
+	}
+}
+
+// Without a token the API's actions are for this machine only.
+func TestActionsNeedTokenFromAfar(t *testing.T) {
+	_, _, s := newServerAndHandler(t, "")
+	for _, c := range []struct {
+		addr string
+		want int
+	}{{"192.0.2.7:4000", http.StatusForbidden}, {"[2001:db8::1]:4000", http.StatusForbidden}, {"127.0.0.1:4000", http.StatusOK}, {"[::1]:4000", http.StatusOK}} {
+		req := httptest.NewRequest(http.MethodPost, "/api/items/3/not-duplicate", nil)
+		req.RemoteAddr = c.addr
+		w := httptest.NewRecorder()
+		s.Handler().ServeHTTP(w, req)
+		if w.Code != c.want {
+			t.Errorf("from %s: %d, want %d", c.addr, w.Code, c.want)
 		}
 	}
 }

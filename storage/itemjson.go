@@ -60,6 +60,12 @@ func appendItemJSON(b []byte, it *Item) ([]byte, error) {
 	if len(it.Rules) > 0 {
 		b = appendStrings(append(b, `,"rules":`...), it.Rules)
 	}
+	if it.Reason != "" {
+		b = appendString(append(b, `,"reason":`...), it.Reason)
+	}
+	if it.Follows != "" {
+		b = appendString(append(b, `,"follows":`...), it.Follows)
+	}
 	if it.TextHash != "" {
 		b = appendString(append(b, `,"text_hash":`...), it.TextHash)
 	}

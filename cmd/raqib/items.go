@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,16 +21,17 @@ func cmdItems(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageErr("usage: raqib items not-duplicate [--config PATH] ITEM...")
 	}
 	fs, cfgPath := flags("items not-duplicate", "items not-duplicate [--config PATH] ITEM...", stderr)
-	if err := fs.Parse(args[1:]); err != nil {
-		return &exitError{2, errors.New("")}
+	ids, err := parseWithArgs(fs, args[1:])
+	if err != nil {
+		return err
 	}
-	if fs.NArg() == 0 {
+	if len(ids) == 0 {
 		return usageErr("items not-duplicate: name the items (their ids, as _raqib and the API give them)")
 	}
 	log := newLogger(stderr, "warn")
 	a, err := openApp(ctx, *cfgPath, log, false)
 	if errors.Is(err, storage.ErrInUse) {
-		return notDuplicateByDaemon(ctx, *cfgPath, fs.Args(), stdout, stderr)
+		return notDuplicateByDaemon(ctx, *cfgPath, ids, stdout, stderr)
 	}
 	if err != nil {
 		return err
@@ -44,7 +46,7 @@ func cmdItems(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		p.Matcher = engine
 	}
 	missing := 0
-	for _, id := range fs.Args() {
+	for _, id := range ids {
 		it, err := p.NotDuplicate(ctx, id)
 		switch {
 		case errors.Is(err, storage.ErrNotFound):
@@ -70,6 +72,25 @@ func cmdItems(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return &exitError{1, nil}
 	}
 	return nil
+}
+
+// parseWithArgs parses flags given before, between or after a command's
+// arguments, and returns the arguments.
+func parseWithArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, &exitError{2, errors.New("")}
+		}
+		if fs.NArg() == 0 {
+			return rest, nil
+		}
+		rest = append(rest, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 }
 
 // notDuplicateByDaemon asks the running daemon, which holds the store.

@@ -1,0 +1,78 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestThreadsAndSplits(t *testing.T) {
+	ctx := context.Background()
+	s := tempStore(t)
+	t0 := time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
+	mk := func(id, feed, cluster, dupOf, follows string, h int) *Item {
+		at := t0.Add(time.Duration(h) * time.Hour)
+		return &Item{ID: id, Feed: feed, Title: id, Cluster: cluster, DuplicateOf: dupOf, Follows: follows, Rules: []string{"quake"},
+			Keys: []string{"url:" + id}, Published: at, Fetched: at}
+	}
+	batch := []*Item{
+		mk("report", "agency", "report", "", "", 0),
+		mk("copy1", "daily", "report", "report", "", 1),
+		mk("copy2", "daily", "report", "report", "", 2),
+		mk("copy3", "portal", "report", "report", "", 3),
+		mk("update", "agency", "update", "", "copy2", 24), // follows a copy: in the report's thread
+		mk("reaction", "portal", "reaction", "", "update", 30),
+	}
+	for _, it := range batch {
+		if _, err := s.Commit(ctx, &Batch{Items: []*Item{it}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	report, _ := s.Cluster(ctx, "report")
+	if !reflect.DeepEqual(report.Developments, []string{"update", "reaction"}) || report.Size != 4 {
+		t.Errorf("the report's story: size %d, developments %v", report.Size, report.Developments)
+	}
+	if u, _ := s.Cluster(ctx, "reaction"); u.Follows != "report" {
+		t.Errorf("a development of a development follows %q, not the thread's first story", u.Follows)
+	}
+
+	// The desk splits copy3 (the story's only portal item) off.
+	it, _ := s.Item(ctx, "copy3")
+	it.Cluster, it.DuplicateOf, it.Reason = it.ID, "", "the desk"
+	alert := &Alert{ID: "al_split", Rule: "quake", Channel: "log", ItemID: it.ID, Cluster: it.ID, State: AlertPending, Created: t0}
+	if err := s.SplitItem(ctx, it, []*Alert{alert}); err != nil {
+		t.Fatal(err)
+	}
+	report, _ = s.Cluster(ctx, "report")
+	if report.Size != 3 || !reflect.DeepEqual(report.Feeds, []string{"agency", "daily"}) {
+		t.Errorf("the report's story after the split: size %d, feeds %v", report.Size, report.Feeds)
+	}
+	split, err := s.Cluster(ctx, "copy3")
+	if err != nil || split.Size != 1 || !reflect.DeepEqual(split.Feeds, []string{"portal"}) {
+		t.Errorf("the split story: %+v %v", split, err)
+	}
+	if c, _ := s.ItemCluster(ctx, "copy3"); c != "copy3" {
+		t.Errorf("the ids bucket says story %q", c)
+	}
+	got, _ := s.Item(ctx, "copy3")
+	if got.DuplicateOf != "" || got.Reason != "the desk" || got.Seq != it.Seq {
+		t.Errorf("the stored item: %+v", got)
+	}
+	if a, err := s.Alert(ctx, "al_split"); err != nil || a.State != AlertPending {
+		t.Errorf("the split's alert: %v %v", a, err)
+	}
+	// The rule's stream holds the split story now.
+	rs, _ := s.RuleStories(ctx, ListOptions{Rule: "quake"})
+	var ids []string
+	for _, it := range rs {
+		ids = append(ids, it.ID)
+	}
+	if !reflect.DeepEqual(ids, []string{"reaction", "update", "copy3", "report"}) {
+		t.Errorf("the rule's stream: %v", ids)
+	}
+	if err := s.SplitItem(ctx, &Item{ID: "nope", Cluster: "nope"}, nil); !errors.Is(err, ErrNotFound) {
+		t.Errorf("splitting an unknown item: %v", err)
+	}
+}
