@@ -82,6 +82,9 @@ func Language(it *storage.Item) string {
 // itemID is the stable id of an item in RSS and Atom: a tag URI.
 func itemID(it *storage.Item) string { return "tag:raqib,2025:item/" + it.ID }
 
+// Updated is when an entry last changed: see updated.
+func Updated(e Entry) time.Time { return updated(e) }
+
 // updated is when an entry last changed: the item's own update, or the
 // time another outlet joined its story, so that a reader that reads the
 // entry again sees the story grow.

@@ -230,7 +230,7 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	entries, err := export.Load(r.Context(), s.Store, storage.ListOptions{Limit: n, Rule: rule})
+	entries, err := export.Load(r.Context(), s.Store, storage.ListOptions{Limit: n, Rule: rule, WithDuplicates: r.URL.Query().Get("all") == "1"})
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -246,6 +246,9 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 	for _, e := range entries {
 		if e.Item.Fetched.After(modified) {
 			modified = e.Item.Fetched
+		}
+		if u := export.Updated(e); u.After(modified) { // an outlet joined its story
+			modified = u
 		}
 	}
 	s.serve(w, r, export.ContentTypes[format], buf.Bytes(), modified)

@@ -266,6 +266,12 @@ func post(t *testing.T, url, token string) (int, APINotDuplicate) {
 // The desk's correction: item 3 was merged into item 1's story.
 func TestNotDuplicateAction(t *testing.T) {
 	srv, _ := newServer(t, "t0ken")
+	if b := body(t, get(t, srv.URL+"/feeds/all.json", nil)); strings.Contains(b, "https://b.example/3") {
+		t.Error("the stream holds a duplicate")
+	}
+	if b := body(t, get(t, srv.URL+"/feeds/all.json?all=1", nil)); !strings.Contains(b, "https://b.example/3") {
+		t.Error("?all=1 leaves out the duplicate")
+	}
 	if code, _ := post(t, srv.URL+"/api/items/3/not-duplicate", ""); code != http.StatusUnauthorized {
 		t.Errorf("without the token: %d", code)
 	}
