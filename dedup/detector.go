@@ -60,8 +60,15 @@ func (d *Detector) IndexKeys(doc *Doc) []uint32 {
 }
 
 // leadKeys are the index keys of doc's rarest title and lead words, the
-// title's first where all weigh alike.
+// title's first where all weigh alike; worked out once.
 func (d *Detector) leadKeys(doc *Doc) []uint32 {
+	if doc.lead == nil {
+		doc.lead = d.rarestLead(doc)
+	}
+	return doc.lead
+}
+
+func (d *Detector) rarestLead(doc *Doc) []uint32 {
 	words := contentKeys(doc.peg) // in text order
 	ws := d.DocFreq.weights(words, nil)
 	order := make([]int, len(words))
@@ -101,7 +108,9 @@ func (d *Detector) Check(doc *Doc, now time.Time) (Verdict, error) {
 			cands = append(cands, c)
 		}
 	}
-	for _, c := range d.Index.Candidates(d.leadKeys(doc), since, limit) {
+	// Fewer by words: sharing rare words is a looser sign than sharing
+	// text, and a story's first copies rank first.
+	for _, c := range d.Index.RareCandidates(d.leadKeys(doc), since, max(1, limit/2)) {
 		if c.Hits >= minLeadHits && !slices.ContainsFunc(cands, func(o Candidate) bool { return o.ID == c.ID }) {
 			cands = append(cands, c)
 		}
@@ -115,6 +124,9 @@ func (d *Detector) Check(doc *Doc, now time.Time) (Verdict, error) {
 		}
 		if err != nil {
 			return Verdict{}, fmt.Errorf("load fingerprint %s: %w", c.ID, err)
+		}
+		if !worthJudging(doc, &fp) {
+			continue
 		}
 		var age time.Duration
 		if !c.Date.IsZero() {
@@ -145,6 +157,31 @@ func (d *Detector) Check(doc *Doc, now time.Time) (Verdict, error) {
 	best.Compared = len(cands)
 	return best, nil
 }
+
+// worthJudging tells a candidate that can be neither a copy nor a rewrite
+// nor the same event, cheaply: it shares too few shingles to be a copy
+// (minContain) and too few words to be alike (minWordCos, of the plain
+// word sets, where the rewrite test and the related test need a weighted
+// cosine well above it).
+func worthJudging(doc *Doc, fp *Fingerprint) bool {
+	if len(doc.Print.Shingles) == 0 || intersect(doc.Print.Shingles, fp.Shingles)*100 >= minContain*len(doc.Print.Shingles) {
+		return true
+	}
+	if len(doc.Print.Words) == 0 || len(fp.Words) == 0 {
+		return false
+	}
+	n := float64(intersect(doc.Print.Words, fp.Words))
+	return n*n >= minWordCos*minWordCos*float64(len(doc.Print.Words))*float64(len(fp.Words))
+}
+
+// minContain (percent): a new item whose distinct shingles are less than
+// this share in a candidate cannot have half its words inside shared
+// shingles (minSeen).
+const minContain = 15
+
+// minWordCos: below this cosine of the plain word sets, a candidate is
+// not compared further.
+const minWordCos = 0.3
 
 // Add puts a stored document into the index and its words into the
 // document frequencies.

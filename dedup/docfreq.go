@@ -98,8 +98,15 @@ func (d *DocFreq) weights(keys []uint32, out []float64) []float64 {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	n := d.curN + d.prevN
+	if n == 0 {
+		for range keys {
+			out = append(out, 1)
+		}
+		return out
+	}
+	trust, logN := float64(n)/float64(n+trustDocs), logPlus1(n)
 	for _, k := range keys {
-		out = append(out, idf(n, int(d.count[k])))
+		out = append(out, 1+trust*(logN-logPlus1(int(d.count[k]))))
 	}
 	return out
 }
@@ -109,7 +116,23 @@ func idf(n, df int) float64 {
 		return 1
 	}
 	trust := float64(n) / float64(n+trustDocs)
-	return 1 + trust*math.Log(float64(n+1)/float64(df+1))
+	return 1 + trust*(logPlus1(n)-logPlus1(df))
+}
+
+// logs holds log(k+1) for the counts most words have: a comparison
+// weighs hundreds of words, and math.Log was most of it.
+var logs = func() (t [1 << 12]float64) {
+	for k := range t {
+		t[k] = math.Log(float64(k + 1))
+	}
+	return t
+}()
+
+func logPlus1(k int) float64 {
+	if k < len(logs) {
+		return logs[k]
+	}
+	return math.Log(float64(k + 1))
 }
 
 // Bytes estimates the table's memory: a map entry of a 4-byte key and a

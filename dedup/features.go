@@ -152,6 +152,13 @@ func Compare(b *Doc, a *Fingerprint, df *DocFreq) Features {
 	common := intersect(b.Print.Shingles, a.Shingles)
 	f.Contain = float64(common) / float64(len(b.Print.Shingles))
 	f.Cover = float64(common) / float64(len(a.Shingles))
+	if common*100 < minContain*len(b.Print.Shingles) {
+		// Too few shared shingles for a copy: what the copy test reads
+		// is not worked out, and the share of words seen is taken as the
+		// shingles' (below minSeen either way).
+		f.WCover, f.NewInRuns, f.PegAll = f.Contain, 1, 0
+		return f
+	}
 
 	// Which word positions of b are covered by a shingle seen in a.
 	covered := make([]bool, b.Print.Length)

@@ -42,6 +42,7 @@ type Doc struct {
 	words     []word    // the distinct words
 	body      []int32   // the body's words, as indexes into folded
 	index     []uint32  // the index keys (Detector.IndexKeys), made once
+	lead      []uint32  // the index keys of its rarest lead words, made once
 	rw        *preparedRewrite
 }
 

@@ -1,7 +1,6 @@
 package dedup
 
 import (
-	"bytes"
 	"math"
 	"slices"
 	"sort"
@@ -273,6 +272,17 @@ func (ix *Index) putTally(t *tally) {
 // Candidates returns up to limit documents sharing the most samples with
 // the query, dated at or after since (seeds always qualify).
 func (ix *Index) Candidates(samples []uint32, since time.Time, limit int) []Candidate {
+	return ix.candidates(samples, since, limit, 0)
+}
+
+// RareCandidates is Candidates counting only the keys fewer than half a
+// posting list's documents hold: a title word that many documents share
+// tells none of them apart, and tallying them was most of a lookup.
+func (ix *Index) RareCandidates(keys []uint32, since time.Time, limit int) []Candidate {
+	return ix.candidates(keys, since, limit, maxPosting/2)
+}
+
+func (ix *Index) candidates(samples []uint32, since time.Time, limit, common int) []Candidate {
 	if limit <= 0 {
 		return nil
 	}
@@ -287,9 +297,13 @@ func (ix *Index) Candidates(samples []uint32, since time.Time, limit int) []Cand
 	s := unixDate(since)
 	for _, h := range samples {
 		lo, hi := ix.base.span(h)
+		held := hi - lo + ix.delta.count(h)
+		if common > 0 && held >= common {
+			continue
+		}
 		// A shingle that many documents share says less about which one
 		// this is: weigh it like inverse document frequency.
-		w := 1 / (1 + math.Log2(float64(hi-lo+ix.delta.count(h))))
+		w := 1 / (1 + math.Log2(float64(held)))
 		count := func(o uint32) {
 			if d := ix.docs.dates[o]; ix.docs.dead[o] || (d != 0 && d < s) {
 				return
@@ -312,14 +326,16 @@ func (ix *Index) Candidates(samples []uint32, since time.Time, limit int) []Cand
 		t.at[h.o] = 0 // clean for the next lookup
 	}
 	t.hits = hits
-	// The best limit by score, ties by id. News shares its stock phrases
-	// widely, so a document can hit thousands of others: a full sort of
-	// them, with an id string each, was most of the lookup.
+	// The best limit by score, ties to the document indexed first (a
+	// story's first copies; ordinals keep the order documents came in,
+	// through compactions too). News shares its stock phrases widely, so
+	// a document can hit thousands of others: a full sort of them, or
+	// ties told by comparing ids, was most of the lookup.
 	before := func(a, b *hit) bool {
 		if a.score != b.score {
 			return a.score > b.score
 		}
-		return bytes.Compare(ix.docs.id(a.o), ix.docs.id(b.o)) < 0
+		return a.o < b.o
 	}
 	var top []hit
 	for i := range hits {
