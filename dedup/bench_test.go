@@ -2,9 +2,9 @@ package dedup
 
 import (
 	"fmt"
-	"slices"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
