@@ -76,8 +76,15 @@ func (d *Detector) rarestLead(doc *Doc) []uint32 {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(i, j int) int { return cmp.Compare(ws[j], ws[i]) })
+	// Once the frequencies are trusted, a word that many recent documents
+	// have is left out: a lookup would not count it (RareCandidates), and
+	// at a million documents each entry costs 6 bytes.
+	common := d.DocFreq.common(maxPosting / 2)
 	out := make([]uint32, 0, leadKeys)
-	for _, i := range order[:min(len(order), leadKeys)] {
+	for _, i := range order {
+		if len(out) == leadKeys || ws[i] < common {
+			break
+		}
 		out = append(out, leadIndexKey(words[i]))
 	}
 	return out

@@ -87,6 +87,21 @@ func (d *DocFreq) Weight(k uint32) float64 {
 	return idf(d.curN+d.prevN, int(d.count[k]))
 }
 
+// common is the weight of a word that docs documents have, once the
+// counts are trusted (every word weighs more before).
+func (d *DocFreq) common(docs int) float64 {
+	if d == nil {
+		return 0
+	}
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	n := d.curN + d.prevN
+	if n < trustDocs {
+		return 0
+	}
+	return idf(n, docs)
+}
+
 // weights appends the weight of each key to out, under one lock.
 func (d *DocFreq) weights(keys []uint32, out []float64) []float64 {
 	if d == nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -240,5 +241,27 @@ func TestDetectorFindsRewriteByWords(t *testing.T) {
 	}
 	if v.Of != "agency" || !v.Related {
 		t.Errorf("the rewrite was not compared with its original: %+v", v)
+	}
+}
+
+// Once the word counts are trusted, a word most documents have is not an
+// index key of a document's lead.
+func TestLeadKeysLeaveCommonWords(t *testing.T) {
+	doc := Prepare("كلمه شائعه ونادره", "نص الخبر")
+	df := NewDocFreq(0)
+	common, rare := Prepare("شائعه", "").Print.Words, Prepare("نادره", "").Print.Words
+	det := &Detector{DocFreq: df}
+	if got := len(det.rarestLead(doc)); got != len(contentKeys(doc.peg)) {
+		t.Fatalf("with no counts, %d lead keys of %d words", got, len(contentKeys(doc.peg)))
+	}
+	for i := range 2 * trustDocs {
+		df.Add(common)
+		if i == 0 {
+			df.Add(rare)
+		}
+	}
+	keys := det.rarestLead(doc)
+	if slices.Contains(keys, leadIndexKey(common[0])) || !slices.Contains(keys, leadIndexKey(rare[0])) {
+		t.Errorf("lead keys %v: the common word's is %v, the rare word's %v", keys, leadIndexKey(common[0]), leadIndexKey(rare[0]))
 	}
 }
