@@ -35,17 +35,22 @@ func main() {
 	now := time.Now()
 	start := time.Now()
 	const batch = 5000
+	// Index keys as the pipeline makes them: shingle samples and the rarest
+	// title and lead words, by the frequencies of the items before.
+	keys := &dedup.Detector{DocFreq: dedup.NewDocFreq(0)}
 	for i := 0; i < *n; i += batch {
 		b := &storage.Batch{}
 		for j := i; j < i+batch && j < *n; j++ {
 			g := textgen.New(uint64(j) + 1<<40)
 			text := g.Article(60 + j%140)
-			doc := dedup.Prepare("", text)
+			title := g.Title()
+			doc := dedup.Prepare(title, text)
 			when := now.Add(-time.Duration(j%(*days*24)) * time.Hour)
 			id := fmt.Sprintf("fill%08d", j)
 			b.Items = append(b.Items, &storage.Item{ID: id, Feed: fmt.Sprintf("f%d", j%10000), URL: "http://fill.example/" + id,
-				Title: g.Title(), Summary: text, Language: "ar", Published: when, Fetched: when, Cluster: id,
-				Keys: []string{"url:http://fill.example/" + id}, Fingerprint: doc.Print.Encode(), Samples: dedup.EncodeSamples(doc.Print.Samples())})
+				Title: title, Summary: text, Language: "ar", Published: when, Fetched: when, Cluster: id,
+				Keys: []string{"url:http://fill.example/" + id}, Fingerprint: doc.Print.Encode(), Samples: dedup.EncodeSamples(keys.IndexKeys(doc))})
+			keys.DocFreq.Add(doc.Print.Words)
 			if j < *alerts {
 				b.Items[len(b.Items)-1].Rules = []string{"r"}
 				b.Alerts = append(b.Alerts, &storage.Alert{ID: "alert-" + id, Rule: "r", Channel: "log", ItemID: id, Cluster: id,
