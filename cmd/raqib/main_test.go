@@ -211,9 +211,20 @@ func TestPollOnceAsANewUserWould(t *testing.T) {
 
 func TestSeedCopyIsADuplicateOfTheSeed(t *testing.T) {
 	srv, _ := site(t)
-	cfg := writeConfig(t, srv.URL, "  - {name: outlet, url: \""+srv.URL+"/seedcopy.xml\"}\n")
+	cfg := writeConfig(t, srv.URL, "  - {name: outlet, url: \""+srv.URL+"/seedcopy.xml\"}\n"+
+		"alerts:\n  channels: [{name: log, type: log}]\n  rules:\n    - {name: haftar, query: حفتر, channels: [log]}\n")
 	if _, errOut, code := raqib(t, "poll", "--once", "--config", cfg); code != 0 {
 		t.Fatal(errOut)
+	}
+	// The desk knows the seed's story: no alert, and no entry in the
+	// rule's stream either, as in the whole stream.
+	for _, it := range exportJSON(t, cfg, "--rule", "haftar").Items {
+		if strings.HasPrefix(it.Raqib.Cluster, "seed:") {
+			t.Errorf("the rule's stream lists the seed's story: %s", it.URL)
+		}
+	}
+	if out, _, _ := raqib(t, "alerts", "list", "--config", cfg); strings.Contains(out, "بوتين يستقبل حفتر") {
+		t.Errorf("the seed's story alerted:\n%s", out)
 	}
 	e := exportJSON(t, cfg, "--all")
 	found := false
