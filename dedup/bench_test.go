@@ -171,15 +171,22 @@ func BenchmarkLookupLatency(b *testing.B) {
 	d, qs := c.detector(), queries(c)
 	now := time.Now()
 	took := make([]time.Duration, 0, b.N)
-	compared := 0
+	compared, rewrites, found := 0, 0, 0
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
 		v, _ := d.Check(qs[i%len(qs)], now)
 		took = append(took, time.Since(start))
 		compared += v.Compared
+		if k := i % len(qs); k%3 == 2 { // a rewrite of stored text k (queries)
+			rewrites++
+			if v.Of == fmt.Sprint(k*(len(c.prints)/100)) {
+				found++
+			}
+		}
 	}
 	b.StopTimer()
+	b.ReportMetric(float64(found)/float64(max(1, rewrites)), "rewrites-found")
 	slices.Sort(took)
 	b.ReportMetric(float64(took[len(took)/2].Nanoseconds())/1e3, "p50-µs")
 	b.ReportMetric(float64(took[len(took)*99/100].Nanoseconds())/1e3, "p99-µs")
