@@ -84,7 +84,6 @@ func fit(files []string, warm, verbose bool, folds, repeats int) error {
 			all = append(all, s)
 		}
 	}
-	type tally struct{ tp, fp, fn int }
 	cv := map[string]*tally{}
 	for _, f := range files {
 		cv[f] = &tally{}
@@ -115,16 +114,7 @@ func fit(files []string, warm, verbose bool, folds, repeats int) error {
 			}
 			m := train1(train)
 			for _, s := range test {
-				got := decideWith(&m, s)
-				t := cv[s.file]
-				switch {
-				case got && s.dup:
-					t.tp++
-				case got:
-					t.fp++
-				case s.dup:
-					t.fn++
-				}
+				cv[s.file].add(decideWith(&m, s), s.dup)
 			}
 		}
 	}
@@ -146,15 +136,7 @@ func fit(files []string, warm, verbose bool, folds, repeats int) error {
 			if s.file != f {
 				continue
 			}
-			got := decideWith(&m, s)
-			switch {
-			case got && s.dup:
-				t.tp++
-			case got:
-				t.fp++
-			case s.dup:
-				t.fn++
-			}
+			t.add(decideWith(&m, s), s.dup)
 		}
 		p, r := prf(t.tp, t.fp, t.fn)
 		fmt.Printf("  %-40s precision %.3f recall %.3f F1 %.3f\n", f, p, r, f1(p, r))
@@ -175,6 +157,20 @@ func fit(files []string, warm, verbose bool, folds, repeats int) error {
 	}
 	fmt.Printf("dedup.Model{Bias: %.3f, Weights: [NumModelFeatures]float64{%s}}\n", m.Bias, strings.Join(w, ", "))
 	return nil
+}
+
+// tally counts a judgement's outcomes.
+type tally struct{ tp, fp, fn int }
+
+func (t *tally) add(got, want bool) {
+	switch {
+	case got && want:
+		t.tp++
+	case got:
+		t.fp++
+	case want:
+		t.fn++
+	}
 }
 
 func decideWith(m *dedup.Model, s sample) bool {

@@ -105,15 +105,7 @@ func TestDaemonKilledWithPendingAlerts(t *testing.T) {
 	h, hsrv := newHook(t)
 	cfg := writeConfig(t, srv.URL, alertConfig(hsrv.URL)+"server: {listen: \"127.0.0.1:0\"}\n")
 	h.down.Store(true)
-	start := func() (*exec.Cmd, *syncBuffer) {
-		cmd := exec.Command(binary, "run", "--config", cfg)
-		logs := &syncBuffer{}
-		cmd.Stderr = logs
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd, logs
-	}
+	start := func() (*exec.Cmd, *syncBuffer) { return startDaemon(t, cfg) }
 	cmd, logs := start()
 	waitFor(t, 10*time.Second, func() bool { return strings.Count(logs.String(), "alert delivery failed") >= 2 }, logs)
 	cmd.Process.Kill() // SIGKILL: no clean shutdown
@@ -129,6 +121,18 @@ func TestDaemonKilledWithPendingAlerts(t *testing.T) {
 	if ids, n := h.count(); ids != 2 || n != 2 {
 		t.Errorf("after restart: %d ids, %d deliveries", ids, n)
 	}
+}
+
+// startDaemon runs `raqib run` on cfg, its log in the buffer.
+func startDaemon(t *testing.T, cfg string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
+	cmd := exec.Command(binary, "run", "--config", cfg)
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, logs
 }
 
 func waitFor(t *testing.T, d time.Duration, ok func() bool, logs *syncBuffer) {

@@ -204,15 +204,7 @@ alerts:
 		t.Fatal(errOut)
 	}
 	copyURL := o.publish(t, "portal", "5-copy.txt", day.Add(time.Hour))
-	start := func() (*exec.Cmd, *syncBuffer) {
-		cmd := exec.Command(binary, "run", "--config", cfg)
-		logs := &syncBuffer{}
-		cmd.Stderr = logs
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd, logs
-	}
+	start := func() (*exec.Cmd, *syncBuffer) { return startDaemon(t, cfg) }
 	stop := func(cmd *exec.Cmd) {
 		cmd.Process.Signal(os.Interrupt)
 		cmd.Wait()
