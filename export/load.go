@@ -43,7 +43,8 @@ var ContentTypes = map[string]string{
 
 // Load lists items with their stories' clusters. A rule's stream holds one
 // item per story too: the first item of the story that matched the rule,
-// which need not be the story's first item.
+// which need not be the story's first item. When ctx's deadline ends the
+// listing, Load returns what it had listed with the context's error.
 func Load(ctx context.Context, st storage.Store, opt storage.ListOptions) ([]Entry, error) {
 	var items []*storage.Item
 	var err error
@@ -52,9 +53,11 @@ func Load(ctx context.Context, st storage.Store, opt storage.ListOptions) ([]Ent
 	} else {
 		items, err = st.Items(ctx, opt)
 	}
-	if err != nil {
+	cut := errors.Is(err, context.DeadlineExceeded)
+	if err != nil && !cut {
 		return nil, err
 	}
+	ctx = context.WithoutCancel(ctx) // the stories of what was listed, even past the deadline
 	cache := map[string]*storage.Cluster{}
 	out := make([]Entry, 0, len(items))
 	for _, it := range items {
@@ -67,6 +70,9 @@ func Load(ctx context.Context, st storage.Store, opt storage.ListOptions) ([]Ent
 			cache[it.Cluster] = c
 		}
 		out = append(out, Entry{Item: it, Cluster: c})
+	}
+	if cut {
+		return out, context.DeadlineExceeded
 	}
 	return out, nil
 }

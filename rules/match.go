@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"cmp"
 	"slices"
 	"sort"
 	"strings"
@@ -319,17 +320,57 @@ func (t *Text) spans(n Node) [][2]int32 {
 		}
 		return out
 	case *Near:
-		var out [][2]int32
-		for _, a := range t.spans(n.A) {
-			for _, b := range t.spans(n.B) {
-				if gap(a, b) <= int32(n.N) {
-					out = append(out, [2]int32{min(a[0], b[0]), max(a[1], b[1])})
-				}
-			}
-		}
-		return out
+		return near(t.spans(n.A), t.spans(n.B), int32(n.N))
 	}
 	return nil
+}
+
+// near joins two sides' spans that lie within n words of each other. Every
+// pair would be the product of the sides (a common word NEAR another,
+// chained, ran a daemon out of memory): each span is paired with the
+// nearest span of the other side before it, after it and over it, which
+// finds a match wherever there is one and keeps the list linear in the
+// sides' lengths.
+func near(as, bs [][2]int32, n int32) [][2]int32 {
+	if len(as) == 0 || len(bs) == 0 {
+		return nil
+	}
+	var out [][2]int32
+	join := func(xs, ys [][2]int32) {
+		byStart := slices.Clone(ys)
+		slices.SortFunc(byStart, func(a, b [2]int32) int { return cmp.Compare(a[0], b[0]) })
+		byEnd := slices.Clone(ys)
+		slices.SortFunc(byEnd, func(a, b [2]int32) int { return cmp.Compare(a[1], b[1]) })
+		pair := func(x, y [2]int32) {
+			if gap(x, y) <= n {
+				out = append(out, [2]int32{min(x[0], y[0]), max(x[1], y[1])})
+			}
+		}
+		for _, x := range xs {
+			// The first span starting after x ends, and the one before it
+			// in that order (starting within or before x).
+			i, _ := slices.BinarySearchFunc(byStart, x[1]+1, func(y [2]int32, p int32) int { return cmp.Compare(y[0], p) })
+			if i < len(byStart) {
+				pair(x, byStart[i])
+			}
+			if i > 0 {
+				pair(x, byStart[i-1])
+			}
+			// The last span ending before x starts.
+			if j, _ := slices.BinarySearchFunc(byEnd, x[0], func(y [2]int32, p int32) int { return cmp.Compare(y[1], p) }); j > 0 {
+				pair(x, byEnd[j-1])
+			}
+		}
+	}
+	join(as, bs)
+	join(bs, as)
+	slices.SortFunc(out, func(a, b [2]int32) int {
+		if c := cmp.Compare(a[0], b[0]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a[1], b[1])
+	})
+	return slices.Compact(out)
 }
 
 // gap is the distance in word positions between two spans.
@@ -395,12 +436,22 @@ func (t *Text) eval(n Node, hits *[]int32) bool {
 		return len(sp) > 0
 	}
 	for _, s := range sp {
+		if s[1]-s[0] >= spanWords {
+			// Words NEAR each other: what matched are the ends, not
+			// every word between them.
+			*hits = append(*hits, s[0], s[1])
+			continue
+		}
 		for p := s[0]; p <= s[1]; p++ {
 			*hits = append(*hits, p)
 		}
 	}
 	return len(sp) > 0
 }
+
+// spanWords: a match this long or longer is shown by its ends (a phrase
+// is shorter: every word of it is shown).
+const spanWords = 16
 
 // Matches is Match without positions.
 func (t *Text) Matches(n Node) bool {

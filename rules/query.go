@@ -29,7 +29,24 @@ type SyntaxError struct {
 }
 
 func (e *SyntaxError) Error() string {
-	return fmt.Sprintf("query %q: position %d: %s", e.Query, e.Pos, e.Msg)
+	return fmt.Sprintf("query %q: position %d: %s", around(e.Query, e.Pos), e.Pos, e.Msg)
+}
+
+// around is a long query as an error quotes it: the part about pos.
+func around(q string, pos int) string {
+	r := []rune(q)
+	if len(r) <= 120 {
+		return q
+	}
+	from, to := max(0, pos-1-40), min(len(r), pos-1+40)
+	out := string(r[from:to])
+	if from > 0 {
+		out = "…" + out
+	}
+	if to < len(r) {
+		out += "…"
+	}
+	return out
 }
 
 type tokKind int
@@ -103,6 +120,9 @@ func lex(q string) ([]token, error) {
 				if err != nil || n < 1 {
 					return nil, &SyntaxError{q, pos, fmt.Sprintf("%s: NEAR needs a distance of 1 or more, as in NEAR/5", w)}
 				}
+				if n > MaxNear {
+					return nil, &SyntaxError{q, pos, fmt.Sprintf("%s: the distance is at most %d words", w, MaxNear)}
+				}
 				t.kind, t.n = tNear, n
 			case w == "NEAR":
 				return nil, &SyntaxError{q, pos, "NEAR needs a distance, as in NEAR/5"}
@@ -146,10 +166,23 @@ func (*Term) node()   {}
 func (*Phrase) node() {}
 
 type parser struct {
-	q    string
-	toks []token
-	i    int
+	q     string
+	toks  []token
+	i     int
+	depth int // parentheses open
+	terms int // words so far
 }
+
+// Bounds of a query: a rule comes from a desk's configuration, but a query
+// also comes from anyone who can reach /api/items?q=, and each of these
+// once took the daemon's memory or stack. Far above what a desk writes.
+const (
+	MaxQueryLength = 4096 // characters
+	MaxTerms       = 256  // words, phrases' words included
+	MaxDepth       = 32   // nested parentheses
+	MaxNearChain   = 8    // NEARs in one chain (a NEAR/n b NEAR/m c …)
+	MaxNear        = 1000 // the largest NEAR distance
+)
 
 func (p *parser) peek() token { return p.toks[p.i] }
 func (p *parser) next() token { t := p.toks[p.i]; p.i++; return t }
@@ -162,6 +195,9 @@ func (p *parser) errf(pos int, format string, args ...any) error {
 func Parse(q string) (Node, error) {
 	if strings.TrimSpace(q) == "" {
 		return nil, &SyntaxError{q, 1, "empty query"}
+	}
+	if n := utf8.RuneCountInString(q); n > MaxQueryLength {
+		return nil, &SyntaxError{q, MaxQueryLength + 1, fmt.Sprintf("the query is %d characters long: at most %d", n, MaxQueryLength)}
 	}
 	toks, err := lex(q)
 	if err != nil {
@@ -268,6 +304,10 @@ func (p *parser) unary() (Node, error) {
 	t := p.peek()
 	if t.kind == tNot || t.kind == tMinus {
 		p.next()
+		if p.depth++; p.depth > MaxDepth {
+			return nil, p.errf(t.pos, "more than %d exclusions in a row", MaxDepth)
+		}
+		defer func() { p.depth-- }()
 		if k := p.peek().kind; k == tEOF || k == tRParen || k == tOr || k == tAnd {
 			return nil, p.errf(t.pos, "%s needs a word after it", map[bool]string{true: "NOT", false: "'-'"}[t.kind == tNot])
 		}
@@ -285,8 +325,12 @@ func (p *parser) near() (Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	chain := 0
 	for p.peek().kind == tNear {
 		op := p.next()
+		if chain++; chain > MaxNearChain {
+			return nil, p.errf(op.pos, "at most %d NEARs in a row", MaxNearChain)
+		}
 		if !nearOperand(a) {
 			return nil, p.errf(op.pos, "NEAR joins words, phrases or (a OR b) groups")
 		}
@@ -349,10 +393,14 @@ func (p *parser) primary() (Node, error) {
 	t := p.next()
 	switch t.kind {
 	case tLParen:
+		if p.depth++; p.depth > MaxDepth {
+			return nil, p.errf(t.pos, "parentheses nested more than %d deep", MaxDepth)
+		}
 		n, err := p.or()
 		if err != nil {
 			return nil, err
 		}
+		p.depth--
 		if c := p.next(); c.kind != tRParen {
 			return nil, p.errf(t.pos, "unbalanced parenthesis: this '(' is never closed")
 		}
@@ -361,6 +409,9 @@ func (p *parser) primary() (Node, error) {
 		var terms []*Term
 		for _, w := range textnorm.Words(textnorm.Normalize(t.text)) {
 			terms = append(terms, newTerm(w, false))
+		}
+		if p.terms += len(terms); p.terms > MaxTerms {
+			return nil, p.errf(t.pos, "more than %d words", MaxTerms)
 		}
 		if len(terms) == 0 {
 			return nil, p.errf(t.pos, "empty phrase")
@@ -385,6 +436,9 @@ func (p *parser) word(t token) (Node, error) {
 		return nil, p.errf(t.pos, "%q: '*' goes only at the end of a word", t.text)
 	}
 	ws := textnorm.Words(textnorm.Normalize(raw))
+	if p.terms += len(ws); p.terms > MaxTerms {
+		return nil, p.errf(t.pos, "more than %d words", MaxTerms)
+	}
 	switch {
 	case len(ws) == 0 && prefix:
 		return nil, p.errf(t.pos, "'*' needs letters before it")

@@ -29,6 +29,10 @@ import (
 	"github.com/raqib/raqib/textnorm"
 )
 
+// DefaultQueryTimeout: a text query that matches little reads back through
+// all history it may; past this it answers with what it found.
+const DefaultQueryTimeout = 5 * time.Second
+
 const (
 	defaultLimit = 100
 	// MaxLimit is the most items or stories one answer lists.
@@ -43,6 +47,9 @@ type Server struct {
 	Log     *slog.Logger
 	// Ready reports whether the scheduler runs (for /readyz).
 	Ready func() bool
+	// QueryTimeout bounds a text query's search (/api/items?q=); 0 means
+	// DefaultQueryTimeout.
+	QueryTimeout time.Duration
 	// NotDuplicate makes an item a story of its own (the pipeline's);
 	// nil answers the action with 503.
 	NotDuplicate func(ctx context.Context, id string) (*storage.Item, error)
@@ -367,14 +374,19 @@ func (s *Server) apiItems(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	ctx := r.Context()
 	if query != nil {
 		// In the listing, so that it reads back only until it has n.
 		opt.Match = func(it *storage.Item) bool {
 			return rules.NewText(it.Title, textnorm.HTMLToText(it.Summary+" "+it.Content)).Matches(query)
 		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.queryTimeout())
+		defer cancel()
 	}
-	entries, err := export.Load(r.Context(), s.Store, opt)
-	if err != nil {
+	entries, err := export.Load(ctx, s.Store, opt)
+	cut := errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil
+	if err != nil && !cut {
 		s.fail(w, err)
 		return
 	}
@@ -387,11 +399,26 @@ func (s *Server) apiItems(w http.ResponseWriter, r *http.Request) {
 		out = append(out, ai)
 	}
 	page := map[string]any{"items": out}
+	if cut {
+		// What it found so far: the search did not read all it was asked to.
+		page["cut_short"] = true
+		page["note"] = fmt.Sprintf("the search stopped after %s; narrow it with since= or feed=, or page on from next", s.queryTimeout())
+		if len(out) > 0 {
+			page["next"] = storage.CursorOf(out[len(out)-1].Item).String()
+		}
+	}
 	if len(out) == n {
 		// There may be more: the next page starts after this one's last.
 		page["next"] = storage.CursorOf(out[len(out)-1].Item).String()
 	}
 	s.json(w, r, page)
+}
+
+func (s *Server) queryTimeout() time.Duration {
+	if s.QueryTimeout > 0 {
+		return s.QueryTimeout
+	}
+	return DefaultQueryTimeout
 }
 
 func (s *Server) apiFeeds(w http.ResponseWriter, r *http.Request) {

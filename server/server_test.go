@@ -325,3 +325,25 @@ func TestActionsNeedTokenFromAfar(t *testing.T) {
 		}
 	}
 }
+
+// A text query has a deadline: past it, the answer says the search was
+// cut short and gives what it found.
+func TestQueryDeadline(t *testing.T) {
+	_, _, s := newServerAndHandler(t, "")
+	s.QueryTimeout = time.Nanosecond
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	r := get(t, srv.URL+"/api/items?q=nothing-has-this", nil)
+	b := body(t, r)
+	if r.StatusCode != 200 || !strings.Contains(b, `"cut_short": true`) || !strings.Contains(b, "the search stopped after 1ns") {
+		t.Errorf("a query past its deadline: %d %s", r.StatusCode, b)
+	}
+	s.QueryTimeout = time.Minute
+	if b := body(t, get(t, srv.URL+"/api/items?q=ليبيا", nil)); strings.Contains(b, "cut_short") || !strings.Contains(b, "https://a.example/1") {
+		t.Errorf("a query within its deadline: %s", b)
+	}
+	r = get(t, srv.URL+"/api/items?q="+strings.Repeat("(", 100)+"a"+strings.Repeat(")", 100), nil)
+	if b := body(t, r); r.StatusCode != 400 || !strings.Contains(b, "nested more than 32 deep") {
+		t.Errorf("a query nested too deep: %d %s", r.StatusCode, b)
+	}
+}
