@@ -126,6 +126,9 @@ type Rule struct {
 type Server struct {
 	Listen string `yaml:"listen"`
 	Token  string `yaml:"token"`
+	// BaseURL is where readers reach the server (behind a proxy, say):
+	// the feeds' self links are built from it, not from the request.
+	BaseURL string `yaml:"base_url"`
 }
 
 // Duration is a time.Duration that also accepts a day suffix ("30d", "1d12h").
@@ -618,6 +621,12 @@ func (c *Config) validate(root *yaml.Node, add func(int, string, string, ...any)
 		if _, _, err := splitHostPort(c.Server.Listen); err != nil {
 			add(line(root, "server", "listen"), "server.listen", "%v", err)
 		}
+	}
+	if b := c.Server.BaseURL; b != "" {
+		if u, err := url.Parse(b); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			add(line(root, "server", "base_url"), "server.base_url", "%q: use an http(s) address with a host and no query, like https://news.example.org/raqib", b)
+		}
+		c.Server.BaseURL = strings.TrimRight(b, "/")
 	}
 }
 

@@ -85,6 +85,7 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown channel", "channels: [hook]", "channels: [mail]", ":27: alerts.rules[0].channels: no channel named \"mail\""},
 		{"wrong setting for type", "      secret: ${RAQIB_TEST_SECRET}", "      host: smtp.example.org", ":23: alerts.channels[0].host: not a setting of a webhook channel"},
 		{"bad listen", "listen: 127.0.0.1:9090", "listen: localhost", ":30: server.listen"},
+		{"bad base_url", "listen: 127.0.0.1:9090", "listen: 127.0.0.1:9090\n  base_url: news.example.org/raqib", ":31: server.base_url: \"news.example.org/raqib\": use an http(s) address"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

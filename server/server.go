@@ -108,8 +108,9 @@ func (s *Server) ListenAndServe(ctx context.Context, l net.Listener) error {
 func (s *Server) protect(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if tok := s.Config.Server.Token; tok != "" {
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(tok)) != 1 {
+			// The scheme's name is case-insensitive (RFC 9110).
+			scheme, got, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+			if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(tok)) != 1 {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="raqib"`)
 				http.Error(w, "a bearer token is required (server.token)", http.StatusUnauthorized)
 				return
@@ -172,7 +173,12 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ready\n"))
 }
 
+// base is the server's address as readers reach it: server.base_url,
+// else the request's host.
 func (s *Server) base(r *http.Request) string {
+	if b := s.Config.Server.BaseURL; b != "" {
+		return b
+	}
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"

@@ -347,3 +347,30 @@ func TestQueryDeadline(t *testing.T) {
 		t.Errorf("a query nested too deep: %d %s", r.StatusCode, b)
 	}
 }
+
+// The bearer scheme's name is case-insensitive; self links come from
+// server.base_url when it is set, not from the request's Host.
+func TestBearerSchemeAndBaseURL(t *testing.T) {
+	srv, _, s := newServerAndHandler(t, "t0ken")
+	for _, h := range []string{"Bearer t0ken", "bearer t0ken", "BEARER  t0ken "} {
+		if r := get(t, srv.URL+"/api/feeds", map[string]string{"Authorization": h}); r.StatusCode != 200 {
+			t.Errorf("%q: %d", h, r.StatusCode)
+		}
+	}
+	if r := get(t, srv.URL+"/api/feeds", map[string]string{"Authorization": "Basic t0ken"}); r.StatusCode != 401 {
+		t.Errorf("another scheme: %d", r.StatusCode)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/feeds/all.atom", nil)
+	req.Host = "attacker.example"
+	w := httptest.NewRecorder()
+	s.Handler().ServeHTTP(w, req)
+	if !strings.Contains(w.Body.String(), "http://attacker.example/feeds/all.atom") {
+		t.Fatalf("without base_url the self link is the request's: %.300s", w.Body.String())
+	}
+	s.Config.Server.BaseURL = "https://news.example.org/raqib"
+	w = httptest.NewRecorder()
+	s.Handler().ServeHTTP(w, req)
+	if b := w.Body.String(); strings.Contains(b, "attacker.example") || !strings.Contains(b, "https://news.example.org/raqib/feeds/all.atom") {
+		t.Errorf("with base_url: %.400s", b)
+	}
+}
