@@ -343,7 +343,7 @@ type APIAlert struct {
 }
 
 // APIItem is an item as /api/items lists it: with its story's size and
-// outlets.
+// outlets, its content and summary sanitised as in the feeds.
 type APIItem struct {
 	*storage.Item
 	ClusterSize int      `json:"cluster_size"`
@@ -398,7 +398,10 @@ func (s *Server) apiItems(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []APIItem{}
 	for _, e := range entries {
-		ai := APIItem{Item: e.Item, ClusterSize: 1}
+		// The publishers' HTML as the feeds serve it: sanitised.
+		it := *e.Item
+		it.Content, it.Summary = export.Sanitize(it.Content), export.Sanitize(it.Summary)
+		ai := APIItem{Item: &it, ClusterSize: 1}
 		if e.Cluster != nil {
 			ai.ClusterSize, ai.Outlets, ai.ClusterUpdated = e.Cluster.Size, e.Cluster.Feeds, e.Cluster.Updated
 		}

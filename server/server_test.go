@@ -374,3 +374,28 @@ func TestBearerSchemeAndBaseURL(t *testing.T) {
 		t.Errorf("with base_url: %.400s", b)
 	}
 }
+
+// The API serves publishers' HTML as the feeds do: sanitised.
+func TestAPISanitisesHTML(t *testing.T) {
+	st, err := storage.OpenBolt(filepath.Join(t.TempDir(), "raqib.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	it := &storage.Item{ID: "x", Feed: "a", Title: "t", Cluster: "x", Keys: []string{"url:x"}, Fetched: time.Now(),
+		Summary: `<p onclick="steal()">ليبيا</p><script>alert(1)</script>`, Content: `<a href="javascript:alert(2)">رابط</a><img src=x onerror="alert(3)">`}
+	if _, err := st.Commit(context.Background(), &storage.Batch{Items: []*storage.Item{it}}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer((&Server{Config: &config.Config{}, Store: st, Log: quiet}).Handler())
+	defer srv.Close()
+	b := body(t, get(t, srv.URL+"/api/items", nil))
+	for _, bad := range []string{"onclick", "<script", "javascript:", "onerror", "alert("} {
+		if strings.Contains(b, bad) {
+			t.Errorf("/api/items serves %q:\n%s", bad, b)
+		}
+	}
+	if !strings.Contains(b, "ليبيا") || !strings.Contains(b, "رابط") {
+		t.Errorf("the text is gone:\n%s", b)
+	}
+}
