@@ -157,7 +157,13 @@ func ToItems(feedName, language string, f *gofeed.Feed, now time.Time) []*storag
 		if it.Title == "" && it.Content == "" && it.Summary == "" && it.URL == "" {
 			continue // nothing to identify or show
 		}
-		it.Keys = Keys(feedName, it.GUID, it.URL, it.Title+"\n"+it.Summary, it.Date())
+		// An item with no GUID and no link is known by its text and its
+		// own date: not the fetch's time, or it would be new on every poll.
+		own := it.Published
+		if own.IsZero() {
+			own = it.Updated
+		}
+		it.Keys = Keys(feedName, it.GUID, it.URL, it.Title+"\n"+it.Summary, own)
 		it.ID = ItemID(it.Keys[0])
 		if seen[it.ID] {
 			continue // the feed lists the same item twice

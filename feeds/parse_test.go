@@ -132,3 +132,26 @@ func TestKeys(t *testing.T) {
 		t.Error("title hash should use normalised text")
 	}
 }
+
+// An item with no GUID, no link and no date is known by its text: polled
+// again later, it is the same item, not a new one.
+func TestDatelessItemKeepsItsIdentity(t *testing.T) {
+	body := []byte(`<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>x</title>
+<item><title>بيان الوزارة</title><description>نص البيان كاملا</description></item>
+<item><title>خبر آخر</title><description>نص آخر</description></item></channel></rss>`)
+	ids := func(now time.Time) []string {
+		f, err := Parse(body, "application/rss+xml", "ar")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, it := range ToItems("f", "", f, now) {
+			out = append(out, it.ID)
+		}
+		return out
+	}
+	first, later := ids(time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)), ids(time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC))
+	if len(first) != 2 || first[0] != later[0] || first[1] != later[1] || first[0] == first[1] {
+		t.Errorf("identities an hour and a half apart: %v, %v", first, later)
+	}
+}

@@ -230,6 +230,14 @@ func (p *Pipeline) Ingest(ctx context.Context, feed *storage.FeedState, items []
 	local := map[string]*dedup.Fingerprint{}
 	cluster := map[string]string{} // batch item id -> cluster
 	var indexed []string
+	committed := false
+	defer func() {
+		if !committed { // nothing of a failed ingest stays in the index
+			for _, id := range indexed {
+				p.Detector.Index.Remove(id)
+			}
+		}
+	}()
 	p.Detector.Fingerprint = func(id string) (dedup.Fingerprint, error) {
 		if fp, ok := local[id]; ok {
 			return *fp, nil
@@ -273,11 +281,9 @@ func (p *Pipeline) Ingest(ctx context.Context, feed *storage.FeedState, items []
 	}
 	res, err := p.Store.Commit(ctx, batch)
 	if err != nil {
-		for _, id := range indexed {
-			p.Detector.Index.Remove(id)
-		}
 		return nil, err
 	}
+	committed = true
 	for _, it := range res.Skipped {
 		p.Detector.Index.Remove(it.ID)
 	}

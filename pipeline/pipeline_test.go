@@ -177,3 +177,49 @@ func TestConcurrentIngestsMakeOneStoryAndOneAlert(t *testing.T) {
 		t.Errorf("%d alerts for one story, want 1 (%v)", len(as), err)
 	}
 }
+
+// faulty is the real store with one lookup made to fail, as a disk error
+// would in the middle of an ingest.
+type faulty struct {
+	storage.Store
+	lookups, failAt int
+}
+
+func (f *faulty) LookupKeys(ctx context.Context, keys []string) (string, error) {
+	if f.lookups++; f.lookups == f.failAt {
+		return "", fmt.Errorf("injected read error")
+	}
+	return f.Store.LookupKeys(ctx, keys)
+}
+
+// An ingest that fails half-way leaves nothing of its items in the dedup
+// index: the same items, ingested again, are new, not copies of themselves.
+func TestFailedIngestLeavesNoIndexEntries(t *testing.T) {
+	ctx := context.Background()
+	p, st := open(t, filepath.Join(t.TempDir(), "raqib.db"))
+	defer st.Close()
+	items := func() []*storage.Item {
+		return []*storage.Item{item("a", "a1", "الفيضانات", strings.Join(story, "\n")), item("a", "a2", "معرض الكتاب", other)}
+	}
+	// Two lookups of identity keys while preparing, then the first item's
+	// text key, then the second's: the fourth fails, after the first item
+	// was indexed.
+	f := &faulty{Store: st, failAt: 4}
+	p.Store = f
+	if _, err := p.Ingest(ctx, &storage.FeedState{Name: "a"}, items()); err == nil {
+		t.Fatal("the injected error did not fail the ingest")
+	}
+	if n := p.Detector.Index.Len(); n != 0 {
+		t.Fatalf("%d documents left in the index by a failed ingest", n)
+	}
+	p.Store = st
+	res, err := p.Ingest(ctx, &storage.FeedState{Name: "a"}, items())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range res.Stored {
+		if it.DuplicateOf != "" {
+			t.Errorf("%s is a copy of %s after the failed ingest", it.ID, it.DuplicateOf)
+		}
+	}
+}
