@@ -415,3 +415,34 @@ func TestBurstOfAlerts(t *testing.T) {
 	}
 	t.Logf("%d alerts recorded in %d transactions", n, len(cs.calls))
 }
+
+// An email channel's timeout is its own: a server that accepts the
+// connection and never greets gives up after it, not after a fixed half
+// minute.
+func TestEmailTimeoutIsHonoured(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // silent: no greeting, ever
+		}
+	}()
+	e := newEnv(t, []config.Rule{{Name: "libya", Query: "درنة", Channels: []string{"mail"}}}, "")
+	e.ingest(t, "a", "1", "فيضانات درنة", report)
+	ch := config.Channel{Name: "mail", Type: "email", Host: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, TLS: "none",
+		From: "raqib@desk.example", To: []string{"analyst@desk.example"}, Timeout: config.Duration(300 * time.Millisecond)}
+	s, _ := alerts.NewSender(ch, quiet)
+	d := &alerts.Dispatcher{Store: e.store, Senders: map[string]alerts.Sender{"mail": s}, Log: quiet}
+	start := time.Now()
+	delivered, pending, _ := d.Flush(context.Background(), 1, 0)
+	if took := time.Since(start); took > 10*time.Second || delivered != 0 || pending != 1 {
+		t.Errorf("a silent server: %d delivered, %d pending after %v (the channel's timeout is 300ms)", delivered, pending, took)
+	}
+}

@@ -253,7 +253,11 @@ func (s *EmailSender) Send(ctx context.Context, n *Notification) error {
 	}
 	m.AddAlternativeString(mail.TypeTextHTML, h.String())
 
-	opts := []mail.Option{mail.WithTimeout(30 * time.Second)}
+	timeout := ch.Timeout.D()
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	opts := []mail.Option{mail.WithTimeout(timeout)}
 	if ch.Port > 0 {
 		opts = append(opts, mail.WithPort(ch.Port))
 	}

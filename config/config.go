@@ -152,7 +152,10 @@ func ParseDuration(orig string) (time.Duration, error) {
 	s := strings.TrimSpace(orig)
 	var total time.Duration
 	if m := dayPrefix.FindStringSubmatch(s); m != nil {
-		n, _ := strconv.Atoi(m[1])
+		n, err := strconv.Atoi(m[1])
+		if err != nil || n > maxDays {
+			return 0, fmt.Errorf("bad duration %q: at most %dd", orig, maxDays)
+		}
 		total = time.Duration(n) * 24 * time.Hour
 		s = s[len(m[0]):]
 		if s == "" {
@@ -163,11 +166,21 @@ func ParseDuration(orig string) (time.Duration, error) {
 	if err != nil {
 		return 0, fmt.Errorf("bad duration %q (use e.g. 30s, 15m, 2h, 30d)", orig)
 	}
-	if v+total < 0 {
+	if v < 0 || v+total < 0 {
 		return 0, fmt.Errorf("bad duration %q: negative", orig)
+	}
+	if v+total > maxDays*24*time.Hour {
+		return 0, fmt.Errorf("bad duration %q: at most %dd", orig, maxDays)
 	}
 	return total + v, nil
 }
+
+// maxDays bounds a duration: a century is past any window or retention a
+// desk means, and far below where a day count overflows.
+const maxDays = 36500
+
+// maxSize bounds a size setting, far below where a count overflows.
+const maxSize = 1 << 40
 
 // Size is a byte count that accepts KiB/MiB/GiB suffixes.
 type Size int64
@@ -198,6 +211,9 @@ func ParseSize(s string) (int64, error) {
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n <= 0 {
 		return 0, fmt.Errorf("bad size %q (use e.g. 10MiB, 512KiB)", s)
+	}
+	if n > maxSize/mult {
+		return 0, fmt.Errorf("bad size %q: at most 1TiB", s)
 	}
 	return n * mult, nil
 }
@@ -444,14 +460,31 @@ func ValidateSchedule(spec string) error {
 	return err
 }
 
-// ParseSchedule parses a cron spec or descriptor.
+// ParseSchedule parses a cron spec or descriptor. A schedule that never
+// fires (30 February) or fires more than once a second is refused: cron
+// would take either without a word.
 func ParseSchedule(spec string) (cron.Schedule, error) {
 	p := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+	if every, ok := strings.CutPrefix(strings.TrimSpace(spec), "@every "); ok {
+		if d, err := ParseDuration(every); err == nil && d < time.Second {
+			return nil, fmt.Errorf("bad schedule %q: at most once a second", spec)
+		}
+	}
 	s, err := p.Parse(spec)
 	if err != nil {
 		return nil, fmt.Errorf("bad schedule %q: %v (use a 5-field cron spec or @every 15m)", spec, err)
 	}
+	if s.Next(time.Now()).IsZero() {
+		return nil, fmt.Errorf("bad schedule %q: it never fires (no such day)", spec)
+	}
 	return s, nil
+}
+
+// Interval is about how often a schedule fires: the gap after its next
+// firing.
+func Interval(s cron.Schedule, now time.Time) time.Duration {
+	next := s.Next(now)
+	return s.Next(next).Sub(next)
 }
 
 // redactURL hides what a URL may carry as credentials: the user

@@ -85,6 +85,11 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown channel", "channels: [hook]", "channels: [mail]", ":27: alerts.rules[0].channels: no channel named \"mail\""},
 		{"wrong setting for type", "      secret: ${RAQIB_TEST_SECRET}", "      host: smtp.example.org", ":23: alerts.channels[0].host: not a setting of a webhook channel"},
 		{"bad listen", "listen: 127.0.0.1:9090", "listen: localhost", ":30: server.listen"},
+		{"window that overflows", "window: 7d", "window: 213504d", ":9: yaml: bad duration \"213504d\": at most 36500d"},
+		{"duration past a century", "window: 7d", "window: 1000000h", ":9: yaml: bad duration \"1000000h\": at most 36500d"},
+		{"size that overflows", "  timeout: 20s", "  timeout: 20s\n  max_body: 99999999999999GiB", ":8: yaml: bad size \"99999999999999\": at most 1TiB"},
+		{"a schedule that never fires", `"*/10 * * * *"`, `"0 0 30 2 *"`, ":6: poll.schedule: bad schedule \"0 0 30 2 *\": it never fires"},
+		{"a schedule under a second", `"*/10 * * * *"`, `"@every 500ms"`, ":6: poll.schedule: bad schedule \"@every 500ms\": at most once a second"},
 		{"bad base_url", "listen: 127.0.0.1:9090", "listen: 127.0.0.1:9090\n  base_url: news.example.org/raqib", ":31: server.base_url: \"news.example.org/raqib\": use an http(s) address"},
 	}
 	for _, c := range cases {

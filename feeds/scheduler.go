@@ -44,7 +44,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			spec = s.Default
 		}
 		var busy atomic.Bool
-		offset := Offset(f.Name, s.Jitter)
+		offset := Offset(f.Name, jitterFor(spec, s.Jitter, time.Now()))
 		job := func() {
 			if !busy.CompareAndSwap(false, true) {
 				return // the previous poll of this feed is still running
@@ -86,4 +86,14 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	<-c.Stop().Done()
 	s.inFlight.Wait()
 	return nil
+}
+
+// jitterFor is the jitter window of a feed on schedule spec: at most half
+// its own interval, or a window meant for a 15-minute schedule would hold
+// a feed polled every second back by up to the whole window.
+func jitterFor(spec string, jitter time.Duration, now time.Time) time.Duration {
+	if sched, err := config.ParseSchedule(spec); err == nil {
+		jitter = min(jitter, config.Interval(sched, now)/2)
+	}
+	return jitter
 }
