@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 )
@@ -135,9 +136,12 @@ func (d *Detector) Check(doc *Doc, now time.Time) (Verdict, error) {
 		if !worthJudging(doc, &fp) {
 			continue
 		}
-		var age time.Duration
-		if !c.Date.IsZero() {
-			age = now.Sub(c.Date)
+		age := now.Sub(c.Date)
+		if c.Date.IsZero() {
+			// A seed: an article the desk has known for an unknown time.
+			// A new report in its words is a copy or news, never a rewrite
+			// of the same day's dispatch.
+			age = math.MaxInt64
 		}
 		v := Judge(doc, &fp, d.DocFreq, age)
 		v.Of = c.ID
@@ -190,9 +194,16 @@ const minContain = 15
 // not compared further.
 const minWordCos = 0.3
 
-// Add puts a stored document into the index and its words into the
-// document frequencies.
-func (d *Detector) Add(id string, date time.Time, doc *Doc) {
+// Add puts a stored document into the index and, when it starts a story,
+// its words into the document frequencies. A duplicate is indexed by its
+// shingles only: a story copied a hundred times would otherwise make its
+// own names common (a rewrite, found by them, would then not be found),
+// and the story's first copies stand for it.
+func (d *Detector) Add(id string, date time.Time, doc *Doc, story bool) {
+	if !story {
+		d.Index.Add(id, date, doc.Samples())
+		return
+	}
 	d.Index.Add(id, date, d.IndexKeys(doc))
 	if d.DocFreq != nil {
 		d.DocFreq.Add(doc.Print.Words)

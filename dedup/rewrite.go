@@ -100,8 +100,7 @@ func weigh(keys []uint32, df *DocFreq) weighed {
 	return v
 }
 
-// cosine of two weighed lists whose weights come from one table; ka's
-// weights are looked up in kb where both hold a key.
+// cosine of two weighed lists whose weights come from one table.
 func cosine(b, a weighed) float64 {
 	if b.norm == 0 || a.norm == 0 {
 		return 0
@@ -122,8 +121,8 @@ func cosine(b, a weighed) float64 {
 	return dot / math.Sqrt(b.norm*a.norm)
 }
 
-// prepared is what a new document's rewrite features need of it, weighed
-// once by the table of the moment.
+// preparedRewrite is what a new document's rewrite features need of it,
+// weighed once by the table of the moment.
 type preparedRewrite struct {
 	df          *DocFreq
 	docs        int // df.Docs() when weighed

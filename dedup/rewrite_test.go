@@ -2,6 +2,7 @@ package dedup
 
 import (
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -221,11 +222,11 @@ func TestDetectorFindsRewriteByWords(t *testing.T) {
 	prints := map[string]*Fingerprint{"agency": &agency.Print}
 	det.Fingerprint = func(id string) (Fingerprint, error) { return *prints[id], nil }
 	now := time.Now()
-	det.Add("agency", now.Add(-time.Hour), agency)
+	det.Add("agency", now.Add(-time.Hour), agency, true)
 	for _, other := range []string{"7-other-quake.txt"} {
 		d := quake(t, other)
 		prints[other] = &d.Print
-		det.Add(other, now.Add(-time.Hour), d)
+		det.Add(other, now.Add(-time.Hour), d, true)
 	}
 	samples := rewrite.Samples()
 	byShingles := false
@@ -263,5 +264,38 @@ func TestLeadKeysLeaveCommonWords(t *testing.T) {
 	keys := det.rarestLead(doc)
 	if slices.Contains(keys, leadIndexKey(common[0])) || !slices.Contains(keys, leadIndexKey(rare[0])) {
 		t.Errorf("lead keys %v: the common word's is %v, the rare word's %v", keys, leadIndexKey(common[0]), leadIndexKey(rare[0]))
+	}
+}
+
+// A story copied many times keeps its names rare: copies are indexed by
+// their shingles and not counted in the word frequencies, so a rewrite is
+// still found by the names of its story.
+func TestCopiesDoNotMakeAStorysNamesCommon(t *testing.T) {
+	agency := quake(t, "1-agency.txt")
+	det := &Detector{Index: NewIndex(), DocFreq: NewDocFreq(0)}
+	prints := map[string]*Fingerprint{}
+	det.Fingerprint = func(id string) (Fingerprint, error) { return *prints[id], nil }
+	now := time.Now()
+	gen := newSynthetic(5)
+	for i := range 1500 { // history enough for the counts to be trusted
+		d := Prepare(gen.text(8), gen.story(120))
+		id := fmt.Sprint("other-", i)
+		prints[id] = &d.Print
+		det.Add(id, now.Add(-2*time.Hour), d, true)
+	}
+	prints["agency"] = &agency.Print
+	det.Add("agency", now.Add(-time.Hour), agency, true)
+	for i := range 100 {
+		c := quake(t, "5-copy.txt")
+		id := fmt.Sprint("copy-", i)
+		prints[id] = &c.Print
+		det.Add(id, now.Add(-time.Hour), c, false)
+	}
+	v, err := det.Check(quake(t, "9-reworded.txt"), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Of != "agency" && !strings.HasPrefix(v.Of, "copy-") {
+		t.Errorf("after 100 copies the rewrite is not compared with its story: %+v", v)
 	}
 }

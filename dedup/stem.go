@@ -38,15 +38,17 @@ var suffixes = []string{"ها", "هم", "ات", "ين", "ون", "ان", "يه", 
 func isArabicByte(b byte) bool { return b == 0xD8 || b == 0xD9 || b == 0xDA || b == 0xDB }
 
 // stopwords are function words and reporting verbs (normalised): they
-// carry no news peg, so a rewrite may add or drop them freely.
-var stopwords = map[string]bool{}
-
-func init() {
+// carry no news peg, so a rewrite may add or drop them freely. Built in
+// the variable's initialiser, not an init function: other files' init
+// functions (stopKeys) read it, and those run in file-name order.
+var stopwords = func() map[string]bool {
+	m := map[string]bool{}
 	for _, w := range strings.Fields(`في من الي علي عن مع ان او ثم حتي اذا لقد قد لم لن لا ما ماذا هل كل بعض غير بين عند منذ خلال بعد قبل حول ضد دون عبر لدي لدى
 	هذا هذه ذلك تلك هو هي هم هن انه انها الذي التي الذين اللذين اللتين اللواتي وهو وهي كما ايضا اي كان كانت يكون تكون وكان وكانت
 	قال قالت يقول تقول اكد اكدت يؤكد اضاف اضافت يضيف اشار اشارت يشير اوضح اوضحت يوضح ذكر ذكرت افاد افادت اعلن اعلنت اليوم امس غدا
 	حيث وقد وفي ومن والي وعلي وعن ومع وان فيما بينما لكن ولكن بل عندما كذلك جدا تم يتم وتم سيتم مساء صباح الاثنين الثلاثاء الاربعاء الخميس الجمعه السبت الاحد
 	the a an of to in on for and or is are was were be by with from at as that this it its has have had will said says`) {
-		stopwords[w] = true
+		m[w] = true
 	}
-}
+	return m
+}()

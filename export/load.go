@@ -96,7 +96,7 @@ func Stories(ctx context.Context, st storage.Store, since time.Time, limit int) 
 	}
 	var ids []string
 	for _, c := range cs {
-		if c.Size > 1 {
+		if c.Size > 1 || len(c.Developments) > 0 {
 			ids = append(ids, c.ID)
 		}
 	}

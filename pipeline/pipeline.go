@@ -95,15 +95,16 @@ func New(ctx context.Context, st storage.Store, window time.Duration, m Matcher,
 	return p, nil
 }
 
-// loadDocFreq counts the words of the most recent documents, as many as
-// the table keeps, so that a restarted daemon weighs words as it did.
+// loadDocFreq counts the words of the most recent stored items that start
+// a story, as many as the table keeps, so that a restarted daemon weighs
+// words as it did.
 func loadDocFreq(ctx context.Context, st storage.Store) (*dedup.DocFreq, error) {
 	df := dedup.NewDocFreq(0)
 	var buf []uint32
 	err := st.RecentFingerprints(ctx, func(data []byte) error {
 		words, err := dedup.DecodeWords(buf[:0], data)
 		if err != nil {
-			return nil // an unreadable print: the index load says so
+			return nil // an unreadable fingerprint weighs nothing
 		}
 		buf = words
 		df.Add(words)
@@ -259,20 +260,20 @@ func (p *Pipeline) Ingest(ctx context.Context, feed *storage.FeedState, items []
 		}
 		it.Cluster = it.ID
 		it.Reason = reason(v, p.Detector.Window)
-		if v.Duplicate || v.Related {
+		switch {
+		case v.Duplicate:
 			c, err := p.clusterOf(ctx, v.Of, cluster)
 			if err != nil {
 				return nil, err
 			}
-			if v.Duplicate {
-				it.Cluster, it.DuplicateOf, it.Similarity = c, c, round(v.Score)
-			} else {
-				it.Follows = v.Of
-			}
+			it.Cluster, it.DuplicateOf, it.Similarity = c, c, round(v.Score)
+			it.Samples = dedup.EncodeSamples(doc.Samples()) // indexed by its shingles only (Detector.Add)
+		case v.Related:
+			it.Follows = v.Of
 		}
 		cluster[it.ID] = it.Cluster
 		local[it.ID] = &doc.Print
-		p.Detector.Add(it.ID, now, doc)
+		p.Detector.Add(it.ID, now, doc, !v.Duplicate)
 		indexed = append(indexed, it.ID)
 		if p.Matcher != nil && len(it.Rules) > 0 {
 			batch.Alerts = append(batch.Alerts, p.Matcher.Alerts(it)...)
@@ -323,10 +324,14 @@ func reason(v dedup.Verdict, window time.Duration) string {
 }
 
 func days(d time.Duration) string {
-	if n := int(d / (24 * time.Hour)); n > 1 && d%(24*time.Hour) == 0 {
+	switch n := int(d / (24 * time.Hour)); {
+	case d%(24*time.Hour) != 0:
+		return d.String()
+	case n == 1:
+		return "day"
+	default:
 		return fmt.Sprintf("%d days", n)
 	}
-	return d.String()
 }
 
 // clusterOf is the story a stored or batch document belongs to.

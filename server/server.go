@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -130,6 +131,14 @@ func (s *Server) protectAction(h http.HandlerFunc) http.HandlerFunc {
 			if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
 				http.Error(w, "actions need server.token when asked from another machine", http.StatusForbidden)
 				return
+			}
+			// A page in the machine's browser can POST here too: a request
+			// a browser sends from another site says so in its Origin.
+			if o := r.Header.Get("Origin"); o != "" {
+				if u, err := url.Parse(o); err != nil || u.Host != r.Host {
+					http.Error(w, "actions are not taken for another site's page", http.StatusForbidden)
+					return
+				}
 			}
 		}
 		h(w, r)

@@ -324,6 +324,17 @@ func TestActionsNeedTokenFromAfar(t *testing.T) {
 			t.Errorf("from %s: %d, want %d", c.addr, w.Code, c.want)
 		}
 	}
+	// A page of another site, in this machine's browser, cannot take it.
+	for origin, want := range map[string]int{"http://evil.example": http.StatusForbidden, "null": http.StatusForbidden, "http://example.com": http.StatusOK} {
+		req := httptest.NewRequest(http.MethodPost, "/api/items/3/not-duplicate", nil) // Host example.com
+		req.RemoteAddr = "127.0.0.1:4000"
+		req.Header.Set("Origin", origin)
+		w := httptest.NewRecorder()
+		s.Handler().ServeHTTP(w, req)
+		if w.Code != want {
+			t.Errorf("Origin %s: %d, want %d", origin, w.Code, want)
+		}
+	}
 }
 
 // A text query has a deadline: past it, the answer says the search was

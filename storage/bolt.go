@@ -151,6 +151,14 @@ func (s *Bolt) migrate() error {
 			if err := s.migrateAlertIndex(); err != nil {
 				return fmt.Errorf("migrate schema 4 to 5: %w", err)
 			}
+		case 5:
+			// Schema 6 stores fingerprints of format 2 (title, lead and
+			// facts), which raqib before it cannot read: nothing moves,
+			// but the older binary is told to upgrade instead of failing
+			// on every item. Format 1 fingerprints stay readable.
+			if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put([]byte("schema"), u64(6)) }); err != nil {
+				return fmt.Errorf("migrate schema 5 to 6: %w", err)
+			}
 		default:
 			return fmt.Errorf("schema version %d has no migration", version)
 		}
@@ -851,8 +859,13 @@ func (s *Bolt) RecentFingerprints(ctx context.Context, fn func(data []byte) erro
 		defer unmapScanned(s.db, tx)
 		c := tx.Bucket(bPrints).Cursor()
 		n := 0
-		// Seeds' keys ("seed:…") sort after the items' sequence numbers.
+		samples, ids := tx.Bucket(bSamples), tx.Bucket(bIDs)
+		// Seeds' keys ("seed:…") sort after the items' sequence numbers:
+		// they are passed over, and so are duplicates.
 		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			if !isSeqKey(k) || !startsStory(samples.Get(k), ids) {
+				continue
+			}
 			if n++; n%unmapEvery == 0 {
 				if err := ctx.Err(); err != nil {
 					return err
@@ -870,6 +883,21 @@ func (s *Bolt) RecentFingerprints(ctx context.Context, fn func(data []byte) erro
 		}
 		return nil
 	})
+}
+
+// startsStory reports whether the item of a samples entry is its story's
+// first (its story is its own id), as far as the ids bucket tells.
+func startsStory(sample []byte, ids *bolt.Bucket) bool {
+	if len(sample) < 8 {
+		return true
+	}
+	n, w := binary.Uvarint(sample[8:])
+	if w <= 0 || uint64(len(sample)-8-w) < n {
+		return true
+	}
+	id := sample[8+w : 8+w+int(n)]
+	v := ids.Get(id)
+	return len(v) <= 8 || bytes.Equal(v[8:], id)
 }
 
 func (s *Bolt) Prune(ctx context.Context, cutoff time.Time) (int, error) {

@@ -16,7 +16,7 @@ import (
 )
 
 // SchemaVersion is written to the meta bucket; Open migrates older files.
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 // ErrInUse is returned when another process holds the database.
 var ErrInUse = errors.New("database is in use by another raqib process")
@@ -295,8 +295,9 @@ type Store interface {
 	Fingerprints(ctx context.Context, since time.Time, fn func(Fingerprint) error) error
 	// Fingerprint returns one stored document's fingerprint.
 	Fingerprint(ctx context.Context, docID string) ([]byte, error)
-	// RecentFingerprints calls fn with stored documents' fingerprints,
-	// the seeds', then the items' newest first, until fn returns ErrStop.
+	// RecentFingerprints calls fn with the fingerprints of the stored
+	// items that start a story (not seeds, not duplicates), newest first,
+	// until fn returns ErrStop.
 	// The data is valid during the call only.
 	RecentFingerprints(ctx context.Context, fn func(data []byte) error) error
 

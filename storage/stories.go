@@ -137,14 +137,17 @@ func leaveStory(tx *bolt.Tx, it *Item) error {
 	feeds := map[string]bool{}
 	items := tx.Bucket(bItems)
 	err = tx.Bucket(bIDs).ForEach(func(k, v []byte) error {
-		if len(v) <= 8 || string(v[8:]) != c.ID || string(k) == it.ID {
+		if string(k) == it.ID || (len(v) > 8 && string(v[8:]) != c.ID) {
 			return nil
 		}
-		m, err := getJSON[Item](items, v[:8])
+		// A file from before ids held the story: the item says.
+		m, err := getJSON[Item](items, seqOf(v))
 		if err != nil {
 			return err
 		}
-		feeds[m.Feed] = true
+		if m.Cluster == c.ID {
+			feeds[m.Feed] = true
+		}
 		return nil
 	})
 	if err != nil {

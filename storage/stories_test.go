@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func TestThreadsAndSplits(t *testing.T) {
@@ -74,5 +76,45 @@ func TestThreadsAndSplits(t *testing.T) {
 	}
 	if err := s.SplitItem(ctx, &Item{ID: "nope", Cluster: "nope"}, nil); !errors.Is(err, ErrNotFound) {
 		t.Errorf("splitting an unknown item: %v", err)
+	}
+}
+
+// In a file from before the ids bucket held each item's story, a split
+// still recounts the outlets from the items themselves.
+func TestSplitInAnOlderFile(t *testing.T) {
+	ctx := context.Background()
+	s := tempStore(t)
+	t0 := time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
+	var items []*Item
+	for i, feed := range []string{"agency", "daily", "portal"} {
+		id := feed + "-item"
+		it := &Item{ID: id, Feed: feed, Title: id, Cluster: "agency-item", Keys: []string{"url:" + id}, Published: t0.Add(time.Duration(i) * time.Hour), Fetched: t0}
+		if i > 0 {
+			it.DuplicateOf = "agency-item"
+		}
+		items = append(items, it)
+	}
+	if _, err := s.Commit(ctx, &Batch{Items: items}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DB().Update(func(tx *bolt.Tx) error { // the ids bucket as an older file has it: the sequence alone
+		b := tx.Bucket(bIDs)
+		for _, it := range items {
+			if err := b.Put([]byte(it.ID), u64(it.Seq)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	it, _ := s.Item(ctx, "portal-item")
+	it.Cluster, it.DuplicateOf = it.ID, ""
+	if err := s.SplitItem(ctx, it, nil); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := s.Cluster(ctx, "agency-item")
+	if c.Size != 2 || !reflect.DeepEqual(c.Feeds, []string{"agency", "daily"}) {
+		t.Errorf("the story after the split: size %d, feeds %v", c.Size, c.Feeds)
 	}
 }

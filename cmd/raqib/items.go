@@ -137,6 +137,10 @@ func (d *daemon) post(ctx context.Context, path string, out any) (int, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusNotFound {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		if !strings.HasPrefix(string(msg), "no item") {
+			return resp.StatusCode, fmt.Errorf("ask the daemon: POST %s: the daemon at %s does not know this action (an older raqib?)", path, d.base)
+		}
 		return resp.StatusCode, nil
 	}
 	if resp.StatusCode != http.StatusOK {
