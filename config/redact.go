@@ -117,11 +117,22 @@ func URLSecrets(raw string) []string {
 		}
 		add(u.User.String())
 	}
-	for name, vs := range u.Query() {
-		if credentialParam(name) {
-			for _, v := range vs {
-				add(v)
-			}
+	// The values as written and as read, in each escaping an error may
+	// quote them in ("a+b" may be a space or a plus).
+	for _, kv := range strings.Split(u.RawQuery, "&") {
+		name, v, _ := strings.Cut(kv, "=")
+		if n, err := url.QueryUnescape(name); err == nil {
+			name = n
+		}
+		if !credentialParam(name) {
+			continue
+		}
+		add(v)
+		if d, err := url.QueryUnescape(v); err == nil {
+			add(d)
+		}
+		if d, err := url.PathUnescape(v); err == nil {
+			add(d)
 		}
 	}
 	// Longest first, so that a secret that holds another goes whole.

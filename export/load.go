@@ -22,7 +22,7 @@ func StreamMeta(feeds []config.Feed, rule, base string) Meta {
 		m.HomePageURL = base + "/"
 	}
 	for _, f := range feeds {
-		m.FeedURLs[f.Name] = f.URL
+		m.FeedURLs[f.Name] = config.RedactURL(f.URL) // the <source> readers see
 	}
 	return m
 }

@@ -121,7 +121,7 @@ func (p *Poller) Poll(ctx context.Context, f config.Feed, force bool) (res Resul
 	res.Status = resp.Status
 	st.LastStatus = resp.Status
 	if resp.PermanentURL != "" && resp.PermanentURL != st.URL {
-		p.log().Info("feed moved permanently", "feed", f.Name, "from", st.URL, "to", resp.PermanentURL)
+		p.log().Info("feed moved permanently", "feed", f.Name, "from", config.RedactURL(st.URL), "to", config.RedactURL(resp.PermanentURL))
 		st.URL = resp.PermanentURL
 	}
 	if resp.NotModified() {
@@ -169,6 +169,16 @@ func (p *Poller) Poll(ctx context.Context, f config.Feed, force bool) (res Resul
 	return res
 }
 
+// redactedError is an error whose text has lost the feed URL's
+// credentials; errors.Is and As still see what it wraps.
+type redactedError struct {
+	err error
+	msg string
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
 func (p *Poller) succeed(st *storage.FeedState, resp *Response) {
 	st.LastSuccess = st.LastPoll
 	st.LastError, st.Failures = "", 0
@@ -184,6 +194,8 @@ func (p *Poller) succeed(st *storage.FeedState, resp *Response) {
 // fail records an error and schedules the next attempt with capped
 // exponential backoff and jitter, or the server's Retry-After.
 func (p *Poller) fail(ctx context.Context, st *storage.FeedState, err error, res *Result) {
+	// The error may quote the URL (url.Error does): its credentials go.
+	err = &redactedError{err: err, msg: config.RedactText(err.Error(), append(config.URLSecrets(st.URL), config.URLSecrets(st.ConfiguredURL)...))}
 	res.Err = err
 	st.Failures++
 	st.LastError = err.Error()
@@ -195,7 +207,7 @@ func (p *Poller) fail(ctx context.Context, st *storage.FeedState, err error, res
 		res.Status = he.Status
 		if he.Status == http.StatusGone {
 			st.Disabled = "410 Gone at " + st.LastPoll.Format(time.RFC3339)
-			p.log().Warn("feed disabled: the server says it is gone for good", "feed", st.Name, "url", st.URL)
+			p.log().Warn("feed disabled: the server says it is gone for good", "feed", st.Name, "url", config.RedactURL(st.URL))
 		}
 		wait = he.RetryAfter
 	} else {

@@ -449,7 +449,11 @@ func (s *Server) apiFeeds(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, err)
 			return
 		}
-		out = append(out, APIFeed{Name: f.Name, Enabled: f.IsEnabled(), State: st})
+		shown := *st // with the URLs' credentials out
+		secrets := append(config.URLSecrets(st.URL), config.URLSecrets(f.URL)...)
+		shown.URL, shown.ConfiguredURL = config.RedactURL(st.URL), config.RedactURL(st.ConfiguredURL)
+		shown.LastError, shown.Disabled = config.RedactText(st.LastError, secrets), config.RedactText(st.Disabled, secrets)
+		out = append(out, APIFeed{Name: f.Name, Enabled: f.IsEnabled(), State: &shown})
 	}
 	s.json(w, r, map[string]any{"feeds": out})
 }

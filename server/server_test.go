@@ -410,3 +410,37 @@ func TestAPISanitisesHTML(t *testing.T) {
 		t.Errorf("the text is gone:\n%s", b)
 	}
 }
+
+// A feed URL's credentials are used to fetch and shown nowhere: not in
+// /api/feeds, not in the feeds' source links.
+func TestFeedCredentialsStayHidden(t *testing.T) {
+	st, err := storage.OpenBolt(filepath.Join(t.TempDir(), "raqib.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	u := "http://desk:pa55word@feeds.example/rss?apikey=K3Y-SECRET&lang=ar"
+	fs := &storage.FeedState{Name: "keyed", URL: u, ConfiguredURL: u, LastError: `Get "http://desk:***@feeds.example/rss?apikey=K3Y-SECRET&lang=ar": timeout`}
+	if err := st.PutFeed(context.Background(), fs); err != nil {
+		t.Fatal(err)
+	}
+	it := &storage.Item{ID: "x", Feed: "keyed", Title: "t", Cluster: "x", Keys: []string{"url:x"}, Fetched: time.Now(), Summary: "نص"}
+	if _, err := st.Commit(context.Background(), &storage.Batch{Items: []*storage.Item{it}}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &config.Config{Feeds: []config.Feed{{Name: "keyed", URL: u}}}
+	srv := httptest.NewServer((&Server{Config: cfg, Store: st, Log: quiet}).Handler())
+	defer srv.Close()
+	var all strings.Builder
+	for _, path := range []string{"/api/feeds", "/feeds/all.atom", "/feeds/all.rss", "/feeds/all.json"} {
+		all.WriteString(body(t, get(t, srv.URL+path, nil)))
+	}
+	for _, secret := range []string{"desk", "pa55word", "K3Y-SECRET"} {
+		if strings.Contains(all.String(), secret) {
+			t.Errorf("%q shown:\n%s", secret, all.String())
+		}
+	}
+	if !strings.Contains(all.String(), "feeds.example/rss?apikey=REDACTED") {
+		t.Errorf("the feed's address is not shown at all:\n%.600s", all.String())
+	}
+}

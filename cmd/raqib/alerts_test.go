@@ -198,8 +198,11 @@ func TestSecretsStayHidden(t *testing.T) {
 	srv, _ := site(t)
 	h, hsrv := newHook(t)
 	h.down.Store(true)
-	secrets := []string{"whsec-hunter2", "smtp-pa55word", "api-t0ken", "q-s3cret"}
-	cfg := writeConfig(t, srv.URL, fmt.Sprintf(`alerts:
+	secrets := []string{"whsec-hunter2", "smtp-pa55word", "api-t0ken", "q-s3cret", "feeduser", "f33d-pa55", "SECRETKEY1", "SECRETKEY2"}
+	withCreds := strings.Replace(srv.URL, "http://", "http://feeduser:f33d-pa55@", 1)
+	feedsWithCreds := fmt.Sprintf("  - {name: keyed, url: \"%s/seedcopy.xml?apikey=SECRETKEY1&lang=ar\"}\n"+
+		"  - {name: dead, url: \"http://feeduser:f33d-pa55@127.0.0.1:9/feed?token=SECRETKEY2&lang=ar\"}\n", withCreds)
+	cfg := writeConfig(t, srv.URL, feedsWithCreds+fmt.Sprintf(`alerts:
   channels:
     - {name: hook, type: webhook, url: "%s/hook?key=q-s3cret", secret: "whsec-hunter2"}
     - {name: mail, type: email, host: 127.0.0.1, port: 9, tls: none, username: u, password: "smtp-pa55word", from: a@b.example, to: [c@d.example]}
@@ -208,11 +211,13 @@ func TestSecretsStayHidden(t *testing.T) {
 server: {listen: "127.0.0.1:0", token: "api-t0ken"}
 `, hsrv.URL))
 	var all strings.Builder
-	for _, args := range [][]string{{"check"}, {"poll", "--once"}, {"alerts", "list"}, {"feeds", "list"}, {"export", "--format", "json", "--all"}} {
+	for _, args := range [][]string{{"check"}, {"poll", "--once"}, {"alerts", "list"}, {"feeds", "list"}, {"export", "--format", "json", "--all"},
+		{"export", "--format", "atom", "--all"}, {"export", "--format", "rss", "--all"}} {
 		out, errOut, _ := raqib(t, append(args, "--config", cfg)...)
 		all.WriteString(out + errOut)
 	}
-	if !strings.Contains(all.String(), "webhook") || !strings.Contains(all.String(), "email via 127.0.0.1") {
+	if !strings.Contains(all.String(), "webhook") || !strings.Contains(all.String(), "email via 127.0.0.1") ||
+		!strings.Contains(all.String(), "127.0.0.1:9") || !strings.Contains(all.String(), "seedcopy.xml?apikey=REDACTED&amp;lang=ar") {
 		t.Fatalf("the failures should be reported:\n%s", all.String())
 	}
 	for _, s := range secrets {

@@ -381,7 +381,8 @@ func cmdFeedsList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if *failing && st.LastError == "" && st.Disabled == "" {
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", f.Name, state, when(st.LastSuccess), st.Items, nextPoll(a.cfg, f, st, now), oneLine(st.LastError, 80))
+		lastErr := config.RedactText(st.LastError, append(config.URLSecrets(f.URL), config.URLSecrets(st.URL)...)) // older errors may quote credentials
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", f.Name, config.RedactText(state, config.URLSecrets(f.URL)), when(st.LastSuccess), st.Items, nextPoll(a.cfg, f, st, now), oneLine(lastErr, 80))
 	}
 	return tw.Flush()
 }
