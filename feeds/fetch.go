@@ -25,18 +25,27 @@ type FetchOptions struct {
 	ConnectTimeout time.Duration
 	MaxBody        int64
 	PerHost        int
-	// AllowPrivate lets feeds live on link-local and metadata addresses;
-	// loopback and private ranges are always allowed (intranet feeds).
+	// AllowLinkLocal lets feeds configured at private addresses reach
+	// link-local ones (cloud metadata services live there).
 	AllowLinkLocal bool
+	// Proxy picks a request's proxy; nil is the environment's
+	// (HTTP_PROXY, HTTPS_PROXY, NO_PROXY).
+	Proxy func(*http.Request) (*url.URL, error)
+	// Resolve looks up hosts; nil is the system's resolver.
+	Resolve Resolver
 }
 
 // Fetcher performs polite conditional GETs with limits.
 type Fetcher struct {
-	opt    FetchOptions
-	client *http.Client
+	opt     FetchOptions
+	client  *http.Client // feeds configured at private addresses
+	public  *http.Client // feeds configured at public ones: no private address
+	resolve Resolver
 
-	mu    sync.Mutex
-	hosts map[string]chan struct{}
+	mu      sync.Mutex
+	hosts   map[string]chan struct{}
+	private map[string]privateAnswer // configured host -> private?
+	proxies sync.Map                 // proxy host:port -> true
 }
 
 // NewFetcher builds a Fetcher; zero options take safe defaults.
@@ -53,21 +62,32 @@ func NewFetcher(opt FetchOptions) *Fetcher {
 	if opt.PerHost <= 0 {
 		opt.PerHost = 2
 	}
+	if opt.Proxy == nil {
+		opt.Proxy = http.ProxyFromEnvironment
+	}
+	f := &Fetcher{opt: opt, hosts: map[string]chan struct{}{}, private: map[string]privateAnswer{}, resolve: opt.Resolve}
+	if f.resolve == nil {
+		f.resolve = systemResolver
+	}
 	dialer := &net.Dialer{Timeout: opt.ConnectTimeout, KeepAlive: 30 * time.Second}
 	if !opt.AllowLinkLocal {
 		dialer.Control = refuseLinkLocal
 	}
-	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
-		TLSHandshakeTimeout:   opt.ConnectTimeout,
-		ResponseHeaderTimeout: 0, // the request context's total timeout bounds it
-		MaxIdleConnsPerHost:   opt.PerHost,
-		IdleConnTimeout:       90 * time.Second,
-		ForceAttemptHTTP2:     true,
+	transport := func(proxy func(*http.Request) (*url.URL, error), dial func(context.Context, string, string) (net.Conn, error)) *http.Transport {
+		return &http.Transport{
+			Proxy:                 proxy,
+			DialContext:           dial,
+			TLSHandshakeTimeout:   opt.ConnectTimeout,
+			ResponseHeaderTimeout: 0, // the request context's total timeout bounds it
+			MaxIdleConnsPerHost:   opt.PerHost,
+			IdleConnTimeout:       90 * time.Second,
+			ForceAttemptHTTP2:     true,
+		}
 	}
-	f := &Fetcher{opt: opt, hosts: map[string]chan struct{}{}}
-	f.client = &http.Client{Transport: tr, CheckRedirect: checkRedirect}
+	// Two transports, so that a connection one made is never lent to the
+	// other's requests from its pool.
+	f.client = &http.Client{Transport: transport(opt.Proxy, dialer.DialContext), CheckRedirect: checkRedirect}
+	f.public = &http.Client{Transport: transport(f.proxyPublic, f.dialPublic(dialer)), CheckRedirect: checkRedirect}
 	return f
 }
 
@@ -105,7 +125,10 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 
 // Request is one conditional GET.
 type Request struct {
-	URL          string
+	URL string
+	// Configured is the feed's address in the configuration ("" for URL):
+	// a private one may reach private addresses, a public one may not.
+	Configured   string
 	ETag         string
 	LastModified string
 	// Timeout bounds the request, body included, once it has its host
@@ -185,7 +208,15 @@ func (f *Fetcher) Fetch(ctx context.Context, r Request) (*Response, error) {
 	if r.LastModified != "" {
 		req.Header.Set("If-Modified-Since", r.LastModified)
 	}
-	resp, err := f.client.Do(req)
+	configured := r.Configured
+	if configured == "" {
+		configured = r.URL
+	}
+	client := f.public
+	if f.privateFeed(ctx, configured) {
+		client = f.client
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, describeNetError(err)
 	}

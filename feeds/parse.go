@@ -2,6 +2,8 @@ package feeds
 
 import (
 	"bytes"
+	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"mime"
@@ -48,19 +50,47 @@ func Parse(body []byte, contentType, language string) (*gofeed.Feed, error) {
 	feed, err := fp.Parse(bytes.NewReader(text))
 	if err != nil {
 		if errors.Is(err, gofeed.ErrFeedTypeNotDetected) {
-			return nil, &ParseError{fmt.Sprintf("not an RSS, Atom or JSON feed (starts with %q)", preview(trimmed))}
+			return nil, &ParseError{"not an RSS, Atom or JSON feed (the body " + describeStart(trimmed) + ")"}
 		}
-		return nil, &ParseError{fmt.Sprintf("malformed feed: %v", err)}
+		return nil, &ParseError{"malformed feed" + whereMalformed(err)}
 	}
 	return feed, nil
 }
 
-func preview(b []byte) string {
-	if len(b) > 40 {
-		b = b[:40]
+// describeStart says what kind of body a non-feed answer is without
+// quoting it: the answer may be an internal service's, and its bytes do not
+// belong in an error that the API and the log show.
+func describeStart(b []byte) string {
+	switch {
+	case b[0] == '{' || b[0] == '[':
+		return "is JSON but not a JSON Feed"
+	case b[0] == '<':
+		return "is XML or HTML with no RSS, Atom or RDF root"
+	case !utf8.Valid(b[:min(len(b), 512)]):
+		return "is binary"
+	default:
+		return "is plain text"
 	}
-	return strings.ToValidUTF8(string(b), "?")
 }
+
+// whereMalformed gives a parse error's line, and nothing of its text,
+// which quotes the body's element names and characters.
+func whereMalformed(err error) string {
+	var syn *xml.SyntaxError
+	if errors.As(err, &syn) {
+		return fmt.Sprintf(": XML syntax error on line %d", syn.Line)
+	}
+	var js *json.SyntaxError
+	if errors.As(err, &js) {
+		return fmt.Sprintf(": JSON syntax error at byte %d", js.Offset)
+	}
+	if m := lineRe.FindString(err.Error()); m != "" {
+		return ": error on " + m
+	}
+	return ""
+}
+
+var lineRe = regexp.MustCompile(`line \d+`)
 
 func looksLikeHTMLPage(b []byte) bool {
 	head := strings.ToLower(string(b[:min(len(b), 512)]))

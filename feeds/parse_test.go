@@ -78,12 +78,21 @@ func TestParseBadBodies(t *testing.T) {
 		{"empty", nil, "empty body"},
 		{"blank", []byte("  \n\t"), "empty body"},
 		{"malformed", readTestdata(t, "malformed.xml"), "malformed feed"},
-		{"not a feed", []byte("hello, world"), "not an RSS, Atom or JSON feed"},
+		{"not a feed", []byte("hello, world SECRET"), "not an RSS, Atom or JSON feed (the body is plain text)"},
+		{"internal json", []byte(`["db_password", "SECRET"]`), "is JSON but not a JSON Feed"},
+		{"internal xml", []byte(`<config><password>SECRET</password></config>`), "no RSS, Atom or RDF root"},
+		{"broken rss", []byte("<rss><channel>\n<item><title>SECRET</title></item>\n<titel SECRET=1 = ></channel></rss>"), "malformed feed: XML syntax error on line 3"},
+		{"broken json feed", []byte(`{"version":"https://jsonfeed.org/version/1.1","items":[SECRET]}`), "malformed feed"},
 	}
 	for _, c := range cases {
 		_, err := Parse(c.body, "text/xml", "")
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err = %v, want %q", c.name, err, c.want)
+		}
+		// An answer may be an internal service's: its bytes are not
+		// repeated in the error the log and the API show.
+		if err != nil && (strings.Contains(err.Error(), "SECRET") || strings.Contains(err.Error(), "titel")) {
+			t.Errorf("%s: the error echoes the body: %v", c.name, err)
 		}
 	}
 }

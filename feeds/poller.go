@@ -111,7 +111,7 @@ func (p *Poller) Poll(ctx context.Context, f config.Feed, force bool) (res Resul
 		return res
 	}
 
-	resp, err := p.Fetcher.Fetch(ctx, Request{URL: st.URL, ETag: st.ETag, LastModified: st.LastModified, Timeout: p.Timeout})
+	resp, err := p.Fetcher.Fetch(ctx, Request{URL: st.URL, Configured: f.URL, ETag: st.ETag, LastModified: st.LastModified, Timeout: p.Timeout})
 	st.LastPoll = start
 	st.Polls++
 	if err != nil {
