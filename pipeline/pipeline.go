@@ -135,7 +135,11 @@ func (p *Pipeline) Maintain(ctx context.Context, retention time.Duration) (int, 
 		return n, fmt.Errorf("prune items older than %s: %w", retention, err)
 	}
 	if n > 0 {
-		p.Log.Info("pruned old items", "items", n, "retention", retention.String())
+		attrs := []any{"items", n, "retention", retention.String()}
+		if h, ok := p.Store.(interface{ LongestPruneHold() time.Duration }); ok {
+			attrs = append(attrs, "longest_write_hold", h.LongestPruneHold().Round(time.Millisecond).String())
+		}
+		p.Log.Info("pruned old items", attrs...)
 	}
 	return n, nil
 }

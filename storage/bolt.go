@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	fastjson "github.com/goccy/go-json"
@@ -39,7 +40,8 @@ var (
 	bAlerts   = []byte("alerts")   // alert id -> Alert JSON
 	bPending  = []byte("pending")  // alert id -> nothing: the outbox's pending alerts
 	bSamples  = []byte("samples")  // item seq (8) -> date (8) | id length (uvarint) | id | samples; seed id -> date (8) | samples
-	allBucket = [][]byte{bMeta, bFeeds, bItems, bIDs, bKeys, bByTime, bClusters, bSeeds, bPrints, bAlerts, bPending, bSamples, bByRule, bByFeed, bStoryTime, bTombs, bAlertTime}
+	bFetched  = []byte("fetched")  // time first seen (timeKey) | seq (8) -> nothing: what pruning reads
+	allBucket = [][]byte{bMeta, bFeeds, bItems, bIDs, bKeys, bByTime, bClusters, bSeeds, bPrints, bAlerts, bPending, bSamples, bByRule, bByFeed, bStoryTime, bTombs, bAlertTime, bFetched}
 )
 
 // Bolt is the embedded BoltDB store.
@@ -49,6 +51,10 @@ type Bolt struct {
 	stop    chan struct{}
 	done    chan struct{}
 	closing sync.Once
+	// longestHold is the last prune's longest write transaction (nanos).
+	longestHold atomic.Int64
+	// pruneDecodes counts the items pruning decoded, for its tests.
+	pruneDecodes atomic.Int64
 }
 
 // unmapEvery is how many records a long scan reads between letting go of
@@ -158,6 +164,10 @@ func (s *Bolt) migrate() error {
 			// on every item. Format 1 fingerprints stay readable.
 			if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put([]byte("schema"), u64(6)) }); err != nil {
 				return fmt.Errorf("migrate schema 5 to 6: %w", err)
+			}
+		case 6:
+			if err := s.migrateFetchedIndex(); err != nil {
+				return fmt.Errorf("migrate schema 6 to 7: %w", err)
 			}
 		default:
 			return fmt.Errorf("schema version %d has no migration", version)
@@ -450,6 +460,7 @@ func (s *Bolt) Commit(_ context.Context, batch *Batch) (*CommitResult, error) {
 		}
 		tx.Bucket(bByTime).FillPercent = 0.9
 		tx.Bucket(bStoryTime).FillPercent = 0.9
+		tx.Bucket(bFetched).FillPercent = 0.9
 		for _, it := range batch.Items {
 			if lookupKeys(tx, it.Keys) != "" || ids.Get([]byte(it.ID)) != nil {
 				res.Skipped = append(res.Skipped, it)
@@ -474,6 +485,9 @@ func (s *Bolt) Commit(_ context.Context, batch *Batch) (*CommitResult, error) {
 				}
 			}
 			if err := tx.Bucket(bByTime).Put(timeKey(it.Date(), seq), []byte(it.ID)); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bFetched).Put(timeKey(it.Fetched, seq), nil); err != nil {
 				return err
 			}
 			for _, r := range it.Rules {
@@ -901,6 +915,7 @@ func startsStory(sample []byte, ids *bolt.Bucket) bool {
 }
 
 func (s *Bolt) Prune(ctx context.Context, cutoff time.Time) (int, error) {
+	s.longestHold.Store(0)
 	pending, pendingStories := map[string]bool{}, map[string]bool{}
 	as, err := s.Alerts(ctx, AlertPending)
 	if err != nil {
@@ -909,19 +924,30 @@ func (s *Bolt) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 	for _, a := range as {
 		pending[a.ItemID], pendingStories[a.Cluster] = true, true
 	}
+	keep, err := s.seqsOf(pending)
+	if err != nil {
+		return 0, err
+	}
 	total := 0
-	// In batches, so that one prune does not hold the writer for long.
 	for {
-		n, more, err := s.pruneBatch(cutoff, pending, 5000)
-		total += n
-		if err != nil {
+		// What to delete is read from the fetched index, in a read
+		// transaction: the write transactions below only delete.
+		dead, err := s.expired(cutoff, keep, pruneRead)
+		if err != nil || len(dead) == 0 {
+			if err == nil {
+				break
+			}
 			return total, err
 		}
-		if err := ctx.Err(); err != nil {
-			return total, err
-		}
-		if !more {
-			break
+		for len(dead) > 0 {
+			n, err := s.pruneItems(&dead)
+			total += n
+			if err != nil {
+				return total, err
+			}
+			if err := ctx.Err(); err != nil {
+				return total, err
+			}
 		}
 	}
 	if err := s.pruneStories(ctx, cutoff, pendingStories); err != nil {
@@ -932,6 +958,121 @@ func (s *Bolt) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 		return total, fmt.Errorf("prune identity keys: %w", err)
 	}
 	return total, nil
+}
+
+// LongestPruneHold is how long the last Prune held the writer at most in
+// one transaction, commit included.
+func (s *Bolt) LongestPruneHold() time.Duration { return time.Duration(s.longestHold.Load()) }
+
+// pruneRead is how many expired items one read of the fetched index
+// lists; pruneHold is how long one write transaction of pruning goes on
+// deleting before it commits and lets the pipeline write.
+const (
+	pruneRead = 20000
+	pruneHold = 40 * time.Millisecond
+	// pruneBatch is how many stories, alerts or tombstones (small keys)
+	// one write transaction deletes.
+	pruneBatch = 2000
+)
+
+// seqsOf gives the sequence numbers of the items with these ids.
+func (s *Bolt) seqsOf(ids map[string]bool) (map[uint64]bool, error) {
+	out := make(map[uint64]bool, len(ids))
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bIDs)
+		for id := range ids {
+			if seq := seqOf(b.Get([]byte(id))); len(seq) == 8 {
+				out[binary.BigEndian.Uint64(seq)] = true
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// expired lists up to max keys of the fetched index before cutoff, but
+// those of items to keep.
+func (s *Bolt) expired(cutoff time.Time, keep map[uint64]bool, max int) ([][]byte, error) {
+	var out [][]byte
+	floor := timeKey(cutoff, 0)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bFetched).Cursor()
+		for k, _ := c.First(); k != nil && bytes.Compare(k, floor) < 0 && len(out) < max; k, _ = c.Next() {
+			if !keep[binary.BigEndian.Uint64(k[8:])] {
+				out = append(out, bytes.Clone(k))
+			}
+		}
+		unmapScanned(s.db, tx)
+		return nil
+	})
+	return out, err
+}
+
+// pruneItems deletes items named by fetched-index keys from the front of
+// *dead in one write transaction, until pruneHold has passed, and takes
+// what it deleted off *dead.
+func (s *Bolt) pruneItems(dead *[][]byte) (int, error) {
+	n, done := 0, 0
+	now := time.Now()
+	err := s.hold(func(tx *bolt.Tx) error {
+		n, done = 0, 0
+		items, fb := tx.Bucket(bItems), tx.Bucket(bFetched)
+		for _, k := range *dead {
+			if done > 0 && time.Since(now) > pruneHold {
+				break
+			}
+			done++
+			seqKey := k[8:]
+			seq := binary.BigEndian.Uint64(seqKey)
+			if err := fb.Delete(k); err != nil {
+				return err
+			}
+			v := items.Get(seqKey)
+			if v == nil {
+				continue // gone since it was listed
+			}
+			s.pruneDecodes.Add(1)
+			it, err := decodeJSON[Item](v)
+			if err != nil {
+				return fmt.Errorf("item %d: %w", seq, err)
+			}
+			for _, del := range []struct {
+				b   []byte
+				key []byte
+			}{
+				{bItems, seqKey}, {bIDs, []byte(it.ID)}, {bPrints, seqKey}, {bSamples, seqKey},
+				{bByTime, timeKey(it.Date(), seq)}, {bByFeed, indexKey(it.Feed, it.Date(), seq)},
+			} {
+				if err := tx.Bucket(del.b).Delete(del.key); err != nil {
+					return err
+				}
+			}
+			for _, r := range it.Rules {
+				if err := tx.Bucket(bByRule).Delete(indexKey(r, it.Date(), seq)); err != nil {
+					return err
+				}
+			}
+			if err := buryKeys(tx, it, now); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err == nil {
+		*dead = (*dead)[done:]
+	}
+	return n, err
+}
+
+// hold runs a write transaction and notes how long it held the writer.
+func (s *Bolt) hold(fn func(tx *bolt.Tx) error) error {
+	start := time.Now()
+	err := s.db.Update(fn)
+	if d := int64(time.Since(start)); d > s.longestHold.Load() {
+		s.longestHold.Store(d)
+	}
+	return err
 }
 
 // pruneStories deletes the stories whose last item came before cutoff
@@ -947,7 +1088,7 @@ func (s *Bolt) pruneStories(ctx context.Context, cutoff time.Time, keep map[stri
 		var dead [][]byte
 		c := st.Cursor()
 		for k, _ := c.First(); k != nil && bytes.Compare(k[:8], floor[:8]) < 0; k, _ = c.Next() {
-			if len(dead) == 5000 {
+			if len(dead) == pruneBatch {
 				more = true
 				break
 			}
@@ -993,7 +1134,7 @@ func (s *Bolt) pruneStories(ctx context.Context, cutoff time.Time, keep map[stri
 		return err
 	}
 	return s.inBatches(ctx, func(tx *bolt.Tx) (more bool, err error) {
-		batch := dead[:min(len(dead), 5000)]
+		batch := dead[:min(len(dead), pruneBatch)]
 		dead = dead[len(batch):]
 		for _, k := range batch {
 			if err := tx.Bucket(bAlerts).Delete(k[8:]); err != nil {
@@ -1040,7 +1181,7 @@ func (s *Bolt) sweepTombs(ctx context.Context, cutoff time.Time) error {
 		var dead [][]byte
 		c := tb.Cursor()
 		for k, _ := c.First(); k != nil && bytes.Compare(k[:8], floor) < 0; k, _ = c.Next() {
-			if len(dead) == 5000 {
+			if len(dead) == pruneBatch {
 				more = true
 				break
 			}
@@ -1066,7 +1207,7 @@ func (s *Bolt) sweepTombs(ctx context.Context, cutoff time.Time) error {
 // for long, and a crash keeps the batches done.
 func (s *Bolt) inBatches(ctx context.Context, step func(tx *bolt.Tx) (more bool, err error)) error {
 	for more := true; more; {
-		if err := s.db.Update(func(tx *bolt.Tx) (err error) {
+		if err := s.hold(func(tx *bolt.Tx) (err error) {
 			more, err = step(tx)
 			return err
 		}); err != nil {
@@ -1077,67 +1218,6 @@ func (s *Bolt) inBatches(ctx context.Context, step func(tx *bolt.Tx) (more bool,
 		}
 	}
 	return nil
-}
-
-func (s *Bolt) pruneBatch(cutoff time.Time, pending map[string]bool, max int) (int, bool, error) {
-	n, more := 0, false
-	now := time.Now()
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		n, more = 0, false
-		items, ids, prints, bt := tx.Bucket(bItems), tx.Bucket(bIDs), tx.Bucket(bPrints), tx.Bucket(bByTime)
-		c := bt.Cursor()
-		var dead [][]byte
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if len(dead) >= max {
-				more = true
-				break
-			}
-			seq := bytes.Clone(seqOf(ids.Get(v))) // outlives the id's deletion
-			if seq == nil {
-				dead = append(dead, append([]byte(nil), k...))
-				continue
-			}
-			it, err := getJSON[Item](items, seq)
-			if err != nil {
-				return err
-			}
-			if !it.Fetched.Before(cutoff) || pending[it.ID] {
-				continue
-			}
-			if err := items.Delete(seq); err != nil {
-				return err
-			}
-			if err := ids.Delete([]byte(it.ID)); err != nil {
-				return err
-			}
-			if err := prints.Delete(seq); err != nil {
-				return err
-			}
-			if err := tx.Bucket(bSamples).Delete(seq); err != nil {
-				return err
-			}
-			for _, r := range it.Rules {
-				if err := tx.Bucket(bByRule).Delete(indexKey(r, it.Date(), binary.BigEndian.Uint64(seq))); err != nil {
-					return err
-				}
-			}
-			if err := tx.Bucket(bByFeed).Delete(indexKey(it.Feed, it.Date(), binary.BigEndian.Uint64(seq))); err != nil {
-				return err
-			}
-			if err := buryKeys(tx, it, now); err != nil {
-				return err
-			}
-			dead = append(dead, append([]byte(nil), k...))
-			n++
-		}
-		for _, k := range dead {
-			if err := bt.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return n, more, err
 }
 
 func (s *Bolt) Fingerprint(_ context.Context, id string) ([]byte, error) {

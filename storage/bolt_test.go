@@ -381,3 +381,55 @@ func TestMigrateDocsBySeq(t *testing.T) {
 		t.Errorf("%d documents after pruning every item, want the seed", n)
 	}
 }
+
+// TestPruneFindsWhatToDeleteFromAnIndex: pruning decoded items from the
+// oldest date in one write transaction until it had found enough to
+// delete, so a store of old-dated items seen recently (a feed's archive)
+// held the writer for a scan of everything, every hour, with nothing to
+// prune. It reads the fetched index now, decodes only what it deletes, and
+// deletes in short transactions.
+func TestPruneFindsWhatToDeleteFromAnIndex(t *testing.T) {
+	ctx, s := context.Background(), tempStore(t)
+	now := time.Now()
+	published := time.Date(2015, 7, 1, 0, 0, 0, 0, time.UTC)
+	var batch []*Item
+	const recent, expired = 6000, 2500
+	for i := range recent + expired {
+		fetched := now
+		if i%3 == 0 && i/3 < expired {
+			fetched = now.Add(-48 * time.Hour)
+		}
+		id := fmt.Sprintf("i%05d", i)
+		batch = append(batch, &Item{ID: id, Feed: "f", Title: id, Keys: []string{"url:" + id}, Cluster: id, Published: published.Add(time.Duration(i) * time.Minute), Fetched: fetched})
+	}
+	if _, err := s.Commit(ctx, &Batch{Items: batch}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Prune(ctx, now.Add(-time.Hour*72)); err != nil || n != 0 {
+		t.Fatalf("nothing to prune: pruned %d, %v", n, err)
+	}
+	if d := s.pruneDecodes.Load(); d != 0 {
+		t.Errorf("with nothing to prune, pruning decoded %d items", d)
+	}
+	n, err := s.Prune(ctx, now.Add(-time.Hour))
+	if err != nil || n != expired {
+		t.Fatalf("pruned %d, %v; want %d", n, err, expired)
+	}
+	if d := s.pruneDecodes.Load(); d != expired {
+		t.Errorf("pruning %d items decoded %d", expired, d)
+	}
+	if _, err := s.Item(ctx, "i00000"); err == nil {
+		t.Error("an item first seen two days ago outlived a one-hour retention")
+	}
+	if _, err := s.Item(ctx, "i00001"); err != nil {
+		t.Errorf("a recent item was pruned: %v", err)
+	}
+	if err := s.db.View(func(tx *bolt.Tx) error {
+		if got := tx.Bucket(bFetched).Stats().KeyN; got != recent {
+			t.Errorf("fetched index holds %d keys, want %d", got, recent)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}

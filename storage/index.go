@@ -272,6 +272,25 @@ type indexStep struct {
 	index        func(tx *bolt.Tx, k, v []byte) error
 }
 
+// migrateFetchedIndex builds the fetched index (schema 7), which pruning
+// reads instead of decoding items from the oldest. An item's first-seen
+// time is in its fingerprint's record when it has one.
+func (s *Bolt) migrateFetchedIndex() error {
+	return s.buildIndexes([]indexStep{{bItems, []byte("migrate.fetched"), func(tx *bolt.Tx, k, v []byte) error {
+		var fetched time.Time
+		if p := tx.Bucket(bPrints).Get(k); len(p) >= 8 && binary.BigEndian.Uint64(p) != 0 {
+			fetched = time.Unix(0, int64(binary.BigEndian.Uint64(p)))
+		} else {
+			it, err := decodeJSON[Item](v)
+			if err != nil {
+				return fmt.Errorf("item %x: %w", k, err)
+			}
+			fetched = it.Fetched
+		}
+		return tx.Bucket(bFetched).Put(timeKey(fetched, binary.BigEndian.Uint64(k)), nil)
+	}}}, 7)
+}
+
 // buildIndexes runs the steps over their buckets in transactions of
 // migrateChunk entries, noting in meta how far each went, so that a start
 // after a crash goes on from there (the puts are the same when redone);

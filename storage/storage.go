@@ -16,7 +16,7 @@ import (
 )
 
 // SchemaVersion is written to the meta bucket; Open migrates older files.
-const SchemaVersion = 6
+const SchemaVersion = 7
 
 // ErrInUse is returned when another process holds the database.
 var ErrInUse = errors.New("database is in use by another raqib process")
