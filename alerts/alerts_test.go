@@ -446,3 +446,81 @@ func TestEmailTimeoutIsHonoured(t *testing.T) {
 		t.Errorf("a silent server: %d delivered, %d pending after %v (the channel's timeout is 300ms)", delivered, pending, took)
 	}
 }
+
+// TestSlowChannelHoldsBackNoOther: a webhook that does not answer (a
+// receiver taking its time) had every sender of the round waiting on it,
+// and the next round, with a fast channel's new alerts, waited for the
+// round. Each channel delivers in its own lane now: the fast channel's
+// alerts, the ones pending and one that comes later, go out while the
+// slow one still holds its own.
+func TestSlowChannelHoldsBackNoOther(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	fast, fastSrv := newReceiver(t, key)
+	release := make(chan struct{})
+	var slowCalls atomic.Int32
+	slowSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		slowCalls.Add(1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer slowSrv.Close()
+	defer close(release)
+	e := newEnv(t, nil, "")
+	now := time.Now()
+	add := func(channel string, ids ...string) {
+		batch := &storage.Batch{Feed: &storage.FeedState{Name: "a"}}
+		for _, id := range ids {
+			batch.Items = append(batch.Items, &storage.Item{ID: id, Feed: "a", Title: id, Summary: report, Fetched: now,
+				Keys: []string{"url:https://a.example/" + id}, Cluster: id})
+			batch.Alerts = append(batch.Alerts, &storage.Alert{ID: alerts.AlertID("libya", id, channel), Rule: "libya", Channel: channel,
+				ItemID: id, Cluster: id, State: storage.AlertPending, Created: now})
+		}
+		if _, err := e.store.Commit(context.Background(), batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var slowIDs, fastIDs []string
+	for i := range 20 {
+		slowIDs = append(slowIDs, fmt.Sprint("s", i))
+	}
+	for i := range 5 {
+		fastIDs = append(fastIDs, fmt.Sprint("f", i))
+	}
+	add("slow", slowIDs...) // first in the outbox
+	add("fast", fastIDs...)
+	mk := func(name, url string) alerts.Sender {
+		s, err := alerts.NewSender(config.Channel{Name: name, Type: "webhook", URL: url, Secret: "whsec_" + base64.StdEncoding.EncodeToString(key), Timeout: config.Duration(time.Minute)}, quiet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	d := &alerts.Dispatcher{Store: e.store, Senders: map[string]alerts.Sender{"slow": mk("slow", slowSrv.URL), "fast": mk("fast", fastSrv.URL)},
+		Concurrency: map[string]int{"slow": 2}, MaxAttempts: 5, Log: quiet}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go d.Run(ctx)
+	received := func(n int) bool {
+		fast.mu.Lock()
+		defer fast.mu.Unlock()
+		return len(fast.got) == n
+	}
+	wait := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: fast channel received %d, slow channel asked %d times", what, len(fast.got), slowCalls.Load())
+			}
+		}
+	}
+	wait("the pending alerts", func() bool { return received(5) && slowCalls.Load() > 0 })
+	add("fast", "later")
+	d.Wake()
+	wait("an alert raised while the slow channel hangs", func() bool { return received(6) })
+	if n := slowCalls.Load(); n != 2 {
+		t.Errorf("the slow channel was asked %d times at once, want its concurrency of 2", n)
+	}
+}

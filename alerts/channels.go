@@ -277,7 +277,18 @@ func (s *EmailSender) Send(ctx context.Context, n *Notification) error {
 	if err != nil {
 		return &DeliveryError{Err: fmt.Errorf("email via %s: %w", ch.Host, err), Permanent: true}
 	}
-	if err := c.DialAndSendWithContext(ctx, m); err != nil {
+	// go-mail honours ctx while it dials only; a server that then stops
+	// answering would hold the send, and a shutdown, for the whole
+	// timeout. The send goes on in the background until its own timeout
+	// ends it; the alert stays pending, and is sent again under its id.
+	sent := make(chan error, 1)
+	go func() { sent <- c.DialAndSendWithContext(ctx, m) }()
+	select {
+	case err = <-sent:
+	case <-ctx.Done():
+		err = context.Cause(ctx)
+	}
+	if err != nil {
 		var se *mail.SendError
 		permanent := errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500
 		return &DeliveryError{Err: fmt.Errorf("email via %s:%d: %w", ch.Host, ch.Port, err), Permanent: permanent}

@@ -30,9 +30,19 @@ type Dispatcher struct {
 	// OnDelivery, if set, sees each attempt's outcome (metrics).
 	OnDelivery func(a *storage.Alert, err error)
 
-	once sync.Once
+	// Concurrency is how many messages a channel sends at once (default
+	// defaultConcurrency).
+	Concurrency map[string]int
+
+	once  sync.Once
+	lanes map[string]*lane // channel name ("" for alerts of no configured channel)
+}
+
+// A lane is one channel's delivery: its own rounds and senders, so that a
+// slow or hanging channel holds back nobody else's alerts.
+type lane struct {
+	mu   sync.Mutex // one round at a time
 	wake chan struct{}
-	mu   sync.Mutex // one delivery round at a time
 }
 
 func (d *Dispatcher) now() time.Time {
@@ -43,29 +53,54 @@ func (d *Dispatcher) now() time.Time {
 }
 
 func (d *Dispatcher) init() {
-	d.once.Do(func() { d.wake = make(chan struct{}, 1) })
+	d.once.Do(func() {
+		d.lanes = map[string]*lane{"": {wake: make(chan struct{}, 1)}}
+		for name := range d.Senders {
+			d.lanes[name] = &lane{wake: make(chan struct{}, 1)}
+		}
+	})
+}
+
+// laneOf is the lane an alert is delivered in.
+func (d *Dispatcher) laneOf(a *storage.Alert) string {
+	if _, ok := d.Senders[a.Channel]; ok {
+		return a.Channel
+	}
+	return ""
 }
 
 // Wake asks a running dispatcher to look at the outbox now (new alerts).
 func (d *Dispatcher) Wake() {
 	d.init()
-	select {
-	case d.wake <- struct{}{}:
-	default:
+	for _, l := range d.lanes {
+		select {
+		case l.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
-// Run delivers until ctx is done. Pending alerts left by an earlier run are
-// attempted at once, without waiting out the backoff that run set: the
-// restart may well be the fix.
+// Run delivers until ctx is done, each channel in a lane of its own.
+// Pending alerts left by an earlier run are attempted at once, without
+// waiting out the backoff that run set: the restart may well be the fix.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	d.init()
+	var lanes sync.WaitGroup
+	for name := range d.lanes {
+		lanes.Go(func() { d.runLane(ctx, name) })
+	}
+	lanes.Wait()
+	return nil
+}
+
+func (d *Dispatcher) runLane(ctx context.Context, name string) {
+	l := d.lanes[name]
 	force := true
 	for {
-		next, err := d.Round(ctx, force)
+		next, err := d.roundLane(ctx, name, force)
 		force = false
 		if err != nil && ctx.Err() == nil {
-			d.Log.Error("alert delivery round failed", "error", err)
+			d.Log.Error("alert delivery round failed", "channel", name, "error", err)
 		}
 		wait := time.Second
 		if !next.IsZero() {
@@ -75,21 +110,55 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return nil
-		case <-d.wake:
+			return
+		case <-l.wake:
 		case <-time.After(wait):
 		}
 	}
 }
 
 // Round attempts every alert that is due (with force, every pending alert,
-// due or not) and returns when the next one falls due.
+// due or not), each channel's in its lane, and returns when the next one
+// falls due.
 func (d *Dispatcher) Round(ctx context.Context, force bool) (time.Time, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	pending, err := d.Store.Alerts(ctx, storage.AlertPending)
+	d.init()
+	var (
+		mu    sync.Mutex
+		next  time.Time
+		first error
+		lanes sync.WaitGroup
+	)
+	for name := range d.lanes {
+		lanes.Go(func() {
+			n, err := d.roundLane(ctx, name, force)
+			mu.Lock()
+			defer mu.Unlock()
+			if !n.IsZero() && (next.IsZero() || n.Before(next)) {
+				next = n
+			}
+			if err != nil && first == nil {
+				first = err
+			}
+		})
+	}
+	lanes.Wait()
+	return next, first
+}
+
+// roundLane is one channel's round.
+func (d *Dispatcher) roundLane(ctx context.Context, name string, force bool) (time.Time, error) {
+	l := d.lanes[name]
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	all, err := d.Store.Alerts(ctx, storage.AlertPending)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("list pending alerts: %w", err)
+	}
+	var pending []*storage.Alert
+	for _, a := range all {
+		if d.laneOf(a) == name {
+			pending = append(pending, a)
+		}
 	}
 	now := d.now()
 	var next time.Time
@@ -121,9 +190,9 @@ func (d *Dispatcher) Round(ctx context.Context, force bool) (time.Time, error) {
 		}
 		groups[key] = append(groups[key], a)
 	}
-	// Messages go out a few at a time (sendAtOnce senders), and their
-	// outcomes are recorded in shared transactions of at least sendAtOnce
-	// (or the last few), more when they come in faster than they are
+	// Messages go out a few at a time (the channel's concurrency), and
+	// their outcomes are recorded in shared transactions of at least that
+	// many (or the last few), more when they come in faster than they are
 	// written, up to recordAtOnce: one
 	// write per alert would queue each behind the item commits of a busy
 	// poll cycle, and senders waiting for each record would leave a burst
@@ -136,6 +205,7 @@ func (d *Dispatcher) Round(ctx context.Context, force bool) (time.Time, error) {
 	}
 	outcomes := make(chan outcome, recordAtOnce)
 	var senders sync.WaitGroup
+	sendAtOnce := d.concurrency(name)
 	for range min(sendAtOnce, len(order)) {
 		senders.Go(func() {
 			for key := range work {
@@ -161,7 +231,9 @@ func (d *Dispatcher) Round(ctx context.Context, force bool) (time.Time, error) {
 		for _, o := range batch {
 			done = append(done, groups[o.key]...)
 		}
-		if err := d.Store.UpdateAlerts(ctx, done); err != nil {
+		// What was sent is recorded even after a signal: the record is
+		// short, and without it the message would go out again.
+		if err := d.Store.UpdateAlerts(context.WithoutCancel(ctx), done); err != nil {
 			d.Log.Error("record alert outcomes", "alerts", len(done), "error", err)
 		}
 		if d.OnDelivery != nil {
@@ -175,8 +247,14 @@ func (d *Dispatcher) Round(ctx context.Context, force bool) (time.Time, error) {
 	}
 	left := len(order)
 	for o := range outcomes {
-		batch = append(batch, o)
 		left--
+		if o.err == errInterrupted {
+			if left == 0 && len(batch) > 0 {
+				record()
+			}
+			continue
+		}
+		batch = append(batch, o)
 		// A record waits for a sender's worth of outcomes, or the last;
 		// while one is written, more come in, and the next takes them all.
 		if len(batch) >= sendAtOnce && len(outcomes) == 0 || len(batch) >= recordAtOnce || left == 0 {
@@ -189,12 +267,23 @@ func (d *Dispatcher) Round(ctx context.Context, force bool) (time.Time, error) {
 	return next, ctx.Err()
 }
 
-// sendAtOnce is how many messages a round sends concurrently, and
-// recordAtOnce the most outcomes recorded in one transaction.
+// errInterrupted is a delivery cut short by shutdown.
+var errInterrupted = errors.New("delivery interrupted by shutdown")
+
+// defaultConcurrency is how many messages a channel sends at once unless
+// configured, and recordAtOnce the most outcomes recorded in one
+// transaction.
 const (
-	sendAtOnce   = 8
-	recordAtOnce = 64
+	defaultConcurrency = 8
+	recordAtOnce       = 64
 )
+
+func (d *Dispatcher) concurrency(channel string) int {
+	if n := d.Concurrency[channel]; n > 0 {
+		return n
+	}
+	return defaultConcurrency
+}
 
 // deliver sends one message for a group of alerts (one, or a digest's) and
 // sets the outcome on each, for the caller to record.
@@ -243,6 +332,12 @@ func (d *Dispatcher) deliver(ctx context.Context, group []*storage.Alert) error 
 		sctx, cancel := context.WithTimeout(ctx, timeout)
 		err = sender.Send(sctx, n)
 		cancel()
+	}
+	if err != nil && ctx.Err() != nil {
+		// Shutdown cut the attempt short: it is not the channel's failure
+		// and is not counted; the alerts stay pending as they were, and the
+		// next run sends them under the same id.
+		return errInterrupted
 	}
 	now := d.now()
 	for _, a := range group {

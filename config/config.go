@@ -113,6 +113,9 @@ type Channel struct {
 	Password string   `yaml:"password"`
 	From     string   `yaml:"from"`
 	To       []string `yaml:"to"`
+	// Concurrency is how many messages the channel sends at once (0: the
+	// default); each channel delivers in a lane of its own.
+	Concurrency int `yaml:"concurrency"`
 }
 
 type Rule struct {
@@ -586,8 +589,8 @@ func (c *Config) validate(root *yaml.Node, add func(int, string, string, ...any)
 		chans[ch.Name] = true
 		allowed := map[string][]string{
 			"log":     {},
-			"webhook": {"url", "secret", "timeout"},
-			"email":   {"host", "port", "tls", "username", "password", "from", "to", "timeout"},
+			"webhook": {"url", "secret", "timeout", "concurrency"},
+			"email":   {"host", "port", "tls", "username", "password", "from", "to", "timeout", "concurrency"},
 		}
 		keys, ok := allowed[ch.Type]
 		if !ok {
@@ -600,6 +603,9 @@ func (c *Config) validate(root *yaml.Node, add func(int, string, string, ...any)
 			if k != "name" && k != "type" && !contains(keys, k) {
 				add(node.Content[j].Line, field+"."+k, "not a setting of a %s channel", ch.Type)
 			}
+		}
+		if ch.Concurrency < 0 || ch.Concurrency > 64 {
+			add(at("concurrency"), field+".concurrency", "%d: must be 1 to 64 messages at once (leave it out for the default)", ch.Concurrency)
 		}
 		switch ch.Type {
 		case "webhook":

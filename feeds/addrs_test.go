@@ -142,7 +142,9 @@ func TestPublicNameResolvingPrivateAtConnect(t *testing.T) {
 func TestPrivateFeedStaysAllowed(t *testing.T) {
 	secret, hits := secretService(t)
 	mux := http.NewServeMux()
-	mux.HandleFunc("/old", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, secret.URL+"/feed", http.StatusMovedPermanently) })
+	mux.HandleFunc("/old", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, secret.URL+"/feed", http.StatusMovedPermanently)
+	})
 	intranet := httptest.NewServer(mux)
 	defer intranet.Close()
 	f := NewFetcher(FetchOptions{Proxy: func(*http.Request) (*url.URL, error) { return nil, nil },

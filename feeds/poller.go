@@ -50,7 +50,20 @@ type Result struct {
 	// StoreFailed marks an error of raqib's own store (disk full, read-only
 	// file), not of the feed: a one-shot run then fails.
 	StoreFailed bool
+	// Interrupted marks a poll stopped by shutdown: it is not the feed's
+	// failure, and nothing of it was saved (the next run polls it again).
+	Interrupted bool
 	Took        time.Duration
+}
+
+// interrupted reports a poll cut short by ctx (shutdown), which records
+// nothing: a feed is not backed off for raqib's own stop.
+func interrupted(ctx context.Context, res *Result) bool {
+	if ctx.Err() == nil {
+		return false
+	}
+	res.Err, res.Interrupted = fmt.Errorf("interrupted before it finished: %w", context.Cause(ctx)), true
+	return true
 }
 
 func (p *Poller) now() time.Time {
@@ -115,7 +128,9 @@ func (p *Poller) Poll(ctx context.Context, f config.Feed, force bool) (res Resul
 	st.LastPoll = start
 	st.Polls++
 	if err != nil {
-		p.fail(ctx, st, err, &res)
+		if !interrupted(ctx, &res) {
+			p.fail(ctx, st, err, &res)
+		}
 		return res
 	}
 	res.Status = resp.Status
@@ -155,6 +170,9 @@ func (p *Poller) Poll(ctx context.Context, f config.Feed, force bool) (res Resul
 	// The state (validators, body hash) advances in the same transaction
 	// as the items: a crash before it commits refetches the same body.
 	cr, err := p.Ingester.Ingest(ctx, st, items)
+	if err != nil && interrupted(ctx, &res) {
+		return res
+	}
 	if err != nil {
 		res.Err, res.StoreFailed = fmt.Errorf("store items: %w", err), true
 		p.log().Error("storing a feed's items failed; the fetch will be repeated", "feed", f.Name, "error", err)

@@ -342,3 +342,29 @@ func TestSameItemAcrossFeedsAndBadBodies(t *testing.T) {
 		t.Errorf("items %d, want 3", n)
 	}
 }
+
+// A poll cut short by shutdown is not the feed's failure: it is not
+// backed off and records nothing (the old code counted it, and a daemon
+// restarted in a hurry delayed its feeds by their backoff).
+func TestInterruptedPollRecordsNothing(t *testing.T) {
+	arrived := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	e := newEnv(t, feeds.FetchOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-arrived; cancel() }()
+	r := e.poller.Poll(ctx, config.Feed{Name: "cut", URL: srv.URL + "/feed"}, true)
+	if !r.Interrupted || r.Err == nil || r.StoreFailed {
+		t.Fatalf("result %+v", r)
+	}
+	st, err := e.store.Feed(context.Background(), "cut")
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		t.Fatal(err)
+	}
+	if st != nil && (st.Failures != 0 || !st.RetryAfter.IsZero() || st.LastError != "") {
+		t.Errorf("an interrupted poll was recorded as a failure: %+v", st)
+	}
+}

@@ -939,15 +939,13 @@ func (s *Bolt) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 			}
 			return total, err
 		}
-		for len(dead) > 0 {
-			n, err := s.pruneItems(&dead)
+		err = s.inSizedBatches(ctx, func(tx *bolt.Tx, limit int) (bool, error) {
+			n, err := s.pruneItems(tx, &dead, limit)
 			total += n
-			if err != nil {
-				return total, err
-			}
-			if err := ctx.Err(); err != nil {
-				return total, err
-			}
+			return len(dead) > 0, err
+		})
+		if err != nil {
+			return total, err
 		}
 	}
 	if err := s.pruneStories(ctx, cutoff, pendingStories); err != nil {
@@ -970,9 +968,11 @@ func (s *Bolt) LongestPruneHold() time.Duration { return time.Duration(s.longest
 const (
 	pruneRead = 20000
 	pruneHold = 40 * time.Millisecond
-	// pruneBatch is how many stories, alerts or tombstones (small keys)
-	// one write transaction deletes.
-	pruneBatch = 2000
+	// pruneBatchMax is the most stories, alerts or tombstones one write
+	// transaction deletes; fewer when the last transaction took longer
+	// than pruneHold (their keys are hashes, so each delete dirties a page
+	// of its own, and the commit writes them all).
+	pruneBatchMax = 2000
 )
 
 // seqsOf gives the sequence numbers of the items with these ids.
@@ -1008,61 +1008,81 @@ func (s *Bolt) expired(cutoff time.Time, keep map[uint64]bool, max int) ([][]byt
 	return out, err
 }
 
-// pruneItems deletes items named by fetched-index keys from the front of
-// *dead in one write transaction, until pruneHold has passed, and takes
-// what it deleted off *dead.
-func (s *Bolt) pruneItems(dead *[][]byte) (int, error) {
+// inSizedBatches is inBatches for deletes: each step deletes at most
+// limit entries, and limit follows how long the last transaction held the
+// writer, commit included, so that none holds it much longer than
+// pruneHold.
+func (s *Bolt) inSizedBatches(ctx context.Context, step func(tx *bolt.Tx, limit int) (more bool, err error)) error {
+	limit := 64
+	for more := true; more; {
+		start := time.Now()
+		if err := s.hold(func(tx *bolt.Tx) (err error) {
+			more, err = step(tx, limit)
+			return err
+		}); err != nil {
+			return err
+		}
+		switch took := time.Since(start); {
+		case took > pruneHold && limit > 1:
+			limit = max(1, int(float64(limit)*float64(pruneHold)/float64(took)))
+		case took < pruneHold/2:
+			limit = min(pruneBatchMax, limit*2)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pruneItems deletes up to limit items named by fetched-index keys from
+// the front of *dead, and takes what it went through off *dead.
+func (s *Bolt) pruneItems(tx *bolt.Tx, dead *[][]byte, limit int) (int, error) {
 	n, done := 0, 0
 	now := time.Now()
-	err := s.hold(func(tx *bolt.Tx) error {
-		n, done = 0, 0
-		items, fb := tx.Bucket(bItems), tx.Bucket(bFetched)
-		for _, k := range *dead {
-			if done > 0 && time.Since(now) > pruneHold {
-				break
-			}
-			done++
-			seqKey := k[8:]
-			seq := binary.BigEndian.Uint64(seqKey)
-			if err := fb.Delete(k); err != nil {
-				return err
-			}
-			v := items.Get(seqKey)
-			if v == nil {
-				continue // gone since it was listed
-			}
-			s.pruneDecodes.Add(1)
-			it, err := decodeJSON[Item](v)
-			if err != nil {
-				return fmt.Errorf("item %d: %w", seq, err)
-			}
-			for _, del := range []struct {
-				b   []byte
-				key []byte
-			}{
-				{bItems, seqKey}, {bIDs, []byte(it.ID)}, {bPrints, seqKey}, {bSamples, seqKey},
-				{bByTime, timeKey(it.Date(), seq)}, {bByFeed, indexKey(it.Feed, it.Date(), seq)},
-			} {
-				if err := tx.Bucket(del.b).Delete(del.key); err != nil {
-					return err
-				}
-			}
-			for _, r := range it.Rules {
-				if err := tx.Bucket(bByRule).Delete(indexKey(r, it.Date(), seq)); err != nil {
-					return err
-				}
-			}
-			if err := buryKeys(tx, it, now); err != nil {
-				return err
-			}
-			n++
+	defer func() { *dead = (*dead)[done:] }()
+	items, fb := tx.Bucket(bItems), tx.Bucket(bFetched)
+	for _, k := range *dead {
+		if done == limit || done > 0 && time.Since(now) > pruneHold {
+			break
 		}
-		return nil
-	})
-	if err == nil {
-		*dead = (*dead)[done:]
+		done++
+		seqKey := k[8:]
+		seq := binary.BigEndian.Uint64(seqKey)
+		if err := fb.Delete(k); err != nil {
+			return n, err
+		}
+		v := items.Get(seqKey)
+		if v == nil {
+			continue // gone since it was listed
+		}
+		s.pruneDecodes.Add(1)
+		it, err := decodeJSON[Item](v)
+		if err != nil {
+			return n, fmt.Errorf("item %d: %w", seq, err)
+		}
+		for _, del := range []struct {
+			b   []byte
+			key []byte
+		}{
+			{bItems, seqKey}, {bIDs, []byte(it.ID)}, {bPrints, seqKey}, {bSamples, seqKey},
+			{bByTime, timeKey(it.Date(), seq)}, {bByFeed, indexKey(it.Feed, it.Date(), seq)},
+		} {
+			if err := tx.Bucket(del.b).Delete(del.key); err != nil {
+				return n, err
+			}
+		}
+		for _, r := range it.Rules {
+			if err := tx.Bucket(bByRule).Delete(indexKey(r, it.Date(), seq)); err != nil {
+				return n, err
+			}
+		}
+		if err := buryKeys(tx, it, now); err != nil {
+			return n, err
+		}
+		n++
 	}
-	return n, err
+	return n, nil
 }
 
 // hold runs a write transaction and notes how long it held the writer.
@@ -1083,12 +1103,12 @@ func (s *Bolt) hold(fn func(tx *bolt.Tx) error) error {
 // a story for most items and by every alert.
 func (s *Bolt) pruneStories(ctx context.Context, cutoff time.Time, keep map[string]bool) error {
 	floor := timeIDKey(cutoff, "")
-	err := s.inBatches(ctx, func(tx *bolt.Tx) (more bool, err error) {
+	err := s.inSizedBatches(ctx, func(tx *bolt.Tx, limit int) (more bool, err error) {
 		st, cb := tx.Bucket(bStoryTime), tx.Bucket(bClusters)
 		var dead [][]byte
 		c := st.Cursor()
 		for k, _ := c.First(); k != nil && bytes.Compare(k[:8], floor[:8]) < 0; k, _ = c.Next() {
-			if len(dead) == pruneBatch {
+			if len(dead) == limit {
 				more = true
 				break
 			}
@@ -1133,8 +1153,8 @@ func (s *Bolt) pruneStories(ctx context.Context, cutoff time.Time, keep map[stri
 	if err != nil || len(dead) == 0 {
 		return err
 	}
-	return s.inBatches(ctx, func(tx *bolt.Tx) (more bool, err error) {
-		batch := dead[:min(len(dead), pruneBatch)]
+	return s.inSizedBatches(ctx, func(tx *bolt.Tx, limit int) (more bool, err error) {
+		batch := dead[:min(len(dead), limit)]
 		dead = dead[len(batch):]
 		for _, k := range batch {
 			if err := tx.Bucket(bAlerts).Delete(k[8:]); err != nil {
@@ -1176,12 +1196,12 @@ func buryKeys(tx *bolt.Tx, it *Item, now time.Time) error {
 // good.
 func (s *Bolt) sweepTombs(ctx context.Context, cutoff time.Time) error {
 	floor := u64(uint64(cutoff.UnixNano()))
-	return s.inBatches(ctx, func(tx *bolt.Tx) (more bool, err error) {
+	return s.inSizedBatches(ctx, func(tx *bolt.Tx, limit int) (more bool, err error) {
 		kb, tb := tx.Bucket(bKeys), tx.Bucket(bTombs)
 		var dead [][]byte
 		c := tb.Cursor()
 		for k, _ := c.First(); k != nil && bytes.Compare(k[:8], floor) < 0; k, _ = c.Next() {
-			if len(dead) == pruneBatch {
+			if len(dead) == limit {
 				more = true
 				break
 			}

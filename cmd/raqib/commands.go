@@ -105,15 +105,15 @@ func newEngine(cfg *config.Config) (*alerts.Engine, error) {
 }
 
 func newDispatcher(cfg *config.Config, st storage.Store, log *slog.Logger) (*alerts.Dispatcher, error) {
-	senders := map[string]alerts.Sender{}
+	senders, concurrency := map[string]alerts.Sender{}, map[string]int{}
 	for _, ch := range cfg.Alerts.Channels {
 		s, err := alerts.NewSender(ch, log)
 		if err != nil {
 			return nil, &exitError{2, err}
 		}
-		senders[ch.Name] = s
+		senders[ch.Name], concurrency[ch.Name] = s, ch.Concurrency
 	}
-	return &alerts.Dispatcher{Store: st, Senders: senders, MaxAttempts: cfg.Alerts.MaxAttempts, Log: log}, nil
+	return &alerts.Dispatcher{Store: st, Senders: senders, Concurrency: concurrency, MaxAttempts: cfg.Alerts.MaxAttempts, Log: log}, nil
 }
 
 func (a *app) close() {
@@ -122,6 +122,29 @@ func (a *app) close() {
 	}
 	if err := a.store.Close(); err != nil {
 		a.log.Error("close store", "error", err)
+	}
+}
+
+// closeWithin closes the store unless that takes longer than d (a read
+// still running holds it): the process is about to exit, and the file
+// holds what was committed either way.
+func (a *app) closeWithin(d time.Duration) {
+	if a.store == nil {
+		return
+	}
+	st := a.store
+	a.store = nil // the deferred close has nothing left to do
+	closed := make(chan struct{})
+	go func() {
+		if err := st.Close(); err != nil {
+			a.log.Error("close store", "error", err)
+		}
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(d):
+		a.log.Warn("store still busy at exit; leaving it to the operating system")
 	}
 }
 
@@ -203,7 +226,7 @@ func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		defer bar.Finish()
 	}
 	results := poller.PollAll(ctx, list, a.cfg.Poll.Workers, true)
-	var items, stored, dups, failed int
+	var items, stored, dups, failed, cut int
 	var storeErr error
 	for _, r := range results {
 		if r.StoreFailed && storeErr == nil {
@@ -212,14 +235,23 @@ func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		items += r.Items
 		stored += r.New
 		dups += r.Duplicates
-		if r.Err != nil {
+		switch {
+		case r.Interrupted:
+			cut++
+			continue
+		case r.Err != nil:
 			failed++
 		}
 		if !*quiet || r.Err != nil {
 			fmt.Fprintln(stdout, describe(r))
 		}
 	}
-	fmt.Fprintf(stdout, "polled %d feeds: %d items seen, %d new (%d duplicates of known stories), %d failed\n", len(results), items, stored, dups, failed)
+	fmt.Fprintf(stdout, "polled %d feeds: %d items seen, %d new (%d duplicates of known stories), %d failed\n", len(results)-cut, items, stored, dups, failed)
+	if ctx.Err() != nil {
+		// A signal: what was committed stays, the rest waits for the next
+		// run; no delivery round starts (pending alerts stay pending).
+		return fmt.Errorf("interrupted: %d of %d feeds not polled (polled on the next run); alerts not yet delivered stay pending", cut, len(results))
+	}
 	if storeErr != nil {
 		return fmt.Errorf("the store %s cannot be written (disk full? read-only?): %w", a.cfg.Storage.Path, storeErr)
 	}
@@ -229,6 +261,9 @@ func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "pruned %d items older than storage.retention\n", n)
 	}
 	delivered, pending, err := a.dispatcher.Flush(ctx, 3, 200*time.Millisecond)
+	if ctx.Err() != nil {
+		return errors.New("interrupted while delivering alerts: those not delivered stay pending and go out on the next run (raqib alerts list --pending)")
+	}
 	if err != nil {
 		return err
 	}

@@ -77,22 +77,44 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	} else {
 		log.Info("raqib started", "version", feeds.Version, "config", a.cfg.Path, "store", a.cfg.Storage.Path, "feeds", len(a.cfg.Feeds))
 	}
+	serverDone := l == nil
 	select {
 	case <-ctx.Done():
 	case err = <-served:
 		log.Error("http server stopped", "error", err)
+		serverDone = true
 		cancel()
 	}
-	log.Info("stopping: cancelling in-flight polls")
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		log.Warn("polls did not stop within 10s; closing anyway")
-	}
-	<-dispatched
-	if l != nil && err == nil {
-		err = <-served
+	log.Info("stopping: cancelling in-flight polls and deliveries")
+	// Everything in flight was given ctx and stops at once; whatever
+	// still holds on is waited for up to stopWithin in all, then left:
+	// every write is a transaction, so what did not commit is not there,
+	// and alerts not delivered stay pending.
+	deadline := time.After(stopWithin)
+	for name, ch := range map[string]<-chan struct{}{"polls": chanOf(done), "deliveries": dispatched, "http server": chanOf(served)} {
+		if name == "http server" && serverDone {
+			continue
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			log.Warn("did not stop in time; exiting anyway (nothing is half-written)", "waiting_for", name, "within", stopWithin.String())
+			a.closeWithin(2 * time.Second)
+			return err
+		}
 	}
 	log.Info("raqib stopped")
 	return err
+}
+
+// stopWithin bounds a shutdown, so that a supervisor's stop (systemd waits
+// 90 s by default, Kubernetes 30 s) never has to kill raqib.
+const stopWithin = 10 * time.Second
+
+// chanOf turns a one-value error channel into one that closes when the
+// value comes, so that a shutdown can wait for several in turn.
+func chanOf(c <-chan error) <-chan struct{} {
+	out := make(chan struct{})
+	go func() { <-c; close(out) }()
+	return out
 }
