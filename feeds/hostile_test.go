@@ -20,6 +20,10 @@ func rssOf(items string) string {
 	return `<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title><link>http://x/</link><description>d</description>` + items + `</channel></rss>`
 }
 
+func rssHeadOf() *bytes.Buffer {
+	return bytes.NewBufferString(`<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>`)
+}
+
 // Each hostile feed ends as its own clear error or a bounded, correct parse;
 // a good feed polled beside them is unaffected.
 func TestHostileFeeds(t *testing.T) {
@@ -28,6 +32,20 @@ func TestHostileFeeds(t *testing.T) {
 	for i := 0; i < 100000; i++ {
 		deep.WriteString("<a>")
 	}
+	// A million elements each, under the test's 8 MiB cap: closed and
+	// nested, and side by side in one item.
+	nested, wide := rssHeadOf(), rssHeadOf()
+	nested.WriteString("<item><title>n</title>")
+	wide.WriteString("<item><title>w</title>")
+	for i := 0; i < 1000000; i++ {
+		nested.WriteString("<a>")
+		wide.WriteString("<a></a>")
+	}
+	for i := 0; i < 1000000; i++ {
+		nested.WriteString("</a>")
+	}
+	nested.WriteString("</item></channel></rss>")
+	wide.WriteString("</item></channel></rss>")
 	var many bytes.Buffer
 	for i := 0; i < 100000; i++ {
 		fmt.Fprintf(&many, "<item><title>خبر %d</title><link>http://many.example/%d</link></item>", i, i)
@@ -39,6 +57,8 @@ func TestHostileFeeds(t *testing.T) {
 			`<rss version="2.0"><channel><title>t</title><item><title>&lol9;</title><link>http://x/1</link></item></channel></rss>`,
 		"external-entity": `<?xml version="1.0"?><!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><rss version="2.0"><channel><title>t</title><item><title>&xxe;</title><link>http://x/1</link></item></channel></rss>`,
 		"deep":            deep.String(),
+		"nested-closed":   nested.String(),
+		"wide":            wide.String(),
 		"many":            rssOf(many.String()),
 		"invalid-utf8":    rssOf("<item><title>ليبيا \xff\xfe تونس</title><link>http://x/u</link><description>نص\x00 مع \x01 بايتات</description></item>"),
 		"big-title":       rssOf("<item><title>" + bigTitle + "</title><link>http://x/big</link></item>"),
@@ -74,7 +94,9 @@ func TestHostileFeeds(t *testing.T) {
 	want := map[string]string{ // feed -> error text, or "" for a good parse
 		"billion-laughs":    "",
 		"external-entity":   "",
-		"deep":              "malformed feed",
+		"deep":              "nested deeper than 256",
+		"nested-closed":     "nested deeper than 256",
+		"wide":              "more than 50000 elements",
 		"many":              "",
 		"invalid-utf8":      "",
 		"big-title":         "",

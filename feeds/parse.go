@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"regexp"
 	"strings"
@@ -42,12 +43,24 @@ func Parse(body []byte, contentType, language string) (*gofeed.Feed, error) {
 	if looksLikeHTMLPage(trimmed) {
 		return nil, &ParseError{"the server sent an HTML page, not a feed: the URL may be a web page; use the address of its RSS or Atom link"}
 	}
+	// gofeed's memory follows the body's elements, not its bytes: a body
+	// within the size cap can still hold enough of them to take hundreds
+	// of megabytes, so its shape is checked first, in one cheap pass, and
+	// a feed of more items than are taken is read up to the last taken.
+	head, tail, err := bound(text)
+	if err != nil {
+		return nil, err
+	}
+	var r io.Reader = bytes.NewReader(head)
+	if tail != nil {
+		r = io.MultiReader(r, bytes.NewReader(tail))
+	}
 	fp := gofeed.NewParser()
 	// Raqib shows no item images, so gofeed's fallback that parses every
 	// RSS item's HTML to find a first <img> is work thrown away: it was a
 	// third of the parse of a feed of long articles.
 	fp.RSSTranslator = &gofeed.DefaultRSSTranslator{DisableContentImageScan: true}
-	feed, err := fp.Parse(bytes.NewReader(text))
+	feed, err := fp.Parse(r)
 	if err != nil {
 		if errors.Is(err, gofeed.ErrFeedTypeNotDetected) {
 			return nil, &ParseError{"not an RSS, Atom or JSON feed (the body " + describeStart(trimmed) + ")"}

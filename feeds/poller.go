@@ -34,6 +34,23 @@ type Poller struct {
 	Now        func() time.Time
 	// OnResult, if set, is called after each poll (metrics, progress).
 	OnResult func(Result)
+	// ParseBudget bounds the body bytes parsed at once (0:
+	// DefaultParseBudget).
+	ParseBudget int64
+
+	budgetOnce sync.Once
+	parsing    *budget
+}
+
+func (p *Poller) parseBudget() *budget {
+	p.budgetOnce.Do(func() {
+		size := p.ParseBudget
+		if size <= 0 {
+			size = DefaultParseBudget
+		}
+		p.parsing = newBudget(size)
+	})
+	return p.parsing
 }
 
 // Result is the outcome of one feed's poll.
@@ -158,12 +175,20 @@ func (p *Poller) Poll(ctx context.Context, f config.Feed, force bool) (res Resul
 		}
 		return res
 	}
+	if err := p.parseBudget().acquire(ctx, int64(len(resp.Body))); err != nil {
+		interrupted(ctx, &res)
+		return res
+	}
 	parsed, err := Parse(resp.Body, resp.ContentType, f.Language)
+	var items []*storage.Item
+	if err == nil {
+		items = ToItems(f.Name, f.Language, parsed, p.now())
+	}
+	p.parseBudget().release(int64(len(resp.Body)))
 	if err != nil {
 		p.fail(ctx, st, err, &res)
 		return res
 	}
-	items := ToItems(f.Name, f.Language, parsed, p.now())
 	res.Items = len(items)
 	p.succeed(st, resp)
 	st.BodyHash = hash
