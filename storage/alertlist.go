@@ -38,7 +38,7 @@ func (s *Bolt) ListAlerts(ctx context.Context, opt AlertListOptions) (out []*Ale
 			return nil, "", fmt.Errorf("%w: %q is not an alert listing's (the \"next\" of a page)", ErrBadCursor, opt.Before)
 		}
 	}
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		ab := tx.Bucket(bAlerts)
 		c := tx.Bucket(bAlertTime).Cursor()
 		k, v := c.Last()

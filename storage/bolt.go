@@ -55,6 +55,8 @@ type Bolt struct {
 	longestHold atomic.Int64
 	// pruneDecodes counts the items pruning decoded, for its tests.
 	pruneDecodes atomic.Int64
+	// damaged is set when a transaction met a damaged page.
+	damaged atomic.Pointer[DamagedError]
 }
 
 // unmapEvery is how many records a long scan reads between letting go of
@@ -73,7 +75,16 @@ func OpenBolt(path string) (*Bolt, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 500 * time.Millisecond, FreelistType: bolt.FreelistMapType})
+	if err := checkBeforeOpen(path); err != nil {
+		return nil, err
+	}
+	db, err := openGuarded(path, &bolt.Options{Timeout: 500 * time.Millisecond, FreelistType: bolt.FreelistMapType})
+	if errors.Is(err, ErrDamaged) {
+		return nil, err
+	}
+	if d := openError(path, err); d != nil {
+		return nil, d
+	}
 	if errors.Is(err, bolterr.ErrTimeout) {
 		return nil, fmt.Errorf("open store %s: %w", path, ErrInUse)
 	}
@@ -84,12 +95,21 @@ func OpenBolt(path string) (*Bolt, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	s := &Bolt{db: db, path: path, stop: make(chan struct{}), done: make(chan struct{})}
-	err = s.init()
+	err = s.checkLength()
+	if err == nil {
+		err = s.checkPages()
+	}
+	if err == nil {
+		err = s.init()
+	}
 	if err == nil {
 		err = s.migrate()
 	}
 	if err != nil {
 		db.Close()
+		if errors.Is(err, ErrDamaged) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	go s.unmapLoop()
@@ -97,7 +117,26 @@ func OpenBolt(path string) (*Bolt, error) {
 }
 
 func (s *Bolt) init() error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	// A file that has everything is only read: an open does not write
+	// (a read command leaves the file as it was, and a damaged file is not
+	// written on before its damage shows).
+	ready := false
+	if err := s.view(func(tx *bolt.Tx) error {
+		for _, name := range allBucket {
+			if tx.Bucket(name) == nil {
+				return nil
+			}
+		}
+		v := tx.Bucket(bMeta).Get([]byte("schema"))
+		ready = v != nil && binary.BigEndian.Uint64(v) <= SchemaVersion
+		if v != nil && binary.BigEndian.Uint64(v) > SchemaVersion {
+			return fmt.Errorf("schema version %d is newer than this raqib understands (%d): upgrade raqib", binary.BigEndian.Uint64(v), SchemaVersion)
+		}
+		return nil
+	}); err != nil || ready {
+		return err
+	}
+	return s.update(func(tx *bolt.Tx) error {
 		hadPending := tx.Bucket(bPending) != nil
 		for _, name := range allBucket {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -136,7 +175,7 @@ var migrateChunk = 5000
 func (s *Bolt) migrate() error {
 	for {
 		var version uint64
-		if err := s.db.View(func(tx *bolt.Tx) error {
+		if err := s.view(func(tx *bolt.Tx) error {
 			version = binary.BigEndian.Uint64(tx.Bucket(bMeta).Get([]byte("schema")))
 			return nil
 		}); err != nil {
@@ -162,7 +201,7 @@ func (s *Bolt) migrate() error {
 			// facts), which raqib before it cannot read: nothing moves,
 			// but the older binary is told to upgrade instead of failing
 			// on every item. Format 1 fingerprints stay readable.
-			if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put([]byte("schema"), u64(6)) }); err != nil {
+			if err := s.update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put([]byte("schema"), u64(6)) }); err != nil {
 				return fmt.Errorf("migrate schema 5 to 6: %w", err)
 			}
 		case 6:
@@ -255,7 +294,7 @@ func (s *Bolt) unmapLoop() {
 		case <-s.stop:
 			return
 		case <-t.C:
-			s.db.View(func(tx *bolt.Tx) error {
+			s.view(func(tx *bolt.Tx) error {
 				unmapScanned(s.db, tx)
 				return nil
 			})
@@ -380,7 +419,7 @@ func putItem(b *bolt.Bucket, key []byte, it *Item) error {
 
 func (s *Bolt) Feed(_ context.Context, name string) (*FeedState, error) {
 	var f *FeedState
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		var err error
 		f, err = getJSON[FeedState](tx.Bucket(bFeeds), []byte(name))
 		return err
@@ -390,7 +429,7 @@ func (s *Bolt) Feed(_ context.Context, name string) (*FeedState, error) {
 
 func (s *Bolt) Feeds(_ context.Context) ([]*FeedState, error) {
 	var out []*FeedState
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bFeeds).ForEach(func(k, _ []byte) error {
 			f, err := getJSON[FeedState](tx.Bucket(bFeeds), k)
 			if err == nil {
@@ -408,14 +447,14 @@ func (s *Bolt) Feeds(_ context.Context) ([]*FeedState, error) {
 // single writer busy, making the commits of new items and the alert
 // outbox's updates wait in line.
 func (s *Bolt) PutFeed(_ context.Context, f *FeedState) error {
-	return s.db.Batch(func(tx *bolt.Tx) error {
+	return s.guard(s.db.Batch, func(tx *bolt.Tx) error {
 		return putJSON(tx.Bucket(bFeeds), []byte(f.Name), f)
 	})
 }
 
 func (s *Bolt) LookupKeys(_ context.Context, keys []string) (string, error) {
 	var id string
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		id = lookupKeys(tx, keys)
 		return nil
 	})
@@ -448,7 +487,7 @@ func isTombstone(v []byte) bool { return len(v) == 9 && v[0] == 0 }
 
 func (s *Bolt) Commit(_ context.Context, batch *Batch) (*CommitResult, error) {
 	res := &CommitResult{}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		res.Stored, res.Skipped = nil, nil
 		items, ids := tx.Bucket(bItems), tx.Bucket(bIDs)
 		// These buckets are keyed by sequence number (bytime by date
@@ -608,7 +647,7 @@ func seqOf(v []byte) []byte {
 
 func (s *Bolt) Item(_ context.Context, id string) (*Item, error) {
 	var it *Item
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		seq := tx.Bucket(bIDs).Get([]byte(id))
 		if seq == nil {
 			return ErrNotFound
@@ -622,7 +661,7 @@ func (s *Bolt) Item(_ context.Context, id string) (*Item, error) {
 
 func (s *Bolt) ItemCluster(_ context.Context, id string) (string, error) {
 	var c string
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bIDs).Get([]byte(id))
 		switch {
 		case v == nil:
@@ -649,7 +688,7 @@ func (s *Bolt) Items(ctx context.Context, opt ListOptions) ([]*Item, error) {
 		return s.indexedItems(ctx, bByFeed, opt.Feed, opt)
 	}
 	var out []*Item
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bByTime).Cursor()
 		ids := tx.Bucket(bIDs)
 		k, v := c.Last()
@@ -749,7 +788,7 @@ func hasString(xs []string, x string) bool {
 
 func (s *Bolt) ItemCount(_ context.Context) (int, error) {
 	var n int
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		n = tx.Bucket(bIDs).Stats().KeyN
 		return nil
 	})
@@ -758,7 +797,7 @@ func (s *Bolt) ItemCount(_ context.Context) (int, error) {
 
 func (s *Bolt) Cluster(_ context.Context, id string) (*Cluster, error) {
 	var c *Cluster
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		var err error
 		c, err = getJSON[Cluster](tx.Bucket(bClusters), []byte(id))
 		return err
@@ -768,7 +807,7 @@ func (s *Bolt) Cluster(_ context.Context, id string) (*Cluster, error) {
 
 func (s *Bolt) PutSeeds(_ context.Context, seeds []*Seed) (int, error) {
 	added := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		added = 0
 		sb := tx.Bucket(bSeeds)
 		for _, sd := range seeds {
@@ -813,7 +852,7 @@ func firstLine(s string) string {
 
 func (s *Bolt) Seeds(_ context.Context) ([]*Seed, error) {
 	var out []*Seed
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bSeeds).ForEach(func(k, v []byte) error {
 			var sd Seed
 			if err := json.Unmarshal(v, &sd); err != nil {
@@ -828,7 +867,7 @@ func (s *Bolt) Seeds(_ context.Context) ([]*Seed, error) {
 
 func (s *Bolt) Seed(_ context.Context, name string) (*Seed, error) {
 	var sd *Seed
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		var err error
 		sd, err = getJSON[Seed](tx.Bucket(bSeeds), []byte(name))
 		return err
@@ -837,7 +876,7 @@ func (s *Bolt) Seed(_ context.Context, name string) (*Seed, error) {
 }
 
 func (s *Bolt) Fingerprints(_ context.Context, since time.Time, fn func(Fingerprint) error) error {
-	return s.db.View(func(tx *bolt.Tx) error {
+	return s.view(func(tx *bolt.Tx) error {
 		n := 0
 		defer unmapScanned(s.db, tx)
 		return tx.Bucket(bSamples).ForEach(func(k, v []byte) error {
@@ -869,7 +908,7 @@ func (s *Bolt) Fingerprints(_ context.Context, since time.Time, fn func(Fingerpr
 }
 
 func (s *Bolt) RecentFingerprints(ctx context.Context, fn func(data []byte) error) error {
-	return s.db.View(func(tx *bolt.Tx) error {
+	return s.view(func(tx *bolt.Tx) error {
 		defer unmapScanned(s.db, tx)
 		c := tx.Bucket(bPrints).Cursor()
 		n := 0
@@ -978,7 +1017,7 @@ const (
 // seqsOf gives the sequence numbers of the items with these ids.
 func (s *Bolt) seqsOf(ids map[string]bool) (map[uint64]bool, error) {
 	out := make(map[uint64]bool, len(ids))
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bIDs)
 		for id := range ids {
 			if seq := seqOf(b.Get([]byte(id))); len(seq) == 8 {
@@ -995,7 +1034,7 @@ func (s *Bolt) seqsOf(ids map[string]bool) (map[uint64]bool, error) {
 func (s *Bolt) expired(cutoff time.Time, keep map[uint64]bool, max int) ([][]byte, error) {
 	var out [][]byte
 	floor := timeKey(cutoff, 0)
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bFetched).Cursor()
 		for k, _ := c.First(); k != nil && bytes.Compare(k, floor) < 0 && len(out) < max; k, _ = c.Next() {
 			if !keep[binary.BigEndian.Uint64(k[8:])] {
@@ -1088,7 +1127,7 @@ func (s *Bolt) pruneItems(tx *bolt.Tx, dead *[][]byte, limit int) (int, error) {
 // hold runs a write transaction and notes how long it held the writer.
 func (s *Bolt) hold(fn func(tx *bolt.Tx) error) error {
 	start := time.Now()
-	err := s.db.Update(fn)
+	err := s.update(fn)
 	if d := int64(time.Since(start)); d > s.longestHold.Load() {
 		s.longestHold.Store(d)
 	}
@@ -1132,7 +1171,7 @@ func (s *Bolt) pruneStories(ctx context.Context, cutoff time.Time, keep map[stri
 	// The alerts of stories that are gone: those created before the
 	// cutoff, read from the time index, then deletes in batches.
 	var dead [][]byte
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		cb, ab := tx.Bucket(bClusters), tx.Bucket(bAlerts)
 		end := timeIDKey(cutoff, "")
 		c := tx.Bucket(bAlertTime).Cursor()
@@ -1242,7 +1281,7 @@ func (s *Bolt) inBatches(ctx context.Context, step func(tx *bolt.Tx) (more bool,
 
 func (s *Bolt) Fingerprint(_ context.Context, id string) ([]byte, error) {
 	var out []byte
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		key := []byte(id)
 		if !strings.HasPrefix(id, "seed:") {
 			if key = seqOf(tx.Bucket(bIDs).Get(key)); key == nil {
@@ -1276,7 +1315,7 @@ func putAlert(tx *bolt.Tx, a *Alert) error {
 
 func (s *Bolt) Alerts(_ context.Context, state string) ([]*Alert, error) {
 	var out []*Alert
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		if state == AlertPending {
 			ab := tx.Bucket(bAlerts)
 			return tx.Bucket(bPending).ForEach(func(k, _ []byte) error {
@@ -1305,7 +1344,7 @@ func (s *Bolt) Alerts(_ context.Context, state string) ([]*Alert, error) {
 
 func (s *Bolt) Alert(_ context.Context, id string) (*Alert, error) {
 	var a *Alert
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		var err error
 		a, err = getJSON[Alert](tx.Bucket(bAlerts), []byte(id))
 		return err
@@ -1314,14 +1353,14 @@ func (s *Bolt) Alert(_ context.Context, id string) (*Alert, error) {
 }
 
 func (s *Bolt) UpdateAlert(_ context.Context, a *Alert) error {
-	return s.db.Update(func(tx *bolt.Tx) error { return putAlert(tx, a) })
+	return s.update(func(tx *bolt.Tx) error { return putAlert(tx, a) })
 }
 
 func (s *Bolt) UpdateAlerts(_ context.Context, as []*Alert) error {
 	if len(as) == 0 {
 		return nil
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		for _, a := range as {
 			if err := putAlert(tx, a); err != nil {
 				return err

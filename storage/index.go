@@ -71,7 +71,7 @@ func (s *Bolt) Clusters(_ context.Context, since time.Time, limit int) ([]*Clust
 		return bytes.Compare(a.updated, b.updated) > 0
 	}
 	var out []*Cluster
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		var best []entry // sorted; at most limit when limit > 0
 		floor := timeIDKey(since, "")
 		c := tx.Bucket(bStoryTime).Cursor()
@@ -119,7 +119,7 @@ func (s *Bolt) Clusters(_ context.Context, since time.Time, limit int) ([]*Clust
 // their feed.
 func (s *Bolt) RuleStories(ctx context.Context, opt ListOptions) ([]*Item, error) {
 	var out []*Item
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		items := tx.Bucket(bItems)
 		prefix := append([]byte(opt.Rule), 0)
 		first := map[string][]byte{} // story -> its oldest entry's key
@@ -187,7 +187,7 @@ func lastBefore(c *bolt.Cursor, end []byte) (k, v []byte) {
 // first from the byrule or byfeed index.
 func (s *Bolt) indexedItems(ctx context.Context, index []byte, name string, opt ListOptions) ([]*Item, error) {
 	var out []*Item
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		prefix := append([]byte(name), 0)
 		c := tx.Bucket(index).Cursor()
 		// The last key of the name (its prefix, then the largest time),
@@ -326,7 +326,7 @@ func (s *Bolt) buildIndexes(steps []indexStep, version uint64) error {
 			return err
 		}
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bMeta)
 		for _, step := range steps {
 			if err := meta.Delete(step.mark); err != nil {
@@ -349,7 +349,7 @@ func (s *Bolt) StoryItems(_ context.Context, since time.Time, stories []string) 
 		want[id] = true
 	}
 	out := map[string][]*Item{}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		items, ids := tx.Bucket(bItems), tx.Bucket(bIDs)
 		c := tx.Bucket(bByTime).Cursor()
 		floor := timeKey(since, 0)

@@ -69,7 +69,7 @@ func storyOf(tx *bolt.Tx, id string) string {
 }
 
 func (s *Bolt) SplitItem(_ context.Context, it *Item, alerts []*Alert) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		ids, items, cb := tx.Bucket(bIDs), tx.Bucket(bItems), tx.Bucket(bClusters)
 		iv := ids.Get([]byte(it.ID))
 		if iv == nil {

@@ -49,6 +49,8 @@ Commands:
   items not-duplicate ITEM
                       make an item wrongly merged into a story a story of its own
   match --query Q     test a rule query against files or standard input, like grep
+  store backup FILE   write a consistent copy of the store, also while the daemon runs
+  store check         read the whole store and report damage (--file PATH: another file)
   version             print the version
 
 Every command takes --config PATH (default ./config.yaml, or $RAQIB_CONFIG).
@@ -130,6 +132,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return cmdItems(ctx, rest, stdout, stderr)
 	case "match":
 		return cmdMatch(ctx, rest, os.Stdin, stdout, stderr)
+	case "store":
+		return cmdStore(ctx, rest, stdout, stderr)
 	}
 	fmt.Fprint(stderr, usage)
 	return usageErr("unknown command %q", cmd)

@@ -1,0 +1,113 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// damagedStore makes a store of n items and closes it.
+func damagedStore(t *testing.T, n int) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "raqib.db")
+	s, err := OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	var items []*Item
+	for i := range n {
+		id := fmt.Sprintf("item%05d", i)
+		items = append(items, &Item{ID: id, Feed: "f", Title: id, Summary: strings.Repeat("نص الخبر ", 40) + id, Keys: []string{"url:" + id}, Cluster: id, Fetched: now, Fingerprint: []byte{2, 1, 2, 3}})
+	}
+	if _, err := s.Commit(context.Background(), &Batch{Items: items}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestDamagedFilesAreRefused(t *testing.T) {
+	ctx := context.Background()
+	cases := map[string]func(t *testing.T, path string){
+		"empty": func(t *testing.T, path string) { os.Truncate(path, 0) },
+		"truncated to half": func(t *testing.T, path string) {
+			fi, _ := os.Stat(path)
+			os.Truncate(path, fi.Size()/2)
+		},
+		"garbage pages": func(t *testing.T, path string) {
+			f, err := os.OpenFile(path, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			fi, _ := f.Stat()
+			page := int64(os.Getpagesize())
+			rng := rand.New(rand.NewPCG(1, 2))
+			junk := make([]byte, page)
+			for p := int64(2); p < fi.Size()/page; p++ { // every page but the two headers
+				for i := range junk {
+					junk[i] = byte(rng.IntN(256))
+				}
+				f.WriteAt(junk, p*page)
+			}
+		},
+		"a few garbage pages": func(t *testing.T, path string) {
+			f, err := os.OpenFile(path, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			fi, _ := f.Stat()
+			page := int64(os.Getpagesize())
+			junk := []byte(strings.Repeat("\xde\xad\xbe\xef", int(page)/4))
+			for p := fi.Size() / page * 2 / 5; p < fi.Size()/page*2/5+4; p++ {
+				f.WriteAt(junk, p*page)
+			}
+		},
+		"headers overwritten": func(t *testing.T, path string) {
+			f, _ := os.OpenFile(path, os.O_RDWR, 0)
+			defer f.Close()
+			f.WriteAt([]byte(strings.Repeat("x", 2*os.Getpagesize())), 0)
+		},
+	}
+	for name, damage := range cases {
+		t.Run(name, func(t *testing.T) {
+			path := damagedStore(t, 3000)
+			damage(t, path)
+			before, _ := os.ReadFile(path)
+			s, err := OpenBolt(path)
+			if err == nil {
+				// Some damage only shows when read: the first read says
+				// so, and the store takes no more writes.
+				var n int
+				n, err = s.Check(ctx, nil)
+				if err == nil && n == 0 {
+					t.Fatal("a damaged file opened and checked clean")
+				}
+				if err == nil {
+					err = s.Damaged()
+				}
+				if _, werr := s.Commit(ctx, &Batch{Items: []*Item{{ID: "new", Keys: []string{"url:new"}, Fetched: time.Now()}}}); !errors.Is(werr, ErrDamaged) {
+					t.Errorf("a write to a damaged store: %v", werr)
+				}
+				s.Close()
+			}
+			if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "backup") {
+				t.Fatalf("err = %v; want the damaged-file error naming the file and what to do", err)
+			}
+			after, _ := os.ReadFile(path)
+			if string(before) != string(after) {
+				t.Error("the damaged file was changed")
+			}
+		})
+	}
+}
