@@ -277,9 +277,13 @@ func uint64FromKey(k []byte) uint64 {
 // Backup writes a consistent copy of the store to w, from one read
 // transaction: the daemon goes on writing meanwhile, and the copy is the
 // store as of the backup's start.
-func (s *Bolt) Backup(ctx context.Context, w io.Writer) (int64, error) {
+// size, if not nil, learns the copy's length before it is written.
+func (s *Bolt) Backup(ctx context.Context, w io.Writer, size func(int64)) (int64, error) {
 	var n int64
 	err := s.view(func(tx *bolt.Tx) error {
+		if size != nil {
+			size(tx.Size())
+		}
 		var err error
 		n, err = tx.WriteTo(ctxWriter{ctx, w})
 		return err
@@ -290,7 +294,7 @@ func (s *Bolt) Backup(ctx context.Context, w io.Writer) (int64, error) {
 // BackupFile writes the copy to path, whole or not at all: into a file
 // beside it first, synced, then renamed over it.
 func (s *Bolt) BackupFile(ctx context.Context, path string) (int64, error) {
-	return WriteFileAtomically(path, func(w io.Writer) (int64, error) { return s.Backup(ctx, w) })
+	return WriteFileAtomically(path, func(w io.Writer) (int64, error) { return s.Backup(ctx, w, nil) })
 }
 
 // WriteFileAtomically writes path through a temporary file beside it,

@@ -111,3 +111,37 @@ func TestDamagedFilesAreRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestDamageMetWhileOpen: pages overwritten under a running store (a disk
+// gone bad) are found by a check, and the store then takes no writes and
+// says why, where before polls went on writing over them.
+func TestDamageMetWhileOpen(t *testing.T) {
+	ctx := context.Background()
+	path := damagedStore(t, 3000)
+	s, err := OpenBolt(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n, err := s.Check(ctx, nil); err != nil || n != 0 {
+		t.Fatalf("a sound store: %d problems, %v", n, err)
+	}
+	f, _ := os.OpenFile(path, os.O_RDWR, 0)
+	fi, _ := f.Stat()
+	page := int64(os.Getpagesize())
+	for p := fi.Size() / page / 3; p < fi.Size()/page/3+3; p++ {
+		f.WriteAt([]byte(strings.Repeat("\xff", int(page))), p*page)
+	}
+	f.Close()
+	var problems []string
+	n, err := s.Check(ctx, func(p string) { problems = append(problems, p) })
+	if err == nil && n == 0 {
+		t.Fatal("the check found nothing")
+	}
+	if !errors.Is(s.Damaged(), ErrDamaged) {
+		t.Errorf("Damaged() = %v after the check found %v", s.Damaged(), problems)
+	}
+	if err := s.PutFeed(ctx, &FeedState{Name: "f"}); !errors.Is(err, ErrDamaged) {
+		t.Errorf("a write after the damage was found: %v", err)
+	}
+}

@@ -252,6 +252,9 @@ func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		// run; no delivery round starts (pending alerts stay pending).
 		return fmt.Errorf("interrupted: %d of %d feeds not polled (polled on the next run); alerts not yet delivered stay pending", cut, len(results))
 	}
+	if errors.Is(storeErr, storage.ErrDamaged) {
+		return storeErr
+	}
 	if storeErr != nil {
 		return fmt.Errorf("the store %s cannot be written (disk full? read-only?): %w", a.cfg.Storage.Path, storeErr)
 	}

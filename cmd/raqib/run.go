@@ -70,7 +70,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}()
 	served := make(chan error, 1)
 	if l != nil {
-		srv := &server.Server{Config: a.cfg, Store: a.store, Metrics: metrics, Log: log, Ready: sched.Running, NotDuplicate: a.pipe.NotDuplicate}
+		srv := &server.Server{Config: a.cfg, Store: a.store, Metrics: metrics, Log: log, Ready: sched.Running, NotDuplicate: a.pipe.NotDuplicate, Backup: a.store.Backup}
 		go func() { served <- srv.ListenAndServe(ctx, l) }()
 		log.Info("raqib started", "version", feeds.Version, "config", a.cfg.Path, "store", a.cfg.Storage.Path, "feeds", len(a.cfg.Feeds),
 			"http", "http://"+l.Addr().String()+"/", "subscribe", "http://"+l.Addr().String()+"/feeds/all.atom")

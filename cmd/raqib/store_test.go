@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDamagedStoreIsRefused: a truncated, emptied or overwritten store
+// made raqib panic (exit 2, the code for configuration errors), start an
+// empty store over it, or go on writing; now every command refuses it with
+// one message that names the file and what to do, exit 1, and leaves the
+// file as it was. `store check` lists what is wrong.
+func TestDamagedStoreIsRefused(t *testing.T) {
+	srv, _ := site(t)
+	for _, damage := range []string{"empty", "truncated", "overwritten"} {
+		t.Run(damage, func(t *testing.T) {
+			cfg := writeConfig(t, srv.URL, "")
+			if _, errOut, code := raqib(t, "poll", "--once", "--config", cfg); code != 0 {
+				t.Fatalf("first poll: %d %s", code, errOut)
+			}
+			db := filepath.Join(filepath.Dir(cfg), "raqib.db")
+			fi, _ := os.Stat(db)
+			switch damage {
+			case "empty":
+				os.Truncate(db, 0)
+			case "truncated":
+				os.Truncate(db, fi.Size()/2)
+			case "overwritten":
+				f, _ := os.OpenFile(db, os.O_RDWR, 0)
+				page := int64(os.Getpagesize())
+				for p := int64(2); p < fi.Size()/page; p += 2 {
+					f.WriteAt(bytes.Repeat([]byte{0xA5}, int(page)), p*page)
+				}
+				f.Close()
+			}
+			before, _ := os.ReadFile(db)
+			for _, args := range [][]string{{"poll", "--once"}, {"feeds", "list"}, {"export"}, {"store", "check"}} {
+				cmd := exec.Command(binary, append(args, "--config", cfg)...)
+				var out bytes.Buffer
+				cmd.Stdout, cmd.Stderr = &out, &out
+				err := cmd.Run()
+				code := cmd.ProcessState.ExitCode()
+				if err == nil || code != 1 || !strings.Contains(out.String(), db) || !strings.Contains(out.String(), "damaged") ||
+					!strings.Contains(out.String(), "backup") || strings.Contains(out.String(), "goroutine") {
+					t.Errorf("%s on a %s store: exit %d\n%s", args, damage, code, out.String())
+				}
+			}
+			after, _ := os.ReadFile(db)
+			if !bytes.Equal(before, after) {
+				t.Errorf("the %s store was changed", damage)
+			}
+		})
+	}
+}
+
+// TestBackupWhileTheDaemonRuns: `raqib store backup FILE` beside a
+// running daemon (which holds the file) gets a consistent copy through
+// the API; the copy checks clean and exports what the daemon exports.
+func TestBackupWhileTheDaemonRuns(t *testing.T) {
+	srv, _ := site(t)
+	cfg := writeConfig(t, srv.URL, "server: {listen: \"127.0.0.1:0\", token: \"t0ken\"}\n")
+	cmd, logs := startDaemon(t, cfg)
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	waitFor(t, 20*time.Second, func() bool { return strings.Contains(logs.String(), "raqib started") }, logs)
+	exportOf := func(cfg string) string {
+		var out bytes.Buffer
+		c := exec.Command(binary, "export", "--format", "json", "--all", "--limit", "0", "--config", cfg)
+		c.Stdout = &out
+		if err := c.Run(); err != nil {
+			t.Fatalf("export: %v", err)
+		}
+		return out.String()
+	}
+	waitFor(t, 20*time.Second, func() bool { return strings.Count(exportOf(cfg), `"id"`) >= 5 }, logs)
+	backup := filepath.Join(t.TempDir(), "copy.db")
+	out, errOut, code := raqib(t, "store", "backup", backup, "--config", cfg)
+	if code != 0 || !strings.Contains(out, "checked") || !strings.Contains(errOut, "asking it") {
+		t.Fatalf("store backup: %d\n%s\n%s", code, out, errOut)
+	}
+	if out, _, code := raqib(t, "store", "check", "--file", backup); code != 0 || !strings.Contains(out, "no problem") {
+		t.Errorf("store check of the backup: %d %s", code, out)
+	}
+	// The copy, as a store of its own, exports what the daemon exports.
+	cfgData, _ := os.ReadFile(cfg)
+	other := filepath.Join(filepath.Dir(backup), "config.yaml")
+	os.WriteFile(other, []byte(strings.Replace(strings.Replace(string(cfgData), "path: raqib.db", "path: copy.db", 1), "listen: \"127.0.0.1:0\"", "listen: \"\"", 1)), 0o600)
+	os.Symlink(filepath.Join(filepath.Dir(cfg), "seeds"), filepath.Join(filepath.Dir(backup), "seeds"))
+	if a, b := exportOf(cfg), exportOf(other); a != b {
+		t.Errorf("the backup exports differently from the daemon:\n%s\n---\n%s", a, b)
+	}
+	// Without the token the API refuses to hand out the store.
+	wrong := strings.Replace(string(cfgData), "token: \"t0ken\"", "token: \"wrong\"", 1)
+	wrong = strings.Replace(wrong, "path: raqib.db", "path: "+filepath.Join(filepath.Dir(cfg), "raqib.db"), 1)
+	os.WriteFile(other, []byte(wrong), 0o600)
+	if _, errOut, code := raqib(t, "store", "backup", filepath.Join(t.TempDir(), "x.db"), "--config", other); code == 0 || !strings.Contains(errOut, "401") {
+		t.Errorf("a backup with the wrong token: %d %s", code, errOut)
+	}
+}
