@@ -4,7 +4,6 @@ package server
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -12,12 +11,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -54,20 +55,50 @@ type Server struct {
 	// NotDuplicate makes an item a story of its own (the pipeline's);
 	// nil answers the action with 503.
 	NotDuplicate func(ctx context.Context, id string) (*storage.Item, error)
+	// Backup writes a consistent copy of the store (GET /api/backup); nil
+	// answers 404.
+	Backup func(ctx context.Context, w io.Writer, size func(int64)) (int64, error)
+
+	// Limits of the expensive requests (the feeds and the /api listings),
+	// so that readers that ask and do not read hold a bounded memory; see
+	// limit.go. They are read once, by the first call of Handler; 0 means
+	// a limit's default.
+	//
+	// MaxBuilding is how many answers are built at once (0:
+	// DefaultBuildingPerCPU per CPU); MaxQueued how many more requests
+	// may wait for that (0: DefaultQueuedPerBuilding per slot; below 0:
+	// none), each at most QueueWait (DefaultQueueWait).
+	MaxBuilding int
+	MaxQueued   int
+	QueueWait   time.Duration
+	// AnswerBudget bounds the bytes of built answers held while their
+	// readers take them (DefaultAnswerBudget).
+	AnswerBudget int64
+	// WriteStall cuts a reader that takes nothing of an answer for that
+	// long (DefaultWriteStall); WriteTimeout one whose answer takes longer
+	// than that to write (DefaultWriteTimeout, which ListenAndServe's
+	// server also takes as its write timeout).
+	WriteStall   time.Duration
+	WriteTimeout time.Duration
+
+	limOnce sync.Once
+	lim     *limiter
 }
 
 // Handler routes requests.
 func (s *Server) Handler() http.Handler {
+	s.limits() // its metrics are there from the start
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /feeds/{file}", s.feed)
-	mux.HandleFunc("GET /feeds/rules/{file}", s.feed)
-	mux.HandleFunc("GET /api/items", s.protect(s.apiItems))
-	mux.HandleFunc("GET /api/feeds", s.protect(s.apiFeeds))
-	mux.HandleFunc("GET /api/stories", s.protect(s.apiStories))
-	mux.HandleFunc("GET /api/alerts", s.protect(s.apiAlerts))
+	mux.HandleFunc("GET /feeds/{file}", s.limited(s.feed))
+	mux.HandleFunc("GET /feeds/rules/{file}", s.limited(s.feed))
+	mux.HandleFunc("GET /api/items", s.protect(s.limited(s.apiItems)))
+	mux.HandleFunc("GET /api/feeds", s.protect(s.limited(s.apiFeeds)))
+	mux.HandleFunc("GET /api/stories", s.protect(s.limited(s.apiStories)))
+	mux.HandleFunc("GET /api/alerts", s.protect(s.limited(s.apiAlerts)))
 	mux.HandleFunc("POST /api/items/{id}/not-duplicate", s.protectAction(s.apiNotDuplicate))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.HandleFunc("GET /api/backup", s.protect(s.apiBackup))
 	if s.Metrics != nil {
 		mux.Handle("GET /metrics", s.protect(promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}).ServeHTTP))
 	}
@@ -81,7 +112,7 @@ func (s *Server) ListenAndServe(ctx context.Context, l net.Listener) error {
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      60 * time.Second,
+		WriteTimeout:      orDefault(s.WriteTimeout, DefaultWriteTimeout),
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    32 << 10,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
@@ -170,7 +201,34 @@ func (s *Server) apiNotDuplicate(w http.ResponseWriter, r *http.Request) {
 	s.json(w, r, APINotDuplicate{Item: it, Changed: err == nil})
 }
 
+// apiBackup streams a consistent copy of the store: the way to back up
+// while the daemon runs (raqib store backup FILE asks here).
+func (s *Server) apiBackup(w http.ResponseWriter, r *http.Request) {
+	if s.Backup == nil {
+		http.NotFound(w, r)
+		return
+	}
+	// A large store takes longer to send than an answer may take.
+	http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", `attachment; filename="raqib-backup.db"`)
+	setSize := func(n int64) { w.Header().Set("Content-Length", strconv.FormatInt(n, 10)) }
+	if n, err := s.Backup(r.Context(), w, setSize); err != nil {
+		s.Log.Error("backup", "sent", n, "error", err)
+		if n == 0 {
+			http.Error(w, "backup: "+err.Error(), http.StatusInternalServerError)
+		}
+		// Cut short: the client sees the connection end before the size
+		// it was told, and raqib store backup refuses the copy.
+		panic(http.ErrAbortHandler)
+	}
+}
+
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if d, ok := s.Store.(interface{ Damaged() error }); ok && d.Damaged() != nil {
+		http.Error(w, d.Damaged().Error(), http.StatusServiceUnavailable)
+		return
+	}
 	if _, err := s.Store.ItemCount(r.Context()); err != nil {
 		http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
 		return
@@ -277,7 +335,9 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 }
 
 // serve answers with an ETag and Last-Modified, a 304 to a reader that has
-// this version, and gzip when the reader accepts it.
+// this version, and gzip when the reader accepts it. Behind the limiter,
+// the answer gives back its build slot once built and is written only
+// when the budget for answers has room for it.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, ctype string, body []byte, modified time.Time) {
 	sum := sha256.Sum256(body)
 	etag := `"` + hex.EncodeToString(sum[:12]) + `"`
@@ -296,20 +356,29 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ctype string, bod
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") && len(body) > 512 {
+	answer := body
+	if acceptsGzip(r) && len(body) > 512 {
 		h.Set("Content-Encoding", "gzip")
 		if r.Method == http.MethodHead {
 			return
 		}
-		gz := gzip.NewWriter(w)
-		gz.Write(body)
-		gz.Close()
+		// Compressed before it is written, so that what is held for a
+		// slow reader is the compressed answer alone.
+		answer = gzipped(body)
+	} else if r.Method == http.MethodHead {
+		h.Set("Content-Length", strconv.Itoa(len(body)))
 		return
 	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	if r.Method != http.MethodHead {
-		w.Write(body)
+	if t, _ := r.Context().Value(ticketKey{}).(*ticket); t != nil {
+		t.built()
+		if !t.hold(int64(cap(answer))) {
+			s.busy(w, r, errBudget)
+			return
+		}
+		// Given back as the handler returns (limited's done).
 	}
+	h.Set("Content-Length", strconv.Itoa(len(answer)))
+	s.write(w, answer)
 }
 
 func (s *Server) fail(w http.ResponseWriter, err error) {
