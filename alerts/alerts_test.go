@@ -1,6 +1,7 @@
 package alerts_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -15,6 +16,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/mail"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -522,5 +525,126 @@ func TestSlowChannelHoldsBackNoOther(t *testing.T) {
 	wait("an alert raised while the slow channel hangs", func() bool { return received(6) })
 	if n := slowCalls.Load(); n != 2 {
 		t.Errorf("the slow channel was asked %d times at once, want its concurrency of 2", n)
+	}
+}
+
+// TestOfficialLibraryVerifies: deliveries signed with each accepted form
+// of secret (whsec_ and padded base64, as `raqib webhook secret` makes;
+// whsec_ and unpadded base64; a plain string, which the library takes with
+// its raw format) verify with the official Standard Webhooks library, run
+// by node; a body changed on the way does not. The standard payload shape
+// carries type, timestamp and the alert as data.
+func TestOfficialLibraryVerifies(t *testing.T) {
+	dir, _ := filepath.Abs(filepath.Join("testdata", "standardwebhooks"))
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "standardwebhooks")); err != nil {
+		if out, err := exec.Command("npm", "ci", "--no-audit", "--no-fund", "--prefix", dir).CombinedOutput(); err != nil {
+			t.Fatalf("installing the standardwebhooks npm package (needs node and npm): %v\n%s", err, out)
+		}
+	}
+	generated, err := alerts.NewWebhookSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := []byte("a desk's own secret, 32 bytes ok")
+	cases := []struct {
+		name, secret string
+		raw          bool
+		standard     bool
+	}{
+		{"generated", generated, false, true},
+		{"unpadded", "whsec_" + base64.RawStdEncoding.EncodeToString(key[:31]), false, false},
+		{"raw string", "a plain secret string", true, false},
+	}
+	type delivery struct {
+		Secret  string            `json:"secret"`
+		Raw     bool              `json:"raw"`
+		Headers map[string]string `json:"headers"`
+		Body    string            `json:"body"`
+	}
+	var mu sync.Mutex
+	var got []delivery
+	var secretOf string
+	var rawOf bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		h := map[string]string{}
+		for _, k := range []string{"webhook-id", "webhook-timestamp", "webhook-signature"} {
+			h[k] = r.Header.Get(k)
+		}
+		mu.Lock()
+		got = append(got, delivery{secretOf, rawOf, h, string(body)})
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	for _, c := range cases {
+		if _, err := config.Parse("c.yaml", []byte("alerts:\n  channels:\n    - {name: hook, type: webhook, url: \"http://127.0.0.1:1/\", secret: \""+c.secret+"\"}\n")); err != nil {
+			t.Errorf("%s: the configuration refuses the secret: %v", c.name, err)
+		}
+		payload := ""
+		if c.standard {
+			payload = "standard"
+		}
+		s, err := alerts.NewSender(config.Channel{Name: "hook", Type: "webhook", URL: srv.URL, Secret: c.secret, Payload: payload}, quiet)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		mu.Lock()
+		secretOf, rawOf = c.secret, c.raw
+		mu.Unlock()
+		n := &alerts.Notification{ID: "al_" + strings.ReplaceAll(c.name, " ", "_"), Rule: "libya", Created: time.Now(),
+			Item: &alerts.ItemInfo{ID: "i1", Title: "فيضانات درنة", URL: "https://a.example/1", Feed: "a"}}
+		if err := s.Send(context.Background(), n); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+	}
+	// A body changed on the way must not verify.
+	tampered := got[0]
+	tampered.Body = strings.Replace(tampered.Body, "libya", "sudan", 1)
+	got = append(got, tampered)
+	var in bytes.Buffer
+	for _, d := range got {
+		b, _ := json.Marshal(d)
+		in.Write(append(b, '\n'))
+	}
+	cmd := exec.Command("node", filepath.Join(dir, "verify.js"))
+	cmd.Stdin = &in
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node verify.js: %v", err)
+	}
+	var results []struct {
+		OK      bool           `json:"ok"`
+		Error   string         `json:"error"`
+		Payload map[string]any `json:"payload"`
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var r struct {
+			OK      bool           `json:"ok"`
+			Error   string         `json:"error"`
+			Payload map[string]any `json:"payload"`
+		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("node said %q", line)
+		}
+		results = append(results, r)
+	}
+	if len(results) != len(cases)+1 {
+		t.Fatalf("%d results for %d deliveries: %s", len(results), len(cases)+1, out)
+	}
+	for i, c := range cases {
+		if !results[i].OK {
+			t.Errorf("%s: the official library refuses the delivery: %s", c.name, results[i].Error)
+		}
+	}
+	if results[len(cases)].OK {
+		t.Error("a tampered body verified")
+	}
+	std := results[0].Payload
+	if std["type"] != "alert.created" || std["timestamp"] == nil || std["data"].(map[string]any)["rule"] != "libya" {
+		t.Errorf("standard payload %v", std)
+	}
+	if results[1].Payload["rule"] != "libya" || results[1].Payload["type"] != nil {
+		t.Errorf("raqib payload %v", results[1].Payload)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -85,7 +86,7 @@ func NewSender(ch config.Channel, log *slog.Logger) (Sender, error) {
 		if timeout <= 0 {
 			timeout = 10 * time.Second
 		}
-		return &WebhookSender{URL: ch.URL, Key: key, Client: &http.Client{Timeout: timeout}}, nil
+		return &WebhookSender{URL: ch.URL, Key: key, Client: &http.Client{Timeout: timeout}, Standard: ch.Payload == "standard"}, nil
 	case "email":
 		return &EmailSender{Channel: ch}, nil
 	}
@@ -102,17 +103,32 @@ func (s *LogSender) Send(_ context.Context, n *Notification) error {
 	return nil
 }
 
-// WebhookKey is the HMAC key of a secret: its bytes as configured, or the
-// base64 bytes after a "whsec_" prefix (the Standard Webhooks convention).
+// WebhookKey is the HMAC key of a secret: the base64 bytes after a
+// "whsec_" prefix (the Standard Webhooks form, which the spec's libraries
+// take as it is), padded or not, standard or URL-safe alphabet, as those
+// libraries accept; or, with no prefix, the secret's own bytes (what
+// raqib always took, and what the libraries take with their "raw" option).
 func WebhookKey(secret string) ([]byte, error) {
 	if rest, ok := strings.CutPrefix(secret, "whsec_"); ok {
-		key, err := base64.StdEncoding.DecodeString(rest)
-		if err != nil {
-			return nil, errors.New("secret: the part after whsec_ is not base64")
+		rest = strings.TrimSpace(rest)
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			if key, err := enc.DecodeString(rest); err == nil && len(key) > 0 {
+				return key, nil
+			}
 		}
-		return key, nil
+		return nil, errors.New("secret: the part after whsec_ is not base64 (make one with \"raqib webhook secret\")")
 	}
 	return []byte(secret), nil
+}
+
+// NewWebhookSecret makes a secret in the Standard Webhooks form: whsec_
+// and 32 random bytes in base64 (the spec asks for 24 to 64).
+func NewWebhookSecret() (string, error) {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return "", err
+	}
+	return "whsec_" + base64.StdEncoding.EncodeToString(key), nil
 }
 
 // Sign computes the Standard Webhooks signature header value.
@@ -129,10 +145,29 @@ type WebhookSender struct {
 	Key    []byte
 	Client *http.Client
 	Now    func() time.Time
+	// Standard wraps the alert in the Standard Webhooks payload shape
+	// (payload: standard).
+	Standard bool
+}
+
+// StandardPayload is the Standard Webhooks payload shape: what happened,
+// when, and the alert as data.
+type StandardPayload struct {
+	Type      string        `json:"type"`
+	Timestamp time.Time     `json:"timestamp"`
+	Data      *Notification `json:"data"`
 }
 
 func (s *WebhookSender) Send(ctx context.Context, n *Notification) error {
-	body, err := json.Marshal(n)
+	var payload any = n
+	if s.Standard {
+		kind := "alert.created"
+		if n.Digest {
+			kind = "alert.digest"
+		}
+		payload = StandardPayload{Type: kind, Timestamp: n.Created.UTC(), Data: n}
+	}
+	body, err := json.Marshal(payload)
 	if err != nil {
 		return &DeliveryError{Err: err, Permanent: true}
 	}

@@ -105,6 +105,9 @@ type Channel struct {
 	URL     string   `yaml:"url"`
 	Secret  string   `yaml:"secret"`
 	Timeout Duration `yaml:"timeout"`
+	// Payload is the webhook body's shape: "raqib" (the default: the alert
+	// itself) or "standard" (Standard Webhooks: type, timestamp, data).
+	Payload string `yaml:"payload"`
 	// email
 	Host     string   `yaml:"host"`
 	Port     int      `yaml:"port"`
@@ -589,7 +592,7 @@ func (c *Config) validate(root *yaml.Node, add func(int, string, string, ...any)
 		chans[ch.Name] = true
 		allowed := map[string][]string{
 			"log":     {},
-			"webhook": {"url", "secret", "timeout", "concurrency"},
+			"webhook": {"url", "secret", "timeout", "concurrency", "payload"},
 			"email":   {"host", "port", "tls", "username", "password", "from", "to", "timeout", "concurrency"},
 		}
 		keys, ok := allowed[ch.Type]
@@ -611,6 +614,9 @@ func (c *Config) validate(root *yaml.Node, add func(int, string, string, ...any)
 		case "webhook":
 			if err := validURL(ch.URL, "http", "https"); err != nil {
 				add(at("url"), field+".url", "%v", err)
+			}
+			if ch.Payload != "" && ch.Payload != "raqib" && ch.Payload != "standard" {
+				add(at("payload"), field+".payload", "%q: must be raqib (the alert itself) or standard (Standard Webhooks: type, timestamp, data)", ch.Payload)
 			}
 		case "email":
 			if ch.Host == "" {

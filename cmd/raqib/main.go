@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/raqib/raqib/config"
+	"github.com/raqib/raqib/alerts"
 	"github.com/raqib/raqib/feeds"
 )
 
@@ -51,6 +52,7 @@ Commands:
   match --query Q     test a rule query against files or standard input, like grep
   store backup FILE   write a consistent copy of the store, also while the daemon runs
   store check         read the whole store and report damage (--file PATH: another file)
+  webhook secret      print a fresh webhook secret (Standard Webhooks form: whsec_...)
   version             print the version
 
 Every command takes --config PATH (default ./config.yaml, or $RAQIB_CONFIG).
@@ -134,6 +136,16 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return cmdMatch(ctx, rest, os.Stdin, stdout, stderr)
 	case "store":
 		return cmdStore(ctx, rest, stdout, stderr)
+	case "webhook":
+		if len(rest) != 1 || rest[0] != "secret" {
+			return usageErr("usage: raqib webhook secret")
+		}
+		secret, err := alerts.NewWebhookSecret()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, secret)
+		return nil
 	}
 	fmt.Fprint(stderr, usage)
 	return usageErr("unknown command %q", cmd)
