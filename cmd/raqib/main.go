@@ -13,8 +13,8 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/raqib/raqib/config"
 	"github.com/raqib/raqib/alerts"
+	"github.com/raqib/raqib/config"
 	"github.com/raqib/raqib/feeds"
 )
 
