@@ -249,8 +249,24 @@ func TestDigestOneMessage(t *testing.T) {
 	if len(rcv.got) != 0 {
 		t.Fatal("digest sent before it was due")
 	}
+	// A daemon's start and every poll --once force a round, and a round
+	// forced used to send a digest whatever its window: an hourly digest of
+	// two items went out as two messages over two runs.
+	for range 2 {
+		restarted := webhookDispatcher(t, e.store, srv.URL, "k")
+		if _, pending, err := restarted.Flush(context.Background(), 1, 0); err != nil || pending != 0 {
+			t.Fatalf("flush: %d pending, %v", pending, err)
+		}
+		if n, _ := restarted.Waiting(context.Background()); n != 2 {
+			t.Errorf("%d alerts waiting for the digest, want 2", n)
+		}
+	}
+	if len(rcv.got) != 0 {
+		t.Fatalf("a forced round sent the digest before its window closed: %v", rcv.bodies)
+	}
+	d = webhookDispatcher(t, e.store, srv.URL, "k")
 	d.Now = func() time.Time { return time.Now().Add(61 * time.Minute) }
-	d.Round(context.Background(), false)
+	d.Round(context.Background(), true)
 	if len(rcv.got) != 1 || len(rcv.bodies[0]["items"].([]any)) != 2 {
 		t.Fatalf("want one digest of two items: %v %v", rcv.got, rcv.bodies)
 	}

@@ -174,7 +174,16 @@ func (d *Dispatcher) roundLane(ctx context.Context, name string, force bool) (ti
 	groups := map[string][]*storage.Alert{}
 	var order []string
 	for _, a := range pending {
-		if !due(a.NextTry) || (!a.Digest.IsZero() && !due(a.Digest)) {
+		// A digest leaves when its window closes, forced round or not: a
+		// start or a one-shot run that sent it early split one digest
+		// into as many messages as there were runs.
+		if !a.Digest.IsZero() && a.Digest.After(now) {
+			if next.IsZero() || a.Digest.Before(next) {
+				next = a.Digest
+			}
+			continue
+		}
+		if !due(a.NextTry) {
 			continue
 		}
 		key := a.ID
@@ -381,6 +390,24 @@ func backoff(n int) time.Duration {
 	return d + time.Duration((rand.Float64()*0.4-0.2)*float64(d))
 }
 
+// waiting reports an alert of a digest whose window is still open: not
+// undelivered, only not due.
+func (d *Dispatcher) waiting(a *storage.Alert) bool {
+	return !a.Digest.IsZero() && a.Digest.After(d.now())
+}
+
+// Waiting counts the alerts held for digests whose windows are open.
+func (d *Dispatcher) Waiting(ctx context.Context) (int, error) {
+	pending, err := d.Store.Alerts(ctx, storage.AlertPending)
+	n := 0
+	for _, a := range pending {
+		if d.waiting(a) {
+			n++
+		}
+	}
+	return n, err
+}
+
 func (d *Dispatcher) itemInfo(ctx context.Context, a *storage.Alert) (*ItemInfo, error) {
 	it, err := d.Store.Item(ctx, a.ItemID)
 	if err != nil {
@@ -433,7 +460,13 @@ func (d *Dispatcher) Flush(ctx context.Context, tries int, pause time.Duration) 
 		if err != nil {
 			return 0, 0, err
 		}
-		if pending = len(left); pending == 0 {
+		pending = 0
+		for _, a := range left {
+			if !d.waiting(a) {
+				pending++
+			}
+		}
+		if pending == 0 {
 			break
 		}
 	}

@@ -273,6 +273,9 @@ func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if delivered+pending > 0 {
 		fmt.Fprintf(stdout, "alerts: %d delivered, %d pending (retried on the next run)\n", delivered, pending)
 	}
+	if n, err := a.dispatcher.Waiting(ctx); err == nil && n > 0 {
+		fmt.Fprintf(stdout, "alerts: %d held for digests, sent as one message each when their windows close\n", n)
+	}
 	return ctx.Err()
 }
 
