@@ -38,6 +38,11 @@ type Config struct {
 	// Warnings are problems that do not stop raqib (a file holding secrets
 	// that others can read).
 	Warnings []string `yaml:"-"`
+	// MissingEnv are the ${VAR} references of alert channels whose
+	// variable is not set: only the commands that send alerts need them
+	// (NeedSenders), so that a desk can list and export without the
+	// senders' secrets in its environment.
+	MissingEnv Errors `yaml:"-"`
 }
 
 // HasSecrets reports whether the configuration holds passwords, webhook
@@ -334,6 +339,11 @@ func Parse(file string, data []byte) (*Config, error) {
 		errs = append(errs, Error{File: file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)})
 	}
 	checkKeys(root, reflect.TypeOf(cfg), "", add)
+	if ch := nodeAt(root, "alerts", "channels"); ch != nil {
+		expandEnv(ch, func(line int, field, format string, args ...any) {
+			cfg.MissingEnv = append(cfg.MissingEnv, Error{File: file, Line: line, Field: field, Msg: fmt.Sprintf(format, args...) + " (alert channels need it to send)"})
+		})
+	}
 	expandEnv(root, add)
 	if len(errs) > 0 {
 		return nil, errs
@@ -426,6 +436,15 @@ func join(path, key string) string {
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// NeedSenders is the error of a command that sends alerts when a channel's
+// ${VAR} is not set, or nil.
+func (c *Config) NeedSenders() error {
+	if len(c.MissingEnv) == 0 {
+		return nil
+	}
+	return c.MissingEnv
+}
 
 // expandEnv replaces ${VAR} in scalar values. Only the braced form is
 // expanded so that a literal "$" in a password survives.

@@ -78,6 +78,10 @@ func openApp(ctx context.Context, path string, log *slog.Logger, withPipeline bo
 		return nil, err
 	}
 	tuneGC(log)
+	if err := cfg.NeedSenders(); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if a.dispatcher, err = newDispatcher(cfg, st, log); err != nil {
 		st.Close()
 		return nil, err
@@ -303,6 +307,9 @@ func cmdCheck(_ context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	if _, err := newEngine(cfg); err != nil {
+		return err
+	}
+	if err := cfg.NeedSenders(); err != nil {
 		return err
 	}
 	for _, ch := range cfg.Alerts.Channels {

@@ -101,3 +101,28 @@ func TestBackupWhileTheDaemonRuns(t *testing.T) {
 		t.Errorf("a backup with the wrong token: %d %s", code, errOut)
 	}
 }
+
+// TestReadCommandsNeedNoSendersSecrets: with a channel's secret in an
+// environment variable that is not set, the commands that send nothing
+// work (they exited 2), and those that send, and check, name the variable.
+func TestReadCommandsNeedNoSendersSecrets(t *testing.T) {
+	srv, _ := site(t)
+	os.Unsetenv("RAQIB_TEST_UNSET_SECRET")
+	cfg := writeConfig(t, srv.URL, `alerts:
+  channels:
+    - {name: hook, type: webhook, url: "http://127.0.0.1:1/hook", secret: "${RAQIB_TEST_UNSET_SECRET}"}
+  rules:
+    - {name: libya, query: "ليبيا", channels: [hook]}
+`)
+	for _, args := range [][]string{{"feeds", "list"}, {"stories"}, {"feeds", "export-opml"}, {"export"}, {"alerts", "list"}} {
+		if _, errOut, code := raqib(t, append(args, "--config", cfg)...); code != 0 {
+			t.Errorf("%v without the sender's secret: exit %d\n%s", args, code, errOut)
+		}
+	}
+	for _, args := range [][]string{{"poll", "--once"}, {"check"}} {
+		out, errOut, code := raqib(t, append(args, "--config", cfg)...)
+		if code != 2 || !strings.Contains(out+errOut, "RAQIB_TEST_UNSET_SECRET") {
+			t.Errorf("%v without the sender's secret: exit %d\n%s%s", args, code, out, errOut)
+		}
+	}
+}
