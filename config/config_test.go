@@ -82,6 +82,7 @@ func TestLoadErrors(t *testing.T) {
 		{"bad window", "window: 7d", "window: 7days", ":9: yaml: bad duration \"7days\""},
 		{"duplicate feed", "name: local", "name: bbc-arabic", ":14: feeds[1].name: duplicate feed name \"bbc-arabic\" (first on line 11)"},
 		{"unset variable", "${RAQIB_TEST_SECRET}", "${RAQIB_NOT_SET_ANYWHERE}", ":23: ${RAQIB_NOT_SET_ANYWHERE}: environment variable"},
+		{"unset variable outside channels", "listen: 127.0.0.1:9090", "listen: ${RAQIB_NOT_SET_ANYWHERE}", ":30: ${RAQIB_NOT_SET_ANYWHERE}: environment variable"},
 		{"unknown channel", "channels: [hook]", "channels: [mail]", ":27: alerts.rules[0].channels: no channel named \"mail\""},
 		{"wrong setting for type", "      secret: ${RAQIB_TEST_SECRET}", "      host: smtp.example.org", ":23: alerts.channels[0].host: not a setting of a webhook channel"},
 		{"bad listen", "listen: 127.0.0.1:9090", "listen: localhost", ":30: server.listen"},
@@ -98,7 +99,10 @@ func TestLoadErrors(t *testing.T) {
 			if src == good {
 				t.Fatalf("case does not change the file: %q", c.from)
 			}
-			_, err := Parse("/etc/raqib/config.yaml", []byte(src))
+			cfg, err := Parse("/etc/raqib/config.yaml", []byte(src))
+			if err == nil {
+				err = cfg.NeedSenders() // a channel's unset variable
+			}
 			var errs Errors
 			if !errors.As(err, &errs) {
 				t.Fatalf("err = %v, want config.Errors", err)
