@@ -59,6 +59,16 @@ Every command takes --config PATH (default ./config.yaml, or $RAQIB_CONFIG).
 Run "raqib COMMAND --help" for a command's flags.
 `
 
+// groupUsage is what the commands that take a subcommand print for --help.
+var groupUsage = map[string]string{
+	"feeds":   "raqib feeds list|import-opml FILE|export-opml [--config PATH]",
+	"alerts":  "raqib alerts list [--pending|--failed] | raqib alerts retry ID...",
+	"seeds":   "raqib seeds import [--config PATH]",
+	"items":   "raqib items not-duplicate [--config PATH] ITEM...",
+	"store":   "raqib store check [--file PATH] | raqib store backup FILE [--config PATH]",
+	"webhook": "raqib webhook secret",
+}
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -96,6 +106,10 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return &exitError{2, errors.New("")}
 	}
 	cmd, rest := args[0], args[1:]
+	if u, ok := groupUsage[cmd]; ok && len(rest) > 0 && (rest[0] == "-h" || rest[0] == "--help" || rest[0] == "help") {
+		fmt.Fprintf(stdout, "Usage: %s\n\nRun \"raqib %s SUBCOMMAND --help\" for a subcommand's flags.\n", u, cmd)
+		return nil
+	}
 	switch cmd {
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)

@@ -126,3 +126,19 @@ func TestReadCommandsNeedNoSendersSecrets(t *testing.T) {
 		}
 	}
 }
+
+// The commands that take a subcommand print their usage for --help and
+// exit 0 (they exited 2, as for a mistake); a wrong subcommand is still 2.
+func TestGroupHelp(t *testing.T) {
+	for cmd := range groupUsage {
+		for _, help := range []string{"--help", "-h", "help"} {
+			out, _, code := raqib(t, cmd, help)
+			if code != 0 || !strings.Contains(out, "Usage: raqib "+cmd) {
+				t.Errorf("raqib %s %s: exit %d\n%s", cmd, help, code, out)
+			}
+		}
+		if _, _, code := raqib(t, cmd, "no-such-subcommand"); code != 2 {
+			t.Errorf("raqib %s no-such-subcommand: exit %d", cmd, code)
+		}
+	}
+}
