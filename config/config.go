@@ -140,6 +140,10 @@ type Server struct {
 	// BaseURL is where readers reach the server (behind a proxy, say):
 	// the feeds' self links are built from it, not from the request.
 	BaseURL string `yaml:"base_url"`
+	// CORSOrigins are the web origins whose pages may read the API
+	// (https://desk.example.org, or "*" for any); the public feeds are
+	// open to every origin.
+	CORSOrigins []string `yaml:"cors_origins"`
 }
 
 // Duration is a time.Duration that also accepts a day suffix ("30d", "1d12h").
@@ -691,6 +695,15 @@ func (c *Config) validate(root *yaml.Node, add func(int, string, string, ...any)
 			add(line(root, "server", "base_url"), "server.base_url", "%q: use an http(s) address with a host and no query, like https://news.example.org/raqib", b)
 		}
 		c.Server.BaseURL = strings.TrimRight(b, "/")
+	}
+	for i, o := range c.Server.CORSOrigins {
+		if o == "*" {
+			continue
+		}
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			add(line(root, "server", "cors_origins", i), fmt.Sprintf("server.cors_origins[%d]", i), "%q: an origin is a scheme and a host, like https://desk.example.org (or \"*\" for any)", o)
+		}
+		c.Server.CORSOrigins[i] = strings.TrimRight(o, "/")
 	}
 }
 

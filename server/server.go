@@ -103,7 +103,7 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("GET /metrics", s.protect(promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}).ServeHTTP))
 	}
 	mux.HandleFunc("GET /{$}", s.index)
-	return mux
+	return s.cors(mux)
 }
 
 // ListenAndServe serves until ctx is done, then shuts down gracefully.
@@ -291,11 +291,7 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 		}
 	} else {
 		rule = name
-		found := false
-		for _, rl := range s.Config.Alerts.Rules {
-			found = found || rl.Name == rule
-		}
-		if !found {
+		if !s.hasRule(rule) {
 			http.Error(w, fmt.Sprintf("no rule named %q", rule), http.StatusNotFound)
 			return
 		}
@@ -345,7 +341,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ctype string, bod
 	h.Set("Content-Type", ctype)
 	h.Set("ETag", etag)
 	h.Set("Cache-Control", "no-cache")
-	h.Set("Vary", "Accept-Encoding")
+	h.Add("Vary", "Accept-Encoding")
 	h.Set("Last-Modified", modified.UTC().Format(http.TimeFormat))
 	if match := r.Header.Get("If-None-Match"); match != "" {
 		if strings.Contains(match, etag) || strings.TrimSpace(match) == "*" {
@@ -379,6 +375,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ctype string, bod
 	}
 	h.Set("Content-Length", strconv.Itoa(len(answer)))
 	s.write(w, answer)
+}
+
+func (s *Server) hasRule(name string) bool {
+	for _, rl := range s.Config.Alerts.Rules {
+		if rl.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) fail(w http.ResponseWriter, err error) {
@@ -452,6 +457,10 @@ func (s *Server) apiItems(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	opt := storage.ListOptions{Limit: n, Feed: q.Get("feed"), Rule: q.Get("rule"), Since: since, WithDuplicates: q.Get("all") == "1"}
+	if opt.Rule != "" && !s.hasRule(opt.Rule) {
+		http.Error(w, fmt.Sprintf("no rule named %q", opt.Rule), http.StatusNotFound)
+		return
+	}
 	if v := q.Get("before"); v != "" {
 		if opt.Before, err = storage.ParseCursor(v); err != nil {
 			http.Error(w, "before: "+err.Error(), http.StatusBadRequest)
