@@ -49,7 +49,7 @@ func TestDaemonItemsByPages(t *testing.T) {
 	if _, err := st.Commit(ctx, &storage.Batch{Items: items, Alerts: alerts}); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer((&server.Server{Config: &config.Config{}, Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Ready: func() bool { return true }}).Handler())
+	srv := httptest.NewServer((&server.Server{Config: &config.Config{Alerts: config.Alerts{Rules: []config.Rule{{Name: "libya", Query: "ليبيا"}}}}, Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Ready: func() bool { return true }}).Handler())
 	defer srv.Close()
 	d := &daemon{base: srv.URL + "/", hc: srv.Client()}
 	defer func(n int) { apiPage = n }(apiPage)
