@@ -144,6 +144,9 @@ type Server struct {
 	// (https://desk.example.org, or "*" for any); the public feeds are
 	// open to every origin.
 	CORSOrigins []string `yaml:"cors_origins"`
+	// MetricsPerFeed adds /metrics series labelled by feed (off: at many
+	// feeds they are most of a scrape).
+	MetricsPerFeed bool `yaml:"metrics_per_feed"`
 }
 
 // Duration is a time.Duration that also accepts a day suffix ("30d", "1d12h").

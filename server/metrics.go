@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -19,14 +20,34 @@ type Metrics struct {
 	alertsSent   *prometheus.CounterVec
 	alertsFailed *prometheus.CounterVec
 	pollDuration prometheus.Histogram
+
+	// Per feed, only when asked for: at tens of thousands of feeds they
+	// are most of a scrape's series.
+	feedPolls  *prometheus.CounterVec
+	feedErrors *prometheus.CounterVec
+
+	mu      sync.Mutex
+	failing map[string]bool // feeds whose last poll failed
 }
 
 // NewMetrics registers the metrics; pending alerts and stored items are read
-// from the store when scraped.
-func NewMetrics(st storage.Store) *Metrics {
-	m := &Metrics{Registry: prometheus.NewRegistry()}
-	m.polls = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "raqib_polls_total", Help: "Feed polls by feed and result (new, not_modified, unchanged, error, skipped)."}, []string{"feed", "result"})
-	m.fetchErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "raqib_fetch_errors_total", Help: "Failed feed polls by feed."}, []string{"feed"})
+// from the store when scraped. perFeed adds series labelled by feed
+// (server.metrics_per_feed); the fleet's series are always there.
+func NewMetrics(st storage.Store, perFeed bool) *Metrics {
+	m := &Metrics{Registry: prometheus.NewRegistry(), failing: map[string]bool{}}
+	m.polls = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "raqib_polls_total", Help: "Feed polls by result (new, not_modified, unchanged, error, skipped)."}, []string{"result"})
+	m.fetchErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "raqib_fetch_errors_total", Help: "Failed feed polls."}, nil)
+	failing := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "raqib_feeds_failing", Help: "Feeds whose last poll failed."}, func() float64 {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return float64(len(m.failing))
+	})
+	m.Registry.MustRegister(failing)
+	if perFeed {
+		m.feedPolls = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "raqib_feed_polls_total", Help: "Feed polls by feed and result (server.metrics_per_feed)."}, []string{"feed", "result"})
+		m.feedErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "raqib_feed_fetch_errors_total", Help: "Failed feed polls by feed (server.metrics_per_feed)."}, []string{"feed"})
+		m.Registry.MustRegister(m.feedPolls, m.feedErrors)
+	}
 	m.items = prometheus.NewCounter(prometheus.CounterOpts{Name: "raqib_items_stored_total", Help: "Items stored since start."})
 	m.duplicates = prometheus.NewCounter(prometheus.CounterOpts{Name: "raqib_duplicates_total", Help: "Stored items recognised as copies of a story already seen."})
 	m.alertsSent = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "raqib_alerts_sent_total", Help: "Alerts delivered, by channel."}, []string{"channel"})
@@ -54,10 +75,25 @@ func NewMetrics(st storage.Store) *Metrics {
 // ObservePoll records one feed poll (feeds.Poller.OnResult).
 func (m *Metrics) ObservePoll(r feeds.Result) {
 	result := "new"
+	if r.Interrupted {
+		return // a stop, not a poll
+	}
+	if r.Skipped == "" {
+		m.mu.Lock()
+		if r.Err != nil {
+			m.failing[r.Feed] = true
+		} else {
+			delete(m.failing, r.Feed)
+		}
+		m.mu.Unlock()
+	}
 	switch {
 	case r.Err != nil:
 		result = "error"
-		m.fetchErrors.WithLabelValues(r.Feed).Inc()
+		m.fetchErrors.WithLabelValues().Inc()
+		if m.feedErrors != nil {
+			m.feedErrors.WithLabelValues(r.Feed).Inc()
+		}
 	case r.Skipped != "":
 		result = "skipped"
 	case r.NotModified:
@@ -65,7 +101,10 @@ func (m *Metrics) ObservePoll(r feeds.Result) {
 	case r.Unchanged:
 		result = "unchanged"
 	}
-	m.polls.WithLabelValues(r.Feed, result).Inc()
+	m.polls.WithLabelValues(result).Inc()
+	if m.feedPolls != nil {
+		m.feedPolls.WithLabelValues(r.Feed, result).Inc()
+	}
 	if r.Skipped == "" {
 		m.pollDuration.Observe(r.Took.Seconds())
 	}

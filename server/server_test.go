@@ -56,7 +56,7 @@ func newServerAndHandler(t *testing.T, token string) (*httptest.Server, *Metrics
 	}
 	p.Ingest(context.Background(), &storage.FeedState{Name: "a"}, []*storage.Item{mk("a", "1", "مجلس الأمن يناقش ليبيا", text, 2*time.Hour), mk("a", "2", "Oil prices rise", "Oil rose on Monday after a fall in US stocks of crude.", time.Hour)})
 	p.Ingest(context.Background(), &storage.FeedState{Name: "b"}, []*storage.Item{mk("b", "3", "ليبيا: جلسة لمجلس الأمن", text, 30*time.Minute)})
-	m := NewMetrics(st)
+	m := NewMetrics(st, false)
 	m.ObservePoll(feeds.Result{Feed: "a", New: 2, Took: time.Second})
 	s := &Server{Config: cfg, Store: st, Metrics: m, Log: quiet, Ready: func() bool { return true }, NotDuplicate: p.NotDuplicate}
 	srv := httptest.NewServer(s.Handler())
@@ -237,7 +237,10 @@ func TestMetricsAndToken(t *testing.T) {
 	}
 	r := get(t, srv.URL+"/metrics", map[string]string{"Authorization": "Bearer t0ken"})
 	b := body(t, r)
-	for _, want := range []string{`raqib_polls_total{feed="a",result="new"} 1`, "raqib_items_stored_total 2", "raqib_alerts_pending 1", "raqib_poll_duration_seconds_bucket", "raqib_fetch_errors_total", "raqib_items 3"} {
+	if strings.Contains(b, `feed="`) {
+		t.Error("per-feed series without server.metrics_per_feed")
+	}
+	for _, want := range []string{`raqib_polls_total{result="new"} 1`, "raqib_feeds_failing 0", "raqib_items_stored_total 2", "raqib_alerts_pending 1", "raqib_poll_duration_seconds_bucket", "raqib_fetch_errors_total", "raqib_items 3"} {
 		if want == "raqib_fetch_errors_total" {
 			continue // no errors yet: the vector has no series
 		}

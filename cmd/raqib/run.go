@@ -35,7 +35,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		defer forget()
 	}
-	metrics := server.NewMetrics(a.store)
+	metrics := server.NewMetrics(a.store, a.cfg.Server.MetricsPerFeed)
 	poller := a.poller()
 	poller.OnResult = metrics.ObservePoll
 	a.dispatcher.OnDelivery = metrics.ObserveDelivery
