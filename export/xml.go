@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"net/url"
 	"time"
 
 	"github.com/microcosm-cc/bluemonday"
@@ -249,8 +250,10 @@ type atomEntry struct {
 }
 
 type atomSource struct {
-	Title atomText   `xml:"title"`
-	Links []atomLink `xml:"link,omitempty"`
+	ID      string     `xml:"id"`
+	Title   atomText   `xml:"title"`
+	Updated string     `xml:"updated"`
+	Links   []atomLink `xml:"link,omitempty"`
 }
 
 // atomFormat renders Atom 1.0.
@@ -292,7 +295,9 @@ var atomFormat = format{
 		} else {
 			ae.Content = atomText{"text", body.Text}
 		}
-		ae.Source = &atomSource{Title: atomText{"text", it.Feed}}
+		// The W3C validator asks a source for its id and updated: the
+		// feed's name in raqib's tag space, and when raqib read the item.
+		ae.Source = &atomSource{ID: "tag:raqib,2025:source/" + url.PathEscape(it.Feed), Title: atomText{"text", it.Feed}, Updated: it.Fetched.UTC().Format(time.RFC3339)}
 		if u := m.FeedURLs[it.Feed]; u != "" {
 			ae.Source.Links = []atomLink{{Href: u, Rel: "self"}}
 		}

@@ -344,7 +344,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ctype string, bod
 	h.Add("Vary", "Accept-Encoding")
 	h.Set("Last-Modified", modified.UTC().Format(http.TimeFormat))
 	if match := r.Header.Get("If-None-Match"); match != "" {
-		if strings.Contains(match, etag) || strings.TrimSpace(match) == "*" {
+		if strings.Contains(match, strings.TrimSuffix(etag, `"`)) || strings.TrimSpace(match) == "*" {
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
@@ -354,6 +354,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ctype string, bod
 	}
 	answer := body
 	if acceptsGzip(r) && len(body) > 512 {
+		// The gzip answer is other bytes: a strong validator names them
+		// (RFC 9110 8.8.3), so it gets an ETag of its own; either matches
+		// a conditional request, which is about the content.
+		h.Set("ETag", strings.TrimSuffix(etag, `"`)+`-gzip"`)
 		h.Set("Content-Encoding", "gzip")
 		if r.Method == http.MethodHead {
 			return
