@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"net/url"
 	"strings"
 	"sync"
-	"net/url"
 	"time"
 
 	"github.com/microcosm-cc/bluemonday"
