@@ -22,7 +22,8 @@ func entries() []Entry {
 	return []Entry{
 		{Item: &storage.Item{ID: "c1", Feed: "bbc-arabic", URL: "https://news.example.org/ar/haftar-putin", Title: "حفتر يلتقي بوتين في الكرملين",
 			Summary:   `<p dir="rtl">التقى قائد قوات الشرق الليبي <b>خليفة حفتر</b> الرئيس الروسي.</p><script>alert(1)</script><a href="javascript:alert(2)" onclick="steal()">رابط</a><iframe src="https://evil.example/"></iframe><p style="color:red">نص</p>`,
-			Published: pub, Language: "ar", Cluster: "c1", Rules: []string{"libya", "kremlin"}, Authors: []string{"مراسلنا"}}, Cluster: c},
+			Published: pub, Language: "ar", Cluster: "c1", Rules: []string{"libya", "kremlin"}, Authors: []string{"مراسلنا"},
+			Media: []storage.Media{{URL: "https://news.example.org/img/haftar.jpg?w=640&h=360", Image: true}, {URL: "https://news.example.org/audio/report.mp3", Type: "audio/mpeg", Length: 1048576}}}, Cluster: c},
 		{Item: &storage.Item{ID: "i2", Feed: "wire", URL: "https://wire.example.org/news/78", Title: "Emergency Arab summit in Cairo & more",
 			Summary: "Egypt called an emergency Arab summit <in Cairo> next week.", Published: pub.Add(-time.Hour), Cluster: "i2"},
 			Cluster: &storage.Cluster{ID: "i2", Size: 1, Feeds: []string{"wire"}}},
@@ -169,6 +170,45 @@ func TestStreamByPagesThroughATemporaryFile(t *testing.T) {
 		}
 		if !strings.Contains(whole.String(), "more4") || strings.Count(whole.String(), "tag:raqib,2025:item/")+strings.Count(whole.String(), `"id": "`) < len(es) {
 			t.Errorf("%s: not every entry is in the feed:\n%s", name, whole.String())
+		}
+	}
+}
+
+// A story's photo and attachments reach every format, as a real parser
+// reads them back: RSS's one enclosure, Atom's enclosure links, JSON
+// Feed's image and attachments.
+func TestMediaInEveryFormat(t *testing.T) {
+	const photo, audio = "https://news.example.org/img/haftar.jpg?w=640&h=360", "https://news.example.org/audio/report.mp3"
+	for name, write := range map[string]func(*bytes.Buffer) error{
+		"rss":  func(b *bytes.Buffer) error { return WriteRSS(b, meta, entries()) },
+		"atom": func(b *bytes.Buffer) error { return WriteAtom(b, meta, entries()) },
+		"json": func(b *bytes.Buffer) error { return WriteJSON(b, meta, entries()) },
+	} {
+		f, err := gofeed.NewParser().Parse(bytes.NewReader(render(t, write)))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		it := f.Items[0]
+		var urls []string
+		for _, e := range it.Enclosures {
+			urls = append(urls, e.URL+" "+e.Type+" "+e.Length)
+		}
+		got := strings.Join(urls, ", ")
+		if !strings.Contains(got, audio+" audio/mpeg 1048576") {
+			t.Errorf("%s: enclosures %q lack the audio", name, got)
+		}
+		switch name {
+		case "atom":
+			if !strings.Contains(got, photo+" image/jpeg") {
+				t.Errorf("atom: enclosures %q lack the photo", got)
+			}
+		case "json":
+			if it.Image == nil || it.Image.URL != photo {
+				t.Errorf("json: image %+v", it.Image)
+			}
+		}
+		if len(f.Items[1].Enclosures) != 0 {
+			t.Errorf("%s: an item without media got %d enclosures", name, len(f.Items[1].Enclosures))
 		}
 	}
 }

@@ -4,6 +4,9 @@ package export
 import (
 	"bytes"
 	"encoding/json"
+	"mime"
+	"path"
+	"strings"
 	"time"
 
 	"github.com/raqib/raqib/storage"
@@ -36,17 +39,25 @@ type Raqib struct {
 }
 
 type jsonItem struct {
-	ID            string   `json:"id"`
-	URL           string   `json:"url,omitempty"`
-	Title         string   `json:"title,omitempty"`
-	ContentHTML   string   `json:"content_html,omitempty"`
-	ContentText   string   `json:"content_text,omitempty"`
-	Summary       string   `json:"summary,omitempty"`
-	DatePublished string   `json:"date_published,omitempty"`
-	DateModified  string   `json:"date_modified,omitempty"`
-	Authors       []author `json:"authors,omitempty"`
-	Language      string   `json:"language,omitempty"`
-	Raqib         Raqib    `json:"_raqib"`
+	ID            string       `json:"id"`
+	URL           string       `json:"url,omitempty"`
+	Title         string       `json:"title,omitempty"`
+	ContentHTML   string       `json:"content_html,omitempty"`
+	ContentText   string       `json:"content_text,omitempty"`
+	Summary       string       `json:"summary,omitempty"`
+	DatePublished string       `json:"date_published,omitempty"`
+	DateModified  string       `json:"date_modified,omitempty"`
+	Image         string       `json:"image,omitempty"`
+	Authors       []author     `json:"authors,omitempty"`
+	Language      string       `json:"language,omitempty"`
+	Attachments   []attachment `json:"attachments,omitempty"`
+	Raqib         Raqib        `json:"_raqib"`
+}
+
+type attachment struct {
+	URL      string `json:"url"`
+	MimeType string `json:"mime_type"`
+	Size     int64  `json:"size_in_bytes,omitempty"`
 }
 
 type author struct {
@@ -61,6 +72,45 @@ type jsonFeed struct {
 	Description string     `json:"description,omitempty"`
 	Language    string     `json:"language,omitempty"`
 	Items       []jsonItem `json:"items"` // always present, even when empty
+}
+
+// media splits an item's media into its picture (the one marked so, else
+// the first image attachment) and its attachments, each with a type
+// (JSON Feed and RSS require one).
+func media(it *storage.Item) (picture string, attached []storage.Media) {
+	for _, m := range it.Media {
+		if m.Image {
+			if picture == "" {
+				picture = m.URL
+			}
+			continue
+		}
+		if m.Type == "" {
+			m.Type = guessType(m.URL)
+		}
+		attached = append(attached, m)
+	}
+	if picture == "" {
+		for _, m := range attached {
+			if strings.HasPrefix(m.Type, "image/") {
+				picture = m.URL
+				break
+			}
+		}
+	}
+	return picture, attached
+}
+
+// guessType names an attachment's type from its address's extension, as
+// readers do when a feed gives none.
+func guessType(u string) string {
+	if i := strings.IndexAny(u, "?#"); i >= 0 {
+		u = u[:i]
+	}
+	if t := mime.TypeByExtension(path.Ext(u)); t != "" {
+		return strings.TrimSpace(strings.SplitN(t, ";", 2)[0])
+	}
+	return "application/octet-stream"
 }
 
 // Entry is an item with its story's cluster, ready to render.
@@ -105,6 +155,11 @@ var jsonFormat = format{
 		}
 		for _, a := range it.Authors {
 			ji.Authors = append(ji.Authors, author{Name: a})
+		}
+		picture, attached := media(it)
+		ji.Image = picture
+		for _, m := range attached {
+			ji.Attachments = append(ji.Attachments, attachment{URL: m.URL, MimeType: m.Type, Size: m.Length})
 		}
 		ji.Raqib = Raqib{Feed: it.Feed, DuplicateOf: it.DuplicateOf, Follows: it.Follows, Reason: it.Reason, Cluster: it.Cluster, ClusterSize: 1, Rules: it.Rules, Language: Language(it)}
 		if ji.Raqib.Rules == nil {

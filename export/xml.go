@@ -7,6 +7,7 @@ import (
 	"html"
 	"io"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -145,15 +146,22 @@ type rssChannel struct {
 }
 
 type rssItem struct {
-	Title       string     `xml:"title"`
-	Link        string     `xml:"link,omitempty"`
-	GUID        rssGUID    `xml:"guid"`
-	PubDate     string     `xml:"pubDate,omitempty"`
-	Description string     `xml:"description"`
-	Creator     []string   `xml:"dc:creator,omitempty"`
-	Language    string     `xml:"dc:language,omitempty"`
-	Source      *rssSource `xml:"source,omitempty"`
+	Title       string        `xml:"title"`
+	Link        string        `xml:"link,omitempty"`
+	GUID        rssGUID       `xml:"guid"`
+	PubDate     string        `xml:"pubDate,omitempty"`
+	Description string        `xml:"description"`
+	Creator     []string      `xml:"dc:creator,omitempty"`
+	Language    string        `xml:"dc:language,omitempty"`
+	Source      *rssSource    `xml:"source,omitempty"`
+	Enclosure   *rssEnclosure `xml:"enclosure,omitempty"`
 	raqibExt
+}
+
+type rssEnclosure struct {
+	URL    string `xml:"url,attr"`
+	Length int64  `xml:"length,attr"`
+	Type   string `xml:"type,attr"`
 }
 
 type rssGUID struct {
@@ -167,9 +175,19 @@ type rssSource struct {
 }
 
 type atomLink struct {
-	Href string `xml:"href,attr"`
-	Rel  string `xml:"rel,attr,omitempty"`
-	Type string `xml:"type,attr,omitempty"`
+	Href   string `xml:"href,attr"`
+	Rel    string `xml:"rel,attr,omitempty"`
+	Type   string `xml:"type,attr,omitempty"`
+	Length int64  `xml:"length,attr,omitempty"`
+}
+
+// guessImageType is a picture's type from its address, image/jpeg when
+// the address does not say (most news photos are).
+func guessImageType(u string) string {
+	if t := guessType(u); strings.HasPrefix(t, "image/") {
+		return t
+	}
+	return "image/jpeg"
 }
 
 // rssFormat renders RSS 2.0.
@@ -207,6 +225,15 @@ var rssFormat = format{
 		}
 		if u := m.FeedURLs[it.Feed]; u != "" {
 			ri.Source = &rssSource{URL: u, Name: it.Feed}
+		}
+		// RSS has one enclosure an item: the first attachment, else the
+		// picture (readers show an image enclosure as the item's photo).
+		picture, attached := media(it)
+		switch {
+		case len(attached) > 0:
+			ri.Enclosure = &rssEnclosure{URL: attached[0].URL, Length: attached[0].Length, Type: attached[0].Type}
+		case picture != "":
+			ri.Enclosure = &rssEnclosure{URL: picture, Type: guessImageType(picture)}
 		}
 		return xmlElement(b, "item", ri, 2)
 	},
@@ -282,6 +309,13 @@ var atomFormat = format{
 		}
 		if it.URL != "" {
 			ae.Links = append(ae.Links, atomLink{Href: it.URL, Rel: "alternate"})
+		}
+		picture, attached := media(it)
+		if picture != "" && !slices.ContainsFunc(attached, func(m storage.Media) bool { return m.URL == picture }) {
+			attached = append([]storage.Media{{URL: picture, Type: guessImageType(picture)}}, attached...)
+		}
+		for _, a := range attached {
+			ae.Links = append(ae.Links, atomLink{Href: a.URL, Rel: "enclosure", Type: a.Type, Length: a.Length})
 		}
 		for _, a := range it.Authors {
 			ae.Authors = append(ae.Authors, atomPerson{a})

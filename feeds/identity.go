@@ -154,6 +154,7 @@ func ToItems(feedName, language string, f *gofeed.Feed, now time.Time) []*storag
 				it.Authors = append(it.Authors, a.Name)
 			}
 		}
+		it.Media = mediaOf(gi)
 		if it.Title == "" && it.Content == "" && it.Summary == "" && it.URL == "" {
 			continue // nothing to identify or show
 		}

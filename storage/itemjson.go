@@ -39,6 +39,26 @@ func appendItemJSON(b []byte, it *Item) ([]byte, error) {
 	if len(it.Authors) > 0 {
 		b = appendStrings(append(b, `,"authors":`...), it.Authors)
 	}
+	if len(it.Media) > 0 {
+		b = append(b, `,"media":[`...)
+		for i, m := range it.Media {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(append(b, `{"url":`...), m.URL)
+			if m.Type != "" {
+				b = appendString(append(b, `,"type":`...), m.Type)
+			}
+			if m.Length != 0 {
+				b = strconv.AppendInt(append(b, `,"length":`...), m.Length, 10)
+			}
+			if m.Image {
+				b = append(b, `,"image":true`...)
+			}
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
 	if it.Language != "" {
 		b = appendString(append(b, `,"language":`...), it.Language)
 	}

@@ -77,7 +77,9 @@ func TestItemJSONIsEncodingJSONs(t *testing.T) {
 			Language: "ar", Published: when, Updated: when.Add(time.Hour).UTC(), Fetched: when.Add(2 * time.Hour),
 			Keys: []string{"guid:x", "url:y"}, Cluster: "c", DuplicateOf: "d", Similarity: 0.934,
 			Rules: []string{"libya", "كرملين"}, TextHash: "abc",
+			Media: []Media{{URL: "https://x/a.jpg?w=<1>&h=2", Type: "image/jpeg", Length: 12345, Image: true}, {URL: "https://x/b.mp3"}, {URL: "u\u2028", Length: -1}},
 		},
+		{Media: []Media{}},
 		{Similarity: 1e-7}, {Similarity: 1e22}, {Similarity: -0.5}, {Similarity: 1},
 		{Similarity: math.NaN()}, {Similarity: math.Inf(1)},
 		{Published: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
@@ -94,6 +96,7 @@ func FuzzItemJSON(f *testing.F) {
 		it := &Item{
 			ID: title, Title: title, Content: content, Summary: summary, Feed: summary,
 			Authors: []string{content}, Keys: []string{title, summary}, Rules: []string{summary},
+			Media:   []Media{{URL: content, Type: title, Length: nanos, Image: nanos%2 == 0}},
 			Similarity: sim, Published: time.Unix(0, nanos).UTC(), Fetched: time.Unix(0, nanos).In(time.FixedZone("x", 5400)),
 		}
 		checkItemJSON(t, it)

@@ -58,16 +58,29 @@ type FeedState struct {
 }
 
 // Item is one stored news item.
+// Media is a picture or an attachment of an item.
+type Media struct {
+	URL    string `json:"url"`
+	Type   string `json:"type,omitempty"`
+	Length int64  `json:"length,omitempty"`
+	// Image marks the item's picture (a thumbnail, the feed's image of
+	// the item), as against an attachment that may also be an image.
+	Image bool `json:"image,omitempty"`
+}
+
 type Item struct {
-	ID        string    `json:"id"`
-	Seq       uint64    `json:"seq"`
-	Feed      string    `json:"feed"`
-	GUID      string    `json:"guid,omitempty"`
-	URL       string    `json:"url,omitempty"`
-	Title     string    `json:"title"`
-	Content   string    `json:"content,omitempty"`
-	Summary   string    `json:"summary,omitempty"`
-	Authors   []string  `json:"authors,omitempty"`
+	ID      string   `json:"id"`
+	Seq     uint64   `json:"seq"`
+	Feed    string   `json:"feed"`
+	GUID    string   `json:"guid,omitempty"`
+	URL     string   `json:"url,omitempty"`
+	Title   string   `json:"title"`
+	Content string   `json:"content,omitempty"`
+	Summary string   `json:"summary,omitempty"`
+	Authors []string `json:"authors,omitempty"`
+	// Media are the item's picture and attachments (photos, audio,
+	// video), as its feed gave them.
+	Media     []Media   `json:"media,omitempty"`
 	Language  string    `json:"language,omitempty"`
 	Published time.Time `json:"published,omitzero"`
 	Updated   time.Time `json:"updated,omitzero"`
