@@ -96,7 +96,7 @@ func FuzzItemJSON(f *testing.F) {
 		it := &Item{
 			ID: title, Title: title, Content: content, Summary: summary, Feed: summary,
 			Authors: []string{content}, Keys: []string{title, summary}, Rules: []string{summary},
-			Media:   []Media{{URL: content, Type: title, Length: nanos, Image: nanos%2 == 0}},
+			Media:      []Media{{URL: content, Type: title, Length: nanos, Image: nanos%2 == 0}},
 			Similarity: sim, Published: time.Unix(0, nanos).UTC(), Fetched: time.Unix(0, nanos).In(time.FixedZone("x", 5400)),
 		}
 		checkItemJSON(t, it)
