@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -90,6 +91,11 @@ type Feed struct {
 	Schedule string `yaml:"schedule"`
 	Language string `yaml:"language"`
 	Enabled  *bool  `yaml:"enabled"`
+	// Tags group feeds (a reader's folders, imported from OPML); a rule's
+	// tags limit it to the feeds that carry one of them.
+	Tags []string `yaml:"tags"`
+	// SiteURL is the outlet's web site (OPML's htmlUrl).
+	SiteURL string `yaml:"site_url"`
 }
 
 // IsEnabled reports whether the feed is polled; feeds are enabled unless said otherwise.
@@ -131,7 +137,10 @@ type Rule struct {
 	Query    string   `yaml:"query"`
 	Channels []string `yaml:"channels"`
 	Feeds    []string `yaml:"feeds"`
-	Digest   Duration `yaml:"digest"`
+	// Tags limit the rule to the feeds with one of these tags (added to
+	// Feeds when the configuration is read).
+	Tags   []string `yaml:"tags"`
+	Digest Duration `yaml:"digest"`
 }
 
 type Server struct {
@@ -685,6 +694,21 @@ func (c *Config) validate(root *yaml.Node, add func(int, string, string, ...any)
 		for _, name := range r.Feeds {
 			if seen[name] == 0 {
 				add(at("feeds"), field+".feeds", "no feed named %q", name)
+			}
+		}
+		for _, tag := range r.Tags {
+			n := 0
+			for _, f := range c.Feeds {
+				if slices.Contains(f.Tags, tag) {
+					n++
+					if !slices.Contains(r.Feeds, f.Name) {
+						c.Alerts.Rules[i].Feeds = append(c.Alerts.Rules[i].Feeds, f.Name)
+					}
+				}
+			}
+			if n == 0 {
+				// Else the rule, its feeds list empty, would watch every feed.
+				add(at("tags"), field+".tags", "no feed has the tag %q", tag)
 			}
 		}
 	}

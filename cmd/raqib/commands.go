@@ -436,31 +436,47 @@ func cmdFeedsList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 }
 
 func cmdImportOPML(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, cfgPath := flags("feeds import-opml", "feeds import-opml [--config PATH] FILE.opml", stderr)
-	if err := fs.Parse(args); err != nil {
-		return &exitError{2, errors.New("")}
+	fs, cfgPath := flags("feeds import-opml", "feeds import-opml [--dry-run] [--config PATH] FILE.opml", stderr)
+	dry := fs.Bool("dry-run", false, "say what would be added, and change nothing")
+	files, err := parseWithArgs(fs, args)
+	if err != nil {
+		return err
 	}
-	if fs.NArg() != 1 {
+	if len(files) != 1 {
 		return usageErr("feeds import-opml: name one OPML file")
 	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
 		return err
 	}
-	file, err := os.Open(fs.Arg(0))
+	file, err := os.Open(files[0])
 	if err != nil {
 		return &exitError{2, err}
 	}
 	defer file.Close()
-	list, err := feeds.ReadOPML(file)
-	if err != nil {
-		return &exitError{2, fmt.Errorf("%s: %w", fs.Arg(0), err)}
+	list, problems, err := feeds.ReadOPML(file)
+	for _, p := range problems {
+		fmt.Fprintf(stderr, "raqib: %s: %s\n", files[0], p)
 	}
-	added, err := config.AddFeeds(cfg.Path, list)
+	if err != nil {
+		return &exitError{2, fmt.Errorf("%s: %w", files[0], err)}
+	}
+	added, err := config.AddFeeds(cfg.Path, list, *dry)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: %d feeds, %d added to %s (%d already there)\n", fs.Arg(0), len(list), added, cfg.Path, len(list)-added)
+	for _, f := range added {
+		tags := ""
+		if len(f.Tags) > 0 {
+			tags = "  [" + strings.Join(f.Tags, ", ") + "]"
+		}
+		fmt.Fprintf(stdout, "  + %-28s %s%s\n", f.Name, config.RedactURL(f.URL), tags)
+	}
+	verb := "added to"
+	if *dry {
+		verb = "would be added to"
+	}
+	fmt.Fprintf(stdout, "%s: %d feeds, %d %s %s (%d already there, %d outlines skipped)\n", files[0], len(list), len(added), verb, cfg.Path, len(list)-len(added), len(problems))
 	return nil
 }
 

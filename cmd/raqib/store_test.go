@@ -142,3 +142,63 @@ func TestGroupHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestOPMLImportKeepsTheFile: importing a reader's OPML into a commented
+// config.yaml keeps every line of it where it was (the import used to
+// re-encode the file: blank lines and aligned comments lost), adds the
+// feeds with their folders as tags, reports a bad outline and goes on;
+// --dry-run changes nothing. A rule may then watch a tag.
+func TestOPMLImportKeepsTheFile(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.yaml")
+	original := `# The desk's configuration.
+storage: {path: raqib.db}
+
+feeds:
+  # Libya first.
+  - {name: wasat,  url: "https://alwasat.example/feed",  language: ar}   # aligned
+  - {name: observer, url: "https://libyaobserver.example/rss"}
+
+  # - {name: old, url: "https://old.example/rss"}   (kept for later)
+
+alerts:
+  rules:
+    - {name: libya, query: "ليبيا"}
+`
+	os.WriteFile(cfg, []byte(original), 0o600)
+	opml, _ := filepath.Abs("../../feeds/testdata/opml/inoreader.opml")
+	out, errOut, code := raqib(t, "feeds", "import-opml", "--dry-run", "--config", cfg, opml)
+	if code != 0 || !strings.Contains(out, "2 would be added") || !strings.Contains(errOut, `line 9: outline "Bad one"`) {
+		t.Fatalf("dry run: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if b, _ := os.ReadFile(cfg); string(b) != original {
+		t.Fatal("--dry-run changed the file")
+	}
+	if out, errOut, code = raqib(t, "feeds", "import-opml", "--config", cfg, opml); code != 0 || !strings.Contains(out, "2 added") {
+		t.Fatalf("import: exit %d\n%s\n%s", code, out, errOut)
+	}
+	b, _ := os.ReadFile(cfg)
+	got := string(b)
+	// Every original line, in order; the new ones after the list's last.
+	rest := got
+	for _, line := range strings.Split(original, "\n") {
+		i := strings.Index(rest, line)
+		if i < 0 {
+			t.Fatalf("line %q lost or moved:\n%s", line, got)
+		}
+		rest = rest[i+len(line):]
+	}
+	if !strings.Contains(got, `  - {name: observer, url: "https://libyaobserver.example/rss"}
+  - {name: hespress, url: 'https://hespress.example/feed', tags: [Maghreb], site_url: 'https://hespress.example/'}`) {
+		t.Errorf("new entries not after the last feed, as its items are:\n%s", got)
+	}
+	// A rule on a tag: only that tag's feeds; a tag no feed has is an error.
+	os.WriteFile(cfg, []byte(strings.Replace(got, `{name: libya, query: "ليبيا"}`, `{name: libya, query: "ليبيا", tags: [Gulf]}`, 1)), 0o600)
+	if _, errOut, code := raqib(t, "check", "--config", cfg); code != 0 {
+		t.Errorf("a rule on a tag: %d %s", code, errOut)
+	}
+	os.WriteFile(cfg, []byte(strings.Replace(got, `{name: libya, query: "ليبيا"}`, `{name: libya, query: "ليبيا", tags: [Nowhere]}`, 1)), 0o600)
+	if out, errOut, code := raqib(t, "check", "--config", cfg); code != 2 || !strings.Contains(out+errOut, `no feed has the tag "Nowhere"`) {
+		t.Errorf("a rule on a missing tag: %d %s%s", code, out, errOut)
+	}
+}
