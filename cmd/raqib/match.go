@@ -47,7 +47,7 @@ func cmdMatch(_ context.Context, args []string, stdin io.Reader, stdout, stderr 
 		}
 		matched = true
 		if !*quiet {
-			fmt.Fprintf(stdout, "%s: %s\n", name, rules.Context(t, hits, 6))
+			fmt.Fprintf(stdout, "%s: %s\n", name, rules.ContextIn(text, t, hits, 6))
 		}
 	}
 	if len(files) == 0 {
