@@ -212,3 +212,19 @@ func TestMediaInEveryFormat(t *testing.T) {
 		}
 	}
 }
+
+// HTML content carries its item's direction, so that Arabic with Latin
+// names and figures in it is laid out right to left, and English left to
+// right, whatever the feed's language.
+func TestContentDirection(t *testing.T) {
+	for _, c := range []struct{ lang, want string }{{"ar", "rtl"}, {"ar-LY", "rtl"}, {"en", "ltr"}, {"fr", "ltr"}, {"", "auto"}} {
+		it := &storage.Item{ID: "x", Title: "t", Summary: "<p>نص مع Kremlin و 2026</p>", Language: c.lang}
+		if c.lang == "" {
+			it.Summary = "<p>mixed نص</p>"
+		}
+		got := content(Entry{Item: it}).HTML
+		if !strings.HasPrefix(got, `<div dir="`+c.want+`">`) || !strings.HasSuffix(got, "</div>") {
+			t.Errorf("%q: %s", c.lang, got)
+		}
+	}
+}

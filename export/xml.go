@@ -54,7 +54,10 @@ func content(e Entry) body {
 	}
 	var b body
 	if textnorm.LooksLikeHTML(c) {
-		b.HTML = Sanitize(c)
+		// The direction is the item's, marked, so that a reader lays out
+		// Arabic with Latin names and figures in it right to left, and
+		// English with Arabic quotes in it left to right.
+		b.HTML = `<div dir="` + direction(Language(it)) + `">` + Sanitize(c) + "</div>"
 	} else {
 		b.Text = strings.TrimSpace(c)
 	}
@@ -67,6 +70,18 @@ func content(e Entry) body {
 		}
 	}
 	return b
+}
+
+// direction is a language's writing direction, for HTML's dir.
+func direction(lang string) string {
+	base, _, _ := strings.Cut(strings.ToLower(lang), "-")
+	switch base {
+	case "ar", "fa", "ur", "he", "ps", "ku", "ckb", "yi", "dv", "sd", "ug":
+		return "rtl"
+	case "":
+		return "auto"
+	}
+	return "ltr"
 }
 
 // Language is an entry's language: the item's (from its feed or the

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"unicode"
 	"time"
 
 	"github.com/mmcdole/gofeed"
@@ -116,6 +117,59 @@ const (
 const MaxItems = 1000
 
 // ToItems converts a parsed feed into items ready for the pipeline.
+// itemLanguage is an item's language: the feed's (configured, else
+// declared), unless the item's own text says otherwise. An Arabic outlet's
+// feed carries English wire copy, and an English feed Arabic; tagged as the
+// feed, a reader laid them out the wrong way and hyphenated them wrongly.
+func itemLanguage(hint string, it *storage.Item) string {
+	text := it.Title + " " + textnorm.HTMLToText(truncate(firstNonEmpty(it.Summary, it.Content), 4000))
+	letters := 0
+	for _, r := range text {
+		if unicode.IsLetter(r) {
+			letters++
+		}
+	}
+	if letters < 20 {
+		return hint // too little to tell
+	}
+	share := textnorm.ArabicShare(text)
+	arabicHint := strings.HasPrefix(strings.ToLower(hint), "ar")
+	switch {
+	case share >= 0.6 && !arabicHint:
+		return "ar"
+	case share <= 0.2 && (arabicHint || hint == ""):
+		return latinLanguage(text)
+	}
+	return hint
+}
+
+// latinLanguage tells English from French, the Latin-script languages of
+// Arabic outlets' foreign desks, by their commonest short words.
+func latinLanguage(text string) string {
+	en, fr := 0, 0
+	for _, w := range strings.Fields(strings.ToLower(text)) {
+		switch strings.Trim(w, ".,;:!?\"'()«»") {
+		case "the", "of", "and", "to", "in", "is", "on", "for", "with", "was":
+			en++
+		case "le", "la", "les", "des", "et", "du", "une", "est", "dans", "pour":
+			fr++
+		}
+	}
+	if fr > en {
+		return "fr"
+	}
+	return "en"
+}
+
+func firstNonEmpty(v ...string) string {
+	for _, s := range v {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
 func ToItems(feedName, language string, f *gofeed.Feed, now time.Time) []*storage.Item {
 	lang := language
 	if lang == "" {
@@ -155,6 +209,7 @@ func ToItems(feedName, language string, f *gofeed.Feed, now time.Time) []*storag
 			}
 		}
 		it.Media = mediaOf(gi)
+		it.Language = itemLanguage(lang, it)
 		if it.Title == "" && it.Content == "" && it.Summary == "" && it.URL == "" {
 			continue // nothing to identify or show
 		}

@@ -69,3 +69,22 @@ func TestMediaFromEveryForm(t *testing.T) {
 		}
 	}
 }
+
+// An item is tagged with its own language when its feed's hint disagrees:
+// English wire copy in an Arabic outlet's feed was tagged Arabic.
+func TestItemLanguageFromItsText(t *testing.T) {
+	for _, c := range []struct{ hint, title, body, want string }{
+		{"ar", "Libya talks resume in Geneva", "The UN envoy said on Monday that the talks between the two sides would resume in Geneva next week.", "en"},
+		{"ar", "Reprise des pourparlers", "Les pourparlers entre les deux parties reprendront la semaine prochaine à Genève, a déclaré l'envoyé de l'ONU.", "fr"},
+		{"ar", "استئناف المحادثات في جنيف", "قال المبعوث الأممي إن المحادثات بين الطرفين ستستأنف في جنيف الأسبوع المقبل.", "ar"},
+		{"en", "استئناف المحادثات في جنيف", "قال المبعوث الأممي إن المحادثات بين الطرفين ستستأنف في جنيف الأسبوع المقبل.", "ar"},
+		{"ar", "UN", "OK", "ar"}, // too little to tell
+		{"", "Oil prices rise", "Oil rose on Monday after a fall in US stocks of crude oil.", "en"},
+		{"ar", "مؤتمر صحفي لوزير الخارجية", "قال وزير الخارجية في مؤتمر صحفي مع نظيره الفرنسي Jean-Noël Barrot إن العلاقات متينة.", "ar"},
+	} {
+		it := &storage.Item{Title: c.title, Summary: c.body}
+		if got := itemLanguage(c.hint, it); got != c.want {
+			t.Errorf("%q (hint %q): %q, want %q", c.title, c.hint, got, c.want)
+		}
+	}
+}
