@@ -6,8 +6,8 @@ import (
 	"net/url"
 	"sort"
 	"strings"
-	"unicode"
 	"time"
+	"unicode"
 
 	"github.com/mmcdole/gofeed"
 
