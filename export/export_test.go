@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -225,6 +226,59 @@ func TestContentDirection(t *testing.T) {
 		got := content(Entry{Item: it}).HTML
 		if !strings.HasPrefix(got, `<div dir="`+c.want+`">`) || !strings.HasSuffix(got, "</div>") {
 			t.Errorf("%q: %s", c.lang, got)
+		}
+	}
+}
+
+// TestFeedparserReads: Python's feedparser, what many integrators' scripts
+// read feeds with, reads the RSS and Atom well-formed (not "bozo"), with
+// the Arabic titles and the story's attachments.
+func TestFeedparserReads(t *testing.T) {
+	python := "/usr/bin/python3" // Debian's, where python3-feedparser installs
+	if _, err := os.Stat(python); err != nil {
+		python = "python3"
+	}
+	if err := exec.Command(python, "-c", "import feedparser").Run(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("python3-feedparser is missing: .ci/run must install it")
+		}
+		t.Skip("python3-feedparser not installed (apt-get install python3-feedparser) — CI runs this test")
+	}
+	dir := t.TempDir()
+	files := map[string]string{}
+	for name, write := range map[string]func(*bytes.Buffer) error{
+		"rss":  func(b *bytes.Buffer) error { return WriteRSS(b, meta, entries()) },
+		"atom": func(b *bytes.Buffer) error { return WriteAtom(b, meta, entries()) },
+	} {
+		files[name] = filepath.Join(dir, name+".xml")
+		os.WriteFile(files[name], render(t, write), 0o644)
+	}
+	out, err := exec.Command(python, "testdata/feedparser_read.py", files["rss"], files["atom"]).Output()
+	if err != nil {
+		t.Fatalf("feedparser: %v", err)
+	}
+	var got map[string]struct {
+		Bozo    int    `json:"bozo"`
+		Version string `json:"version"`
+		Error   string `json:"error"`
+		Entries []struct {
+			Title      string     `json:"title"`
+			Enclosures [][]string `json:"enclosures"`
+		} `json:"entries"`
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	for name, path := range files {
+		f := got[path]
+		if f.Bozo != 0 || len(f.Entries) != 2 || f.Entries[0].Title != "حفتر يلتقي بوتين في الكرملين" {
+			t.Errorf("%s: feedparser saw %+v", name, f)
+			continue
+		}
+		if !slices.ContainsFunc(f.Entries[0].Enclosures, func(e []string) bool {
+			return e[0] == "https://news.example.org/audio/report.mp3" && e[1] == "audio/mpeg" && e[2] == "1048576"
+		}) {
+			t.Errorf("%s: enclosures %v", name, f.Entries[0].Enclosures)
 		}
 	}
 }
