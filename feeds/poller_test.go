@@ -368,3 +368,63 @@ func TestInterruptedPollRecordsNothing(t *testing.T) {
 		t.Errorf("an interrupted poll was recorded as a failure: %+v", st)
 	}
 }
+
+// TestQuietStatesAreWrittenBehind: a healthy feed's 304 moves only its
+// times and counts, and that state is written behind, with others, rather
+// than each waiting for a commit of its own; the poller reads it back
+// meanwhile, a state written now (a failure) is never overwritten by an
+// older one written behind, and a one-shot run's PollAll writes them all
+// before it returns.
+func TestQuietStatesAreWrittenBehind(t *testing.T) {
+	body := testdata(t, "rss-utf8.xml")
+	var fail atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fail.Load() {
+			http.Error(w, "down", http.StatusInternalServerError)
+			return
+		}
+		if r.Header.Get("If-None-Match") == `"v1"` {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("ETag", `"v1"`)
+		w.Write(body)
+	}))
+	defer srv.Close()
+	e := newEnv(t, feeds.FetchOptions{})
+	ctx := context.Background()
+	feed := config.Feed{Name: "quiet", URL: srv.URL + "/feed"}
+	stored := func() *storage.FeedState {
+		st, err := e.store.Feed(ctx, "quiet")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	e.poller.Poll(ctx, feed, true) // 200: written with its items
+	e.poller.Poll(ctx, feed, true) // the first 304: its status changed, written now
+	if st := stored(); st.Polls != 2 || st.ETag != `"v1"` {
+		t.Fatalf("after 200 and 304: %+v", st)
+	}
+	e.poller.Poll(ctx, feed, true) // a quiet 304: written behind
+	if st := stored(); st.Polls != 2 {
+		t.Errorf("the quiet 304 waited for a commit of its own: %d polls stored", st.Polls)
+	}
+	if st, _ := e.poller.State(ctx, feed); st.Polls != 3 {
+		t.Errorf("the poller reads %d polls back, want the 3 it made", st.Polls)
+	}
+	fail.Store(true)
+	e.poller.Poll(ctx, feed, true) // a failure: written now
+	if err := e.poller.FlushStates(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := stored(); st.Polls != 4 || st.Failures != 1 || st.LastError == "" {
+		t.Errorf("the failure was overwritten by an older state: %+v", st)
+	}
+	fail.Store(false)
+	e.poller.Poll(ctx, feed, true) // 304 after a failure: written now (failures reset)
+	e.poller.PollAll(ctx, []config.Feed{feed}, 1, true)
+	if st := stored(); st.Polls != 6 || st.Failures != 0 || st.ETag != `"v1"` {
+		t.Errorf("after PollAll: %+v", st)
+	}
+}

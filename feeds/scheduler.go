@@ -85,6 +85,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	s.running.Store(false)
 	<-c.Stop().Done()
 	s.inFlight.Wait()
+	s.Poller.FlushStates(context.Background())
 	return nil
 }
 

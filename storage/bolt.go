@@ -446,6 +446,17 @@ func (s *Bolt) Feeds(_ context.Context) ([]*FeedState, error) {
 // answered 304, and one write transaction (and fsync) each would keep the
 // single writer busy, making the commits of new items and the alert
 // outbox's updates wait in line.
+func (s *Bolt) PutFeeds(_ context.Context, fs []*FeedState) error {
+	return s.update(func(tx *bolt.Tx) error {
+		for _, f := range fs {
+			if err := putJSON(tx.Bucket(bFeeds), []byte(f.Name), f); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 func (s *Bolt) PutFeed(_ context.Context, f *FeedState) error {
 	return s.guard(s.db.Batch, func(tx *bolt.Tx) error {
 		return putJSON(tx.Bucket(bFeeds), []byte(f.Name), f)

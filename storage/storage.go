@@ -269,6 +269,8 @@ type Store interface {
 	Feed(ctx context.Context, name string) (*FeedState, error)
 	Feeds(ctx context.Context) ([]*FeedState, error)
 	PutFeed(ctx context.Context, f *FeedState) error
+	// PutFeeds saves several feeds' states in one transaction.
+	PutFeeds(ctx context.Context, fs []*FeedState) error
 
 	// LookupKeys returns the id of a stored item holding any of keys,
 	// Pruned for an item pruned since, or "".
