@@ -26,9 +26,21 @@ func Context(t *Text, hits []int32, around int) string {
 			show[j] = true
 		}
 	}
+	words := make([]string, len(t.ids))
+	marked := map[int]bool{}
+	for i, id := range t.ids {
+		words[i] = t.vocab[id]
+		marked[i] = hit[int(t.pos(i))]
+	}
+	return excerpt(words, marked, show)
+}
+
+// excerpt writes the shown words, the marked ones in [brackets], with "…"
+// where words are left out.
+func excerpt(words []string, marked, show map[int]bool) string {
 	var b strings.Builder
 	last := -1
-	for i, id := range t.ids {
+	for i, w := range words {
 		if !show[i] {
 			continue
 		}
@@ -40,14 +52,14 @@ func Context(t *Text, hits []int32, around int) string {
 		if b.Len() > 0 {
 			b.WriteByte(' ')
 		}
-		if w := t.vocab[id]; hit[int(t.pos(i))] {
+		if marked[i] {
 			b.WriteString("[" + w + "]")
 		} else {
 			b.WriteString(w)
 		}
 		last = i
 	}
-	if last < len(t.ids)-1 {
+	if last < len(words)-1 {
 		b.WriteString(" …")
 	}
 	return b.String()
@@ -88,29 +100,5 @@ func ContextIn(original string, t *Text, hits []int32, around int) string {
 			show[j] = true
 		}
 	}
-	var b strings.Builder
-	last := -1
-	for i, tok := range tokens {
-		if !show[i] {
-			continue
-		}
-		if last >= 0 && i != last+1 {
-			b.WriteString(" …")
-		} else if last < 0 && i > 0 {
-			b.WriteString("…")
-		}
-		if b.Len() > 0 {
-			b.WriteByte(' ')
-		}
-		if hit[i] {
-			b.WriteString("[" + tok + "]")
-		} else {
-			b.WriteString(tok)
-		}
-		last = i
-	}
-	if last < len(tokens)-1 {
-		b.WriteString(" …")
-	}
-	return b.String()
+	return excerpt(tokens, hit, show)
 }
