@@ -539,6 +539,8 @@ func TestSlowChannelHoldsBackNoOther(t *testing.T) {
 	add("fast", "later")
 	d.Wake()
 	wait("an alert raised while the slow channel hangs", func() bool { return received(6) })
+	wait("the slow channel at its concurrency", func() bool { return slowCalls.Load() >= 2 })
+	time.Sleep(50 * time.Millisecond)
 	if n := slowCalls.Load(); n != 2 {
 		t.Errorf("the slow channel was asked %d times at once, want its concurrency of 2", n)
 	}
