@@ -161,9 +161,10 @@ func latinLanguage(text string) string {
 	return "en"
 }
 
+// firstNonEmpty is the first of v that is not blank.
 func firstNonEmpty(v ...string) string {
 	for _, s := range v {
-		if s != "" {
+		if strings.TrimSpace(s) != "" {
 			return s
 		}
 	}

@@ -93,8 +93,8 @@ func ReadOPML(r io.Reader) ([]config.Feed, []OPMLProblem, error) {
 					continue
 				}
 				a := attrs(t.Attr)
-				text := strings.TrimSpace(firstOf(a["title"], a["text"]))
-				raw := strings.TrimSpace(firstOf(a["xmlurl"], a["url"]))
+				text := strings.TrimSpace(firstNonEmpty(a["title"], a["text"]))
+				raw := strings.TrimSpace(firstNonEmpty(a["xmlurl"], a["url"]))
 				if raw == "" {
 					folders = append(folders, text) // a folder
 					continue
@@ -156,15 +156,6 @@ func attrs(as []xml.Attr) map[string]string {
 		m[strings.ToLower(a.Name.Local)] = a.Value
 	}
 	return m
-}
-
-func firstOf(v ...string) string {
-	for _, s := range v {
-		if strings.TrimSpace(s) != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 // feedURL maps the feed: scheme readers use (feed://host/x,

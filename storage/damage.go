@@ -243,7 +243,7 @@ func checkRecords(ctx context.Context, tx *bolt.Tx, report func(string, ...any))
 			report("item %x: cannot be read: %v", k, err)
 			return nil
 		}
-		seq := uint64FromKey(k)
+		seq := binary.BigEndian.Uint64(k)
 		if got := seqOf(ids.Get([]byte(it.ID))); string(got) != string(k) {
 			report("item %s: its id does not lead to it", it.ID)
 		}
@@ -264,14 +264,6 @@ func checkRecords(ctx context.Context, tx *bolt.Tx, report func(string, ...any))
 		}
 		return nil
 	})
-}
-
-func uint64FromKey(k []byte) uint64 {
-	var n uint64
-	for _, b := range k[:8] {
-		n = n<<8 | uint64(b)
-	}
-	return n
 }
 
 // Backup writes a consistent copy of the store to w, from one read

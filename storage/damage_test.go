@@ -35,6 +35,27 @@ func damagedStore(t *testing.T, n int) string {
 	return path
 }
 
+// overwritePages writes fill's bytes over the file's pages in the range
+// span gives for its page count.
+func overwritePages(t *testing.T, path string, span func(pages int64) (from, to int64), fill func(junk []byte)) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, _ := f.Stat()
+	page := int64(os.Getpagesize())
+	junk := make([]byte, page)
+	from, to := span(fi.Size() / page)
+	for p := from; p < to; p++ {
+		fill(junk)
+		if _, err := f.WriteAt(junk, p*page); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestDamagedFilesAreRefused(t *testing.T) {
 	ctx := context.Background()
 	cases := map[string]func(t *testing.T, path string){
@@ -44,34 +65,17 @@ func TestDamagedFilesAreRefused(t *testing.T) {
 			os.Truncate(path, fi.Size()/2)
 		},
 		"garbage pages": func(t *testing.T, path string) {
-			f, err := os.OpenFile(path, os.O_RDWR, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			fi, _ := f.Stat()
-			page := int64(os.Getpagesize())
 			rng := rand.New(rand.NewPCG(1, 2))
-			junk := make([]byte, page)
-			for p := int64(2); p < fi.Size()/page; p++ { // every page but the two headers
+			overwritePages(t, path, func(pages int64) (int64, int64) { return 2, pages }, func(junk []byte) { // every page but the two headers
 				for i := range junk {
 					junk[i] = byte(rng.IntN(256))
 				}
-				f.WriteAt(junk, p*page)
-			}
+			})
 		},
 		"a few garbage pages": func(t *testing.T, path string) {
-			f, err := os.OpenFile(path, os.O_RDWR, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			fi, _ := f.Stat()
-			page := int64(os.Getpagesize())
-			junk := []byte(strings.Repeat("\xde\xad\xbe\xef", int(page)/4))
-			for p := fi.Size() / page * 2 / 5; p < fi.Size()/page*2/5+4; p++ {
-				f.WriteAt(junk, p*page)
-			}
+			overwritePages(t, path, func(pages int64) (int64, int64) { return pages * 2 / 5, pages*2/5 + 4 }, func(junk []byte) {
+				copy(junk, strings.Repeat("\xde\xad\xbe\xef", len(junk)/4))
+			})
 		},
 		"headers overwritten": func(t *testing.T, path string) {
 			f, _ := os.OpenFile(path, os.O_RDWR, 0)
@@ -126,13 +130,9 @@ func TestDamageMetWhileOpen(t *testing.T) {
 	if n, err := s.Check(ctx, nil); err != nil || n != 0 {
 		t.Fatalf("a sound store: %d problems, %v", n, err)
 	}
-	f, _ := os.OpenFile(path, os.O_RDWR, 0)
-	fi, _ := f.Stat()
-	page := int64(os.Getpagesize())
-	for p := fi.Size() / page / 3; p < fi.Size()/page/3+3; p++ {
-		f.WriteAt([]byte(strings.Repeat("\xff", int(page))), p*page)
-	}
-	f.Close()
+	overwritePages(t, path, func(pages int64) (int64, int64) { return pages / 3, pages/3 + 3 }, func(junk []byte) {
+		copy(junk, strings.Repeat("\xff", len(junk)))
+	})
 	var problems []string
 	n, err := s.Check(ctx, func(p string) { problems = append(problems, p) })
 	if err == nil && n == 0 {
