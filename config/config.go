@@ -70,15 +70,18 @@ type Seeds struct {
 }
 
 type Poll struct {
-	Schedule  string   `yaml:"schedule"`
-	Timeout   Duration `yaml:"timeout"`
-	Connect   Duration `yaml:"connect_timeout"`
-	Workers   int      `yaml:"workers"`
-	PerHost   int      `yaml:"per_host"`
-	MaxBody   Size     `yaml:"max_body"`
-	Jitter    Duration `yaml:"jitter"`
-	MaxBackof Duration `yaml:"max_backoff"`
-	UserAgent string   `yaml:"user_agent"`
+	Schedule string   `yaml:"schedule"`
+	Timeout  Duration `yaml:"timeout"`
+	Connect  Duration `yaml:"connect_timeout"`
+	Workers  int      `yaml:"workers"`
+	// Connections bounds the requests in flight over all hosts; a request
+	// waiting for a slow server holds a connection, not a worker.
+	Connections int      `yaml:"connections"`
+	PerHost     int      `yaml:"per_host"`
+	MaxBody     Size     `yaml:"max_body"`
+	Jitter      Duration `yaml:"jitter"`
+	MaxBackof   Duration `yaml:"max_backoff"`
+	UserAgent   string   `yaml:"user_agent"`
 }
 
 type Dedup struct {
@@ -281,14 +284,15 @@ func defaults() Config {
 		Storage: Storage{Path: "raqib.db"},
 		Seeds:   Seeds{Dir: "seeds"},
 		Poll: Poll{
-			Schedule:  "@every 15m",
-			Timeout:   Duration(30 * time.Second),
-			Connect:   Duration(10 * time.Second),
-			Workers:   16,
-			PerHost:   2,
-			MaxBody:   Size(10 << 20),
-			Jitter:    Duration(30 * time.Second),
-			MaxBackof: Duration(6 * time.Hour),
+			Schedule:    "@every 15m",
+			Timeout:     Duration(30 * time.Second),
+			Connect:     Duration(10 * time.Second),
+			Workers:     16,
+			Connections: 256,
+			PerHost:     2,
+			MaxBody:     Size(10 << 20),
+			Jitter:      Duration(30 * time.Second),
+			MaxBackof:   Duration(6 * time.Hour),
 		},
 		Dedup:  Dedup{Window: Duration(30 * 24 * time.Hour)},
 		Alerts: Alerts{MaxAttempts: 10},
@@ -581,6 +585,9 @@ func (c *Config) validate(root *yaml.Node, add func(int, string, string, ...any)
 	}
 	if c.Poll.Workers < 1 {
 		add(line(root, "poll", "workers"), "poll.workers", "must be at least 1")
+	}
+	if c.Poll.Connections < 1 {
+		add(line(root, "poll", "connections"), "poll.connections", "must be at least 1")
 	}
 	if c.Poll.PerHost < 1 {
 		add(line(root, "poll", "per_host"), "poll.per_host", "must be at least 1")

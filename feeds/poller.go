@@ -1,6 +1,7 @@
 package feeds
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,9 +39,14 @@ type Poller struct {
 	// ParseBudget bounds the body bytes parsed at once (0:
 	// DefaultParseBudget).
 	ParseBudget int64
+	// Workers bounds the feeds parsed and ingested at once (0: as many as
+	// are fetched at once). Fetching holds no worker: a feed waiting for
+	// a slow server does not hold up the feeds behind it.
+	Workers int
 
 	budgetOnce sync.Once
 	parsing    *budget
+	workers    chan struct{}
 	states     stateBuffer
 }
 
@@ -50,8 +57,25 @@ func (p *Poller) parseBudget() *budget {
 			size = DefaultParseBudget
 		}
 		p.parsing = newBudget(size)
+		if p.Workers > 0 {
+			p.workers = make(chan struct{}, p.Workers)
+		}
 	})
 	return p.parsing
+}
+
+// worker waits for one of the Workers slots.
+func (p *Poller) worker(ctx context.Context) (release func(), err error) {
+	p.parseBudget()
+	if p.workers == nil {
+		return func() {}, nil
+	}
+	select {
+	case p.workers <- struct{}{}:
+		return func() { <-p.workers }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // Result is the outcome of one feed's poll.
@@ -102,27 +126,42 @@ func (p *Poller) log() *slog.Logger {
 // names another URL than the one the state was made for.
 func (p *Poller) State(ctx context.Context, f config.Feed) (*storage.FeedState, error) {
 	st, err := p.Store.Feed(ctx, f.Name)
-	if pending := p.pendingState(f.Name); pending != nil {
-		st, err = pending, nil
-	}
 	if errors.Is(err, storage.ErrNotFound) {
-		return &storage.FeedState{Name: f.Name, URL: f.URL, ConfiguredURL: f.URL}, nil
+		st, err = nil, nil
 	}
 	if err != nil {
 		return nil, err
+	}
+	return p.state(f, st), nil
+}
+
+// state is the state to poll f with, given its stored one (nil: none).
+func (p *Poller) state(f config.Feed, stored *storage.FeedState) *storage.FeedState {
+	st := stored
+	if pending := p.pendingState(f.Name); pending != nil {
+		st = pending
+	}
+	if st == nil {
+		return &storage.FeedState{Name: f.Name, URL: f.URL, ConfiguredURL: f.URL}
 	}
 	if st.ConfiguredURL != f.URL {
 		st.URL, st.ConfiguredURL = f.URL, f.URL
 		st.ETag, st.LastModified, st.BodyHash = "", "", ""
 		st.Disabled, st.Failures, st.RetryAfter = "", 0, time.Time{}
 	}
-	return st, nil
+	return st
 }
 
 // Poll fetches one feed and ingests what is new. With force, backoff after
 // failures is ignored (a one-shot run asked for now), but a server's own
 // Retry-After and a disabled feed are still respected.
 func (p *Poller) Poll(ctx context.Context, f config.Feed, force bool) (res Result) {
+	return p.poll(ctx, f, force, nil)
+}
+
+// poll is Poll with the feed's stored state read beforehand (nil: read it
+// now), as PollAll reads every feed's in one transaction.
+func (p *Poller) poll(ctx context.Context, f config.Feed, force bool, stored *storage.FeedState) (res Result) {
 	start := p.now()
 	res.Feed = f.Name
 	defer func() {
@@ -131,10 +170,15 @@ func (p *Poller) Poll(ctx context.Context, f config.Feed, force bool) (res Resul
 			p.OnResult(res)
 		}
 	}()
-	st, err := p.State(ctx, f)
-	if err != nil {
-		res.Err = fmt.Errorf("load state: %w", err)
-		return res
+	var st *storage.FeedState
+	if stored != nil {
+		st = p.state(f, stored)
+	} else {
+		var err error
+		if st, err = p.State(ctx, f); err != nil {
+			res.Err = fmt.Errorf("load state: %w", err)
+			return res
+		}
 	}
 	if st.Disabled != "" {
 		res.Skipped = "disabled: " + st.Disabled
@@ -153,6 +197,7 @@ func (p *Poller) Poll(ctx context.Context, f config.Feed, force bool) (res Resul
 	resp, err := p.Fetcher.Fetch(ctx, Request{URL: st.URL, Configured: f.URL, ETag: st.ETag, LastModified: st.LastModified, Timeout: p.Timeout})
 	st.LastPoll = start
 	st.Polls++
+	st.FetchMS = time.Since(start).Milliseconds()
 	if err != nil {
 		if !interrupted(ctx, &res) {
 			p.fail(ctx, st, err, &res)
@@ -188,6 +233,12 @@ func (p *Poller) Poll(ctx context.Context, f config.Feed, force bool) (res Resul
 		}
 		return res
 	}
+	release, err := p.worker(ctx)
+	if err != nil {
+		interrupted(ctx, &res)
+		return res
+	}
+	defer release()
 	if err := p.parseBudget().acquire(ctx, int64(len(resp.Body))); err != nil {
 		interrupted(ctx, &res)
 		return res
@@ -302,31 +353,63 @@ func Backoff(n int, max time.Duration) time.Duration {
 	return d + jitter
 }
 
-// PollAll polls feeds with at most workers at once and returns every result
-// in the order of feeds.
-func (p *Poller) PollAll(ctx context.Context, feeds []config.Feed, workers int, force bool) []Result {
-	if workers < 1 {
-		workers = 1
+// PollAll polls feeds, at most inFlight at once (and Workers of them
+// parsed and ingested at once), and returns every result in the order of
+// feeds. The feeds whose last fetch took longest start first, so that the
+// slowest servers' waits overlap the rest of the cycle instead of ending it.
+func (p *Poller) PollAll(ctx context.Context, feeds []config.Feed, inFlight int, force bool) []Result {
+	if inFlight < 1 {
+		inFlight = 1
 	}
 	results := make([]Result, len(feeds))
 	jobs := make(chan int)
 	var wg sync.WaitGroup
-	for w := 0; w < min(workers, len(feeds)); w++ {
+	states, order := p.slowestFirst(ctx, feeds)
+	for w := 0; w < min(inFlight, len(feeds)); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				results[i] = p.Poll(ctx, feeds[i], force)
+				results[i] = p.poll(ctx, feeds[i], force, states[i])
 			}
 		}()
 	}
-	for i := range feeds {
+	for _, i := range order {
 		jobs <- i
 	}
 	close(jobs)
 	wg.Wait()
 	p.FlushStates(ctx)
 	return results
+}
+
+// slowestFirst reads the feeds' stored states (nil for those without one)
+// and orders the feeds' indexes by their last fetch's time, longest first
+// (the configuration's order for those never fetched).
+func (p *Poller) slowestFirst(ctx context.Context, feeds []config.Feed) ([]*storage.FeedState, []int) {
+	states := make([]*storage.FeedState, len(feeds))
+	order := make([]int, len(feeds))
+	for i := range order {
+		order[i] = i
+	}
+	all, err := p.Store.Feeds(ctx)
+	if err != nil {
+		return states, order // each poll reads its own, and says what is wrong
+	}
+	byName := make(map[string]*storage.FeedState, len(all))
+	for _, st := range all {
+		byName[st.Name] = st
+	}
+	took := make([]int64, len(feeds))
+	for i, f := range feeds {
+		if st := byName[f.Name]; st != nil {
+			states[i], took[i] = st, st.FetchMS
+		} else {
+			states[i] = &storage.FeedState{Name: f.Name, URL: f.URL, ConfiguredURL: f.URL}
+		}
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(took[b], took[a]) })
+	return states, order
 }
 
 // Offset spreads feeds that share a schedule over the jitter window: a

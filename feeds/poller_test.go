@@ -428,3 +428,102 @@ func TestQuietStatesAreWrittenBehind(t *testing.T) {
 		t.Errorf("after PollAll: %+v", st)
 	}
 }
+
+// TestSlowFetchesHoldNoWorker: a feed whose server is slow waits for its
+// answer without a worker, so with one worker the feeds behind it are
+// parsed and ingested meanwhile; and PollAll starts the feed whose last
+// fetch took longest first, so that its wait overlaps the rest.
+func TestSlowFetchesHoldNoWorker(t *testing.T) {
+	body := testdata(t, "feed.json")
+	ingested := make(chan struct{})
+	var once sync.Once
+	var order []string
+	var mu sync.Mutex
+	var hold atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		order = append(order, r.URL.Path)
+		mu.Unlock()
+		if r.URL.Path == "/slow" && hold.Load() {
+			select {
+			case <-ingested:
+			case <-time.After(5 * time.Second):
+				http.Error(w, "the fast feed was never ingested", http.StatusGatewayTimeout)
+				return
+			}
+		}
+		w.Write(body)
+	}))
+	defer srv.Close()
+	e := newEnv(t, feeds.FetchOptions{})
+	e.poller.Workers = 1
+	pipe := e.poller.Ingester
+	e.poller.Ingester = ingestFunc(func(ctx context.Context, f *storage.FeedState, items []*storage.Item) (*storage.CommitResult, error) {
+		res, err := pipe.Ingest(ctx, f, items)
+		if f.Name == "fast" && hold.Load() {
+			once.Do(func() { close(ingested) })
+		}
+		return res, err
+	})
+	ctx := context.Background()
+	// The slow feed's last fetch took longest: it is listed last, started first.
+	if err := e.store.PutFeed(ctx, &storage.FeedState{Name: "slow", URL: srv.URL + "/slow", ConfiguredURL: srv.URL + "/slow", FetchMS: 3000}); err != nil {
+		t.Fatal(err)
+	}
+	fs := []config.Feed{{Name: "fast", URL: srv.URL + "/fast"}, {Name: "slow", URL: srv.URL + "/slow"}}
+	res := e.poller.PollAll(ctx, fs, 1, true)
+	if res[0].Feed != "fast" || res[1].Feed != "slow" {
+		t.Fatalf("results not in the feeds' order: %+v", res)
+	}
+	if len(order) != 2 || order[0] != "/slow" {
+		t.Errorf("fetch order %v, want the slowest first", order)
+	}
+	// Now both at once: the slow feed's fetch must not hold the one worker.
+	e.store.PutFeed(ctx, &storage.FeedState{Name: "fast", URL: srv.URL + "/fast2", ConfiguredURL: srv.URL + "/fast2"})
+	fs[0].URL = srv.URL + "/fast2"
+	e.store.PutFeed(ctx, &storage.FeedState{Name: "slow", URL: srv.URL + "/slow", ConfiguredURL: srv.URL + "/slow", FetchMS: 3000})
+	hold.Store(true)
+	res = e.poller.PollAll(ctx, fs, 2, true)
+	for _, r := range res {
+		if r.Err != nil || r.Status != http.StatusOK {
+			t.Errorf("%s: %+v", r.Feed, r)
+		}
+	}
+}
+
+// TestWorkersBoundIngest: however many feeds are fetched at once, at most
+// Workers of them are parsed and ingested at once.
+func TestWorkersBoundIngest(t *testing.T) {
+	body := testdata(t, "feed.json")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(body) }))
+	defer srv.Close()
+	e := newEnv(t, feeds.FetchOptions{PerHost: 16})
+	e.poller.Workers = 2
+	var cur, peak, calls atomic.Int32
+	e.poller.Ingester = ingestFunc(func(ctx context.Context, f *storage.FeedState, items []*storage.Item) (*storage.CommitResult, error) {
+		calls.Add(1)
+		n := cur.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		time.Sleep(20 * time.Millisecond)
+		cur.Add(-1)
+		return &storage.CommitResult{}, nil
+	})
+	var fs []config.Feed
+	for i := 0; i < 12; i++ {
+		fs = append(fs, config.Feed{Name: fmt.Sprintf("f%d", i), URL: fmt.Sprintf("%s/%d", srv.URL, i)})
+	}
+	e.poller.PollAll(context.Background(), fs, 12, true)
+	if calls.Load() != 12 {
+		t.Fatalf("%d feeds ingested, want 12", calls.Load())
+	}
+	if p := peak.Load(); p > 2 || p < 2 {
+		t.Errorf("peak ingests at once %d, want 2 (Workers)", p)
+	}
+}
+
+type ingestFunc func(ctx context.Context, f *storage.FeedState, items []*storage.Item) (*storage.CommitResult, error)
+
+func (fn ingestFunc) Ingest(ctx context.Context, f *storage.FeedState, items []*storage.Item) (*storage.CommitResult, error) {
+	return fn(ctx, f, items)
+}

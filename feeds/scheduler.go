@@ -13,13 +13,14 @@ import (
 )
 
 // Scheduler polls each feed on its cron schedule. A feed's poll never
-// overlaps itself; a global semaphore bounds concurrent polls; each feed
+// overlaps itself; InFlight bounds concurrent polls (the Poller's Workers,
+// those of them parsing and ingesting); each feed
 // waits a stable offset within the jitter window before fetching.
 type Scheduler struct {
 	Poller   *Poller
 	Feeds    []config.Feed
 	Default  string // poll.schedule
-	Workers  int
+	InFlight int
 	Jitter   time.Duration
 	PollNow  bool // poll every feed once at start
 	running  atomic.Bool
@@ -33,7 +34,7 @@ func (s *Scheduler) Running() bool { return s.running.Load() }
 // in-flight polls, which see ctx cancelled, to return.
 func (s *Scheduler) Run(ctx context.Context) error {
 	c := cron.New(cron.WithParser(cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)))
-	sem := make(chan struct{}, max(1, s.Workers))
+	sem := make(chan struct{}, max(1, s.InFlight))
 	var startup []func()
 	for _, f := range s.Feeds {
 		if !f.IsEnabled() {

@@ -28,7 +28,7 @@ func TestSchedulerNoOverlap(t *testing.T) {
 	}))
 	defer srv.Close()
 	e := newEnv(t, feeds.FetchOptions{})
-	s := &feeds.Scheduler{Poller: e.poller, Feeds: []config.Feed{{Name: "slow", URL: srv.URL}}, Default: "@every 1s", Workers: 4, PollNow: true}
+	s := &feeds.Scheduler{Poller: e.poller, Feeds: []config.Feed{{Name: "slow", URL: srv.URL}}, Default: "@every 1s", InFlight: 4, PollNow: true}
 	ctx, cancel := context.WithTimeout(context.Background(), 3500*time.Millisecond)
 	defer cancel()
 	s.Run(ctx)

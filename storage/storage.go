@@ -55,6 +55,9 @@ type FeedState struct {
 	Disabled string `json:"disabled,omitempty"`
 	Items    int    `json:"items"`
 	Polls    int    `json:"polls"`
+	// FetchMS is how long the last fetch took, in milliseconds: a cycle
+	// starts the slowest feeds first.
+	FetchMS int64 `json:"fetch_ms,omitempty"`
 }
 
 // Item is one stored news item.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
@@ -29,6 +30,7 @@ import (
 type app struct {
 	cfg        *config.Config
 	store      *storage.Bolt
+	engine     *alerts.Engine
 	pipe       *pipeline.Pipeline
 	dispatcher *alerts.Dispatcher
 	log        *slog.Logger
@@ -47,8 +49,23 @@ func loadConfig(path string) (*config.Config, error) {
 }
 
 // openApp loads the configuration and opens the store; withPipeline also
-// builds the dedup index and imports the seeds.
+// builds the dedup index, imports the seeds and readies the alert
+// dispatcher.
 func openApp(ctx context.Context, path string, log *slog.Logger, withPipeline bool) (*app, error) {
+	a, err := openStore(ctx, path, log, withPipeline)
+	if err != nil || !withPipeline {
+		return a, err
+	}
+	if err := a.openPipeline(ctx); err != nil {
+		a.close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// openStore is openApp without the pipeline; withDispatcher readies the
+// alert dispatcher (and checks the rules' channels).
+func openStore(ctx context.Context, path string, log *slog.Logger, withDispatcher bool) (*app, error) {
 	cfg, err := loadConfig(path)
 	if err != nil {
 		return nil, err
@@ -61,23 +78,13 @@ func openApp(ctx context.Context, path string, log *slog.Logger, withPipeline bo
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, store: st, log: log}
+	a := &app{cfg: cfg, store: st, log: log, engine: engine}
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
-	if !withPipeline {
+	if !withDispatcher {
 		return a, nil
 	}
-	var matcher pipeline.Matcher
-	if engine != nil {
-		matcher = engine
-	}
-	a.pipe, err = pipeline.New(ctx, st, cfg.Dedup.Window.D(), matcher, log)
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	tuneGC(log)
 	if err := cfg.NeedSenders(); err != nil {
 		st.Close()
 		return nil, err
@@ -86,12 +93,48 @@ func openApp(ctx context.Context, path string, log *slog.Logger, withPipeline bo
 		st.Close()
 		return nil, err
 	}
-	a.pipe.OnCommit = func(*storage.CommitResult) { a.dispatcher.Wake() }
-	if _, err := a.importSeeds(ctx); err != nil {
-		st.Close()
-		return nil, err
-	}
 	return a, nil
+}
+
+// openPipeline builds the dedup index from the store and imports the seeds.
+func (a *app) openPipeline(ctx context.Context) error {
+	var matcher pipeline.Matcher
+	if a.engine != nil {
+		matcher = a.engine
+	}
+	pipe, err := pipeline.New(ctx, a.store, a.cfg.Dedup.Window.D(), matcher, a.log)
+	if err != nil {
+		return err
+	}
+	tuneGC(a.log)
+	pipe.OnCommit = func(*storage.CommitResult) { a.dispatcher.Wake() }
+	a.pipe = pipe
+	if _, err := a.importSeeds(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// onFirstIngest is the pipeline as an Ingester that is built when the
+// first feed with news needs it: a cycle where every feed answers 304
+// never loads the dedup index, and one with news starts fetching while
+// the index loads.
+type onFirstIngest struct {
+	a    *app
+	once sync.Once
+	err  error
+}
+
+func (l *onFirstIngest) Ingest(ctx context.Context, feed *storage.FeedState, items []*storage.Item) (*storage.CommitResult, error) {
+	l.once.Do(func() {
+		if l.err = l.a.openPipeline(ctx); l.err != nil {
+			l.err = fmt.Errorf("load the pipeline: %w", l.err)
+		}
+	})
+	if l.err != nil {
+		return nil, l.err
+	}
+	return l.a.pipe.Ingest(ctx, feed, items)
 }
 
 // newEngine compiles the alert rules; a rule that does not parse is a
@@ -171,6 +214,23 @@ func (a *app) importSeeds(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// maintain prunes items past storage.retention and forgets the dedup
+// index's entries past the window, when the index was loaded.
+func (a *app) maintain(ctx context.Context) (int, error) {
+	if a.pipe != nil {
+		return a.pipe.Maintain(ctx, a.cfg.Storage.Retention.D())
+	}
+	retention := a.cfg.Storage.Retention.D()
+	if retention <= 0 {
+		return 0, nil
+	}
+	n, err := a.store.Prune(ctx, time.Now().Add(-retention))
+	if err != nil {
+		return n, fmt.Errorf("prune items older than %s: %w", retention, err)
+	}
+	return n, nil
+}
+
 func (a *app) poller() *feeds.Poller {
 	p := a.cfg.Poll
 	return &feeds.Poller{
@@ -179,6 +239,7 @@ func (a *app) poller() *feeds.Poller {
 		Ingester:   a.pipe,
 		Timeout:    p.Timeout.D(),
 		MaxBackoff: p.MaxBackof.D(),
+		Workers:    p.Workers,
 		Log:        a.log,
 	}
 }
@@ -204,13 +265,15 @@ func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageErr("poll: only --once is supported; the daemon is \"raqib run\"")
 	}
 	log := newLogger(stderr, "warn")
-	a, err := openApp(ctx, *cfgPath, log, true)
+	a, err := openStore(ctx, *cfgPath, log, true)
 	if err != nil {
 		return err
 	}
 	defer a.close()
 	list := enabledFeeds(a.cfg)
 	poller := a.poller()
+	lazy := &onFirstIngest{a: a}
+	poller.Ingester = lazy
 	// On a terminal, a progress bar (feeds done of all, new items, errors)
 	// instead of a line per feed; quiet when the output goes elsewhere.
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) && !*quiet {
@@ -229,7 +292,7 @@ func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		*quiet = true
 		defer bar.Finish()
 	}
-	results := poller.PollAll(ctx, list, a.cfg.Poll.Workers, true)
+	results := poller.PollAll(ctx, list, a.cfg.Poll.Connections, true)
 	var items, stored, dups, failed, cut int
 	var storeErr error
 	for _, r := range results {
@@ -259,10 +322,13 @@ func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if errors.Is(storeErr, storage.ErrDamaged) {
 		return storeErr
 	}
+	if lazy.err != nil {
+		return lazy.err
+	}
 	if storeErr != nil {
 		return fmt.Errorf("the store %s cannot be written (disk full? read-only?): %w", a.cfg.Storage.Path, storeErr)
 	}
-	if n, err := a.pipe.Maintain(ctx, a.cfg.Storage.Retention.D()); err != nil {
+	if n, err := a.maintain(ctx); err != nil {
 		return err
 	} else if n > 0 {
 		fmt.Fprintf(stdout, "pruned %d items older than storage.retention\n", n)

@@ -40,12 +40,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	poller.OnResult = metrics.ObservePoll
 	a.dispatcher.OnDelivery = metrics.ObserveDelivery
 	sched := &feeds.Scheduler{
-		Poller:  poller,
-		Feeds:   a.cfg.Feeds,
-		Default: a.cfg.Poll.Schedule,
-		Workers: a.cfg.Poll.Workers,
-		Jitter:  a.cfg.Poll.Jitter.D(),
-		PollNow: true,
+		Poller:   poller,
+		Feeds:    a.cfg.Feeds,
+		Default:  a.cfg.Poll.Schedule,
+		InFlight: a.cfg.Poll.Connections,
+		Jitter:   a.cfg.Poll.Jitter.D(),
+		PollNow:  true,
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
