@@ -73,7 +73,9 @@ type Poll struct {
 	Schedule string   `yaml:"schedule"`
 	Timeout  Duration `yaml:"timeout"`
 	Connect  Duration `yaml:"connect_timeout"`
-	Workers  int      `yaml:"workers"`
+	// Workers bounds the feeds parsed and stored at once: that work is
+	// CPU, so 0 (the default) is one per core.
+	Workers int `yaml:"workers"`
 	// Connections bounds the requests in flight over all hosts; a request
 	// waiting for a slow server holds a connection, not a worker.
 	Connections int      `yaml:"connections"`
@@ -287,7 +289,6 @@ func defaults() Config {
 			Schedule:    "@every 15m",
 			Timeout:     Duration(30 * time.Second),
 			Connect:     Duration(10 * time.Second),
-			Workers:     16,
 			Connections: 256,
 			PerHost:     2,
 			MaxBody:     Size(10 << 20),
@@ -583,8 +584,8 @@ func (c *Config) validate(root *yaml.Node, add func(int, string, string, ...any)
 	if c.Poll.Timeout <= 0 {
 		add(line(root, "poll", "timeout"), "poll.timeout", "must be positive")
 	}
-	if c.Poll.Workers < 1 {
-		add(line(root, "poll", "workers"), "poll.workers", "must be at least 1")
+	if c.Poll.Workers < 0 {
+		add(line(root, "poll", "workers"), "poll.workers", "must be 0 (one per core) or more")
 	}
 	if c.Poll.Connections < 1 {
 		add(line(root, "poll", "connections"), "poll.connections", "must be at least 1")

@@ -79,6 +79,7 @@ func TestLoadErrors(t *testing.T) {
 		{"bad url", "url: https://feeds.bbci.co.uk/arabic/rss.xml", "url: ftp://feeds.example/rss", ":12: feeds[0].url: bad URL"},
 		{"bad cron", `"*/10 * * * *"`, `"*/10 * *"`, ":6: poll.schedule: bad schedule"},
 		{"bad duration", "timeout: 20s", "timeout: twenty", ":7: yaml: bad duration \"twenty\""},
+		{"negative workers", "  timeout: 20s", "  timeout: 20s\n  workers: -1", ":8: poll.workers: must be 0 (one per core) or more"},
 		{"no connections", "  timeout: 20s", "  timeout: 20s\n  connections: 0", ":8: poll.connections: must be at least 1"},
 		{"bad window", "window: 7d", "window: 7days", ":9: yaml: bad duration \"7days\""},
 		{"duplicate feed", "name: local", "name: bbc-arabic", ":14: feeds[1].name: duplicate feed name \"bbc-arabic\" (first on line 11)"},

@@ -25,7 +25,7 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if cfg.Poll.Workers < 1 || cfg.Storage.Path == "" {
+		if cfg.Poll.Workers < 0 || cfg.Poll.Connections < 1 || cfg.Storage.Path == "" {
 			t.Fatalf("invalid config accepted: %+v", cfg)
 		}
 	})

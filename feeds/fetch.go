@@ -2,6 +2,7 @@
 package feeds
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -134,6 +135,11 @@ type Request struct {
 	// Timeout bounds the request, body included, once it has its host
 	// slot: waiting behind a slow feed on the same host is not the feed's fault.
 	Timeout time.Duration
+	// BeforeBody, when set, is called once the headers say a body follows
+	// (2xx), before it is read; the poller waits there for a worker, so
+	// that the bodies held in memory are bounded by its workers, not by
+	// the requests in flight. The wait does not count against Timeout.
+	BeforeBody func(context.Context) error
 }
 
 // Response is the outcome of a successful fetch (2xx or 304).
@@ -188,11 +194,9 @@ func (f *Fetcher) Fetch(ctx context.Context, r Request) (*Response, error) {
 		return nil, err
 	}
 	defer release()
-	if r.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, r.Timeout)
-		defer cancel()
-	}
+	clock := startClock(ctx, r.Timeout)
+	defer clock.stop()
+	ctx = clock.ctx
 
 	hops := &redirects{}
 	ctx = context.WithValue(ctx, redirectsKey{}, hops)
@@ -218,7 +222,7 @@ func (f *Fetcher) Fetch(ctx context.Context, r Request) (*Response, error) {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, describeNetError(err)
+		return nil, clock.describe(err)
 	}
 	defer resp.Body.Close()
 
@@ -246,17 +250,89 @@ func (f *Fetcher) Fetch(ctx context.Context, r Request) (*Response, error) {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		return nil, &HTTPError{Status: resp.StatusCode, RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	}
+	if r.BeforeBody != nil {
+		clock.pause()
+		err := r.BeforeBody(ctx)
+		clock.resume()
+		if err != nil {
+			return nil, err
+		}
+	}
 	// The transport has already undone gzip, so the cap counts decompressed
 	// bytes and a gzip bomb stops at the cap.
-	body, err := io.ReadAll(io.LimitReader(resp.Body, f.opt.MaxBody+1))
+	body, err := readBody(resp, f.opt.MaxBody+1)
 	if err != nil {
-		return nil, fmt.Errorf("read body: %w", describeNetError(err))
+		return nil, fmt.Errorf("read body: %w", clock.describe(err))
 	}
 	if int64(len(body)) > f.opt.MaxBody {
 		return nil, fmt.Errorf("%w: more than %d bytes (raise poll.max_body if the feed is really that big)", ErrTooLarge, f.opt.MaxBody)
 	}
 	out.Body = body
 	return out, nil
+}
+
+// readBody reads at most limit bytes of the body, into a buffer of the
+// announced length when there is one (growing one by doubling copies a
+// large feed several times over).
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	r := io.LimitReader(resp.Body, limit)
+	if n := resp.ContentLength; n > 0 && n < limit {
+		// Room for bytes.Buffer's last read, the one that finds EOF.
+		buf := bytes.NewBuffer(make([]byte, 0, n+bytes.MinRead))
+		_, err := buf.ReadFrom(r)
+		return buf.Bytes(), err
+	}
+	return io.ReadAll(r)
+}
+
+// errTimedOut ends a request that ran past its Timeout.
+var errTimedOut = errors.New("poll.timeout reached")
+
+// clock is a request's Timeout, which can stop while the request waits on
+// raqib rather than on the server.
+type clock struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	timer  *time.Timer // nil: no timeout
+	left   time.Duration
+	since  time.Time
+}
+
+func startClock(parent context.Context, timeout time.Duration) *clock {
+	c := &clock{left: timeout, since: time.Now()}
+	c.ctx, c.cancel = context.WithCancelCause(parent)
+	if timeout > 0 {
+		c.timer = time.AfterFunc(timeout, func() { c.cancel(errTimedOut) })
+	}
+	return c
+}
+
+func (c *clock) pause() {
+	if c.timer != nil && c.timer.Stop() {
+		c.left -= time.Since(c.since)
+	}
+}
+
+func (c *clock) resume() {
+	if c.timer != nil && c.ctx.Err() == nil {
+		c.since = time.Now()
+		c.timer.Reset(max(c.left, 0))
+	}
+}
+
+func (c *clock) stop() {
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	c.cancel(nil)
+}
+
+// describe says what a network error means for the feed.
+func (c *clock) describe(err error) error {
+	if context.Cause(c.ctx) == errTimedOut {
+		return fmt.Errorf("timed out (poll.timeout): %w", err)
+	}
+	return describeNetError(err)
 }
 
 func describeNetError(err error) error {

@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/mmcdole/gofeed"
 
@@ -122,14 +121,8 @@ const MaxItems = 1000
 // feed carries English wire copy, and an English feed Arabic; tagged as the
 // feed, a reader laid them out the wrong way and hyphenated them wrongly.
 func itemLanguage(hint string, it *storage.Item) string {
-	text := it.Title + " " + textnorm.HTMLToText(truncate(firstNonEmpty(it.Summary, it.Content), 4000))
-	letters := 0
-	for _, r := range text {
-		if unicode.IsLetter(r) {
-			letters++
-		}
-	}
-	if letters < 20 {
+	text := it.Title + " " + truncate(it.PlainText(), 4000)
+	if all, _ := textnorm.Letters(text, 20); all < 20 {
 		return hint // too little to tell
 	}
 	share := textnorm.ArabicShare(text)

@@ -39,9 +39,10 @@ type Poller struct {
 	// ParseBudget bounds the body bytes parsed at once (0:
 	// DefaultParseBudget).
 	ParseBudget int64
-	// Workers bounds the feeds parsed and ingested at once (0: as many as
-	// are fetched at once). Fetching holds no worker: a feed waiting for
-	// a slow server does not hold up the feeds behind it.
+	// Workers bounds the feeds whose bodies are read, parsed and ingested
+	// at once (0: as many as are fetched at once). Waiting for a server's
+	// answer holds no worker: a feed waiting for a slow server does not
+	// hold up the feeds behind it.
 	Workers int
 
 	budgetOnce sync.Once
@@ -194,7 +195,20 @@ func (p *Poller) poll(ctx context.Context, f config.Feed, force bool, stored *st
 	quiet := st.Failures == 0 && st.LastError == "" && st.RetryAfter.IsZero() && !st.LastSuccess.IsZero()
 	validators := [3]string{st.URL, st.ETag, st.LastModified}
 	lastStatus := st.LastStatus
-	resp, err := p.Fetcher.Fetch(ctx, Request{URL: st.URL, Configured: f.URL, ETag: st.ETag, LastModified: st.LastModified, Timeout: p.Timeout})
+	// A worker is taken when a body arrives, not while the server thinks:
+	// a slow server holds up no feed behind it, and the bodies in memory
+	// are the workers' few.
+	release := func() {}
+	defer func() { release() }()
+	admit := func(ctx context.Context) error {
+		r, err := p.worker(ctx)
+		if err != nil {
+			return err
+		}
+		release = r
+		return nil
+	}
+	resp, err := p.Fetcher.Fetch(ctx, Request{URL: st.URL, Configured: f.URL, ETag: st.ETag, LastModified: st.LastModified, Timeout: p.Timeout, BeforeBody: admit})
 	st.LastPoll = start
 	st.Polls++
 	st.FetchMS = time.Since(start).Milliseconds()
@@ -233,12 +247,6 @@ func (p *Poller) poll(ctx context.Context, f config.Feed, force bool, stored *st
 		}
 		return res
 	}
-	release, err := p.worker(ctx)
-	if err != nil {
-		interrupted(ctx, &res)
-		return res
-	}
-	defer release()
 	if err := p.parseBudget().acquire(ctx, int64(len(resp.Body))); err != nil {
 		interrupted(ctx, &res)
 		return res

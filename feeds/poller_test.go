@@ -527,3 +527,39 @@ type ingestFunc func(ctx context.Context, f *storage.FeedState, items []*storage
 func (fn ingestFunc) Ingest(ctx context.Context, f *storage.FeedState, items []*storage.Item) (*storage.CommitResult, error) {
 	return fn(ctx, f, items)
 }
+
+// TestWaitingForAWorkerIsNotTheFeedsTimeout: a feed whose body arrives
+// while every worker is busy waits for one without its poll.timeout
+// running, and a server slower than poll.timeout still times out.
+func TestWaitingForAWorkerIsNotTheFeedsTimeout(t *testing.T) {
+	body := testdata(t, "feed.json")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/stuck" {
+			time.Sleep(600 * time.Millisecond)
+		}
+		w.Write(body)
+	}))
+	defer srv.Close()
+	e := newEnv(t, feeds.FetchOptions{PerHost: 4})
+	e.poller.Workers = 1
+	e.poller.Timeout = 300 * time.Millisecond
+	pipe := e.poller.Ingester
+	e.poller.Ingester = ingestFunc(func(ctx context.Context, f *storage.FeedState, items []*storage.Item) (*storage.CommitResult, error) {
+		time.Sleep(400 * time.Millisecond) // holds the one worker
+		return pipe.Ingest(ctx, f, items)
+	})
+	var fs []config.Feed
+	for i := 0; i < 3; i++ {
+		fs = append(fs, config.Feed{Name: fmt.Sprintf("f%d", i), URL: fmt.Sprintf("%s/%d", srv.URL, i)})
+	}
+	fs = append(fs, config.Feed{Name: "stuck", URL: srv.URL + "/stuck"})
+	res := e.poller.PollAll(context.Background(), fs, 4, true)
+	for _, r := range res[:3] {
+		if r.Err != nil || r.Status != http.StatusOK {
+			t.Errorf("%s, waiting for the worker: %+v", r.Feed, r)
+		}
+	}
+	if r := res[3]; r.Err == nil || !strings.Contains(r.Err.Error(), "timed out (poll.timeout)") {
+		t.Errorf("a server slower than poll.timeout: %+v", r)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -46,8 +47,51 @@ type Pipeline struct {
 	// alert dispatcher).
 	OnCommit func(*storage.CommitResult)
 
-	mu sync.Mutex
+	mu     sync.Mutex
+	recent recentPrints // guarded by mu
 }
+
+// recentPrints keeps the fingerprints of the last items stored: a new
+// report's candidates are mostly the last hours' items, and decoding each
+// from the store again was a share of every ingest.
+type recentPrints struct {
+	byID map[string]*dedup.Fingerprint
+	ring []string // ids, oldest overwritten first
+	next int
+}
+
+// recentPrintsKept bounds recentPrints: a few thousand items, some
+// megabytes.
+const recentPrintsKept = 2048
+
+func (r *recentPrints) get(id string) *dedup.Fingerprint { return r.byID[id] }
+
+func (r *recentPrints) add(id string, fp *dedup.Fingerprint) {
+	if r.byID == nil {
+		r.byID = make(map[string]*dedup.Fingerprint, recentPrintsKept)
+		r.ring = make([]string, recentPrintsKept)
+	}
+	if _, ok := r.byID[id]; ok {
+		return
+	}
+	delete(r.byID, r.ring[r.next])
+	r.ring[r.next] = id
+	r.byID[id] = fp
+	r.next = (r.next + 1) % len(r.ring)
+}
+
+// clonePrint copies a fingerprint out of its document, whose buffers it
+// would otherwise keep alive.
+func clonePrint(fp *dedup.Fingerprint) *dedup.Fingerprint {
+	c := *fp
+	c.Shingles, c.Words = slices.Clone(fp.Shingles), slices.Clone(fp.Words)
+	c.Lead, c.Topic = slices.Clone(fp.Lead), slices.Clone(fp.Topic)
+	c.Facts, c.LeadFacts = slices.Clone(fp.Facts), slices.Clone(fp.LeadFacts)
+	return &c
+}
+
+// reset forgets them all, when items may have been pruned.
+func (r *recentPrints) reset() { *r = recentPrints{} }
 
 // New builds a pipeline, loading the near-duplicate index from the store.
 func New(ctx context.Context, st storage.Store, window time.Duration, m Matcher, log *slog.Logger) (*Pipeline, error) {
@@ -131,6 +175,11 @@ func (p *Pipeline) Maintain(ctx context.Context, retention time.Duration) (int, 
 		return 0, nil
 	}
 	n, err := p.Store.Prune(ctx, now.Add(-retention))
+	if n > 0 {
+		p.mu.Lock()
+		p.recent.reset()
+		p.mu.Unlock()
+	}
 	if err != nil {
 		return n, fmt.Errorf("prune items older than %s: %w", retention, err)
 	}
@@ -146,12 +195,7 @@ func (p *Pipeline) Maintain(ctx context.Context, retention time.Duration) (int, 
 
 // Text is the plain text an item is compared and matched on: its content,
 // else its summary.
-func Text(it *storage.Item) string {
-	if text := textnorm.HTMLToText(it.Content); strings.TrimSpace(text) != "" {
-		return text
-	}
-	return textnorm.HTMLToText(it.Summary)
-}
+func Text(it *storage.Item) string { return it.PlainText() }
 
 // textHash is the SHA-256 of the dedup-folded words, each followed by a
 // space, hashed as one buffer.
@@ -247,6 +291,9 @@ func (p *Pipeline) Ingest(ctx context.Context, feed *storage.FeedState, items []
 		if fp, ok := local[id]; ok {
 			return *fp, nil
 		}
+		if fp := p.recent.get(id); fp != nil {
+			return *fp, nil
+		}
 		data, err := p.Store.Fingerprint(ctx, id)
 		if errors.Is(err, storage.ErrNotFound) {
 			return dedup.Fingerprint{}, dedup.ErrGone
@@ -291,6 +338,11 @@ func (p *Pipeline) Ingest(ctx context.Context, feed *storage.FeedState, items []
 	committed = true
 	for _, it := range res.Skipped {
 		p.Detector.Index.Remove(it.ID)
+	}
+	for _, it := range res.Stored {
+		if fp := local[it.ID]; fp != nil {
+			p.recent.add(it.ID, clonePrint(fp))
+		}
 	}
 	if p.OnCommit != nil && len(res.Stored) > 0 {
 		p.OnCommit(res)

@@ -12,7 +12,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/raqib/raqib/textnorm"
 )
 
 // SchemaVersion is written to the meta bucket; Open migrates older files.
@@ -116,6 +119,23 @@ type Item struct {
 	// that start-up reads only them.
 	Fingerprint []byte `json:"-"`
 	Samples     []byte `json:"-"`
+
+	plain *string // PlainText, once worked out
+}
+
+// PlainText is the text an item is compared and matched on: its content
+// as text, else its summary's. It is worked out once for an Item value
+// (language detection and the pipeline both read it), so it must be
+// called after the content is set, and not concurrently with its first call.
+func (it *Item) PlainText() string {
+	if it.plain == nil {
+		text := textnorm.HTMLToText(it.Content)
+		if strings.TrimSpace(text) == "" {
+			text = textnorm.HTMLToText(it.Summary)
+		}
+		it.plain = &text
+	}
+	return *it.plain
 }
 
 // Date is the item's date for ordering: published, else updated, else fetched.

@@ -295,22 +295,59 @@ func IsArabic(w string) bool {
 	return r >= 0x0600 && r <= 0x06FF
 }
 
-// ArabicShare is the share of letters in s that are Arabic, for language detection.
+// ArabicShare is the share of letters in s that are Arabic, for language
+// detection, over its first 2,000 letters.
 func ArabicShare(s string) float64 {
-	var ar, all int
-	for _, r := range s {
-		if unicode.IsLetter(r) {
-			all++
-			if r >= 0x0600 && r <= 0x06FF || r >= 0xFB50 && r <= 0xFEFF {
-				ar++
-			}
-		}
-		if all >= 2000 {
-			break
-		}
-	}
+	all, ar := Letters(s, 2000)
 	if all == 0 {
 		return 0
 	}
 	return float64(ar) / float64(all)
 }
+
+// Letters counts the letters of s, and of those the Arabic ones, up to
+// limit letters (0: all of them). It reads runes as unicode.IsLetter does,
+// with the two scripts of the news looked up in tables: this runs on every
+// item.
+func Letters(s string, limit int) (all, arabic int) {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			i++
+			if asciiLetter[c] {
+				all++
+			}
+		} else {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			i += size
+			switch {
+			case r >= 0x0600 && r <= 0x06FF:
+				if arabicLetter[r-0x0600] {
+					all++
+					arabic++
+				}
+			case unicode.IsLetter(r):
+				all++
+				if r >= 0xFB50 && r <= 0xFEFF {
+					arabic++
+				}
+			}
+		}
+		if limit > 0 && all >= limit {
+			break
+		}
+	}
+	return all, arabic
+}
+
+// asciiLetter and arabicLetter are unicode.IsLetter over ASCII and the
+// Arabic block.
+var asciiLetter, arabicLetter = func() (a [utf8.RuneSelf]bool, ar [0x100]bool) {
+	for r := range a {
+		a[r] = unicode.IsLetter(rune(r))
+	}
+	for r := range ar {
+		ar[r] = unicode.IsLetter(rune(0x0600 + r))
+	}
+	return a, ar
+}()

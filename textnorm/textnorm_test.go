@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -231,4 +232,46 @@ func FuzzHTMLToText(f *testing.F) {
 			t.Errorf("%q:\n got %q\nwant %q", s, got, want)
 		}
 	})
+}
+
+// TestLettersIsUnicodeIsLetter holds Letters' tables to unicode.IsLetter
+// over every rune of the planes news is written in, and over mixed text,
+// with and without a limit.
+func TestLettersIsUnicodeIsLetter(t *testing.T) {
+	naive := func(s string, limit int) (all, ar int) {
+		for _, r := range s {
+			if unicode.IsLetter(r) {
+				all++
+				if r >= 0x0600 && r <= 0x06FF || r >= 0xFB50 && r <= 0xFEFF {
+					ar++
+				}
+			}
+			if limit > 0 && all >= limit {
+				break
+			}
+		}
+		return all, ar
+	}
+	for r := rune(0); r < 0x10000; r++ {
+		s := string(r)
+		a, b := Letters(s, 0)
+		if na, nb := naive(s, 0); a != na || b != nb {
+			t.Fatalf("U+%04X: Letters %d/%d, unicode.IsLetter %d/%d", r, a, b, na, nb)
+		}
+	}
+	for _, tc := range []struct {
+		s     string
+		limit int
+	}{
+		{"هذا خبر عن Libya، ١٢٣ والكرملين", 0},
+		{"هذا خبر عن Libya، ١٢٣ والكرملين", 5},
+		{"ﻻ ﷲ — Ελλάδα, Москва 2026 \xff\xfe bad bytes", 0},
+		{"", 0},
+		{"1234 !!! ،؟", 0},
+	} {
+		a, b := Letters(tc.s, tc.limit)
+		if na, nb := naive(tc.s, tc.limit); a != na || b != nb {
+			t.Errorf("%q (limit %d): %d/%d, want %d/%d", tc.s, tc.limit, a, b, na, nb)
+		}
+	}
 }

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -239,7 +241,7 @@ func (a *app) poller() *feeds.Poller {
 		Ingester:   a.pipe,
 		Timeout:    p.Timeout.D(),
 		MaxBackoff: p.MaxBackof.D(),
-		Workers:    p.Workers,
+		Workers:    cmp.Or(p.Workers, runtime.GOMAXPROCS(0)),
 		Log:        a.log,
 	}
 }

@@ -18,8 +18,10 @@ const gcAllowance = 64 << 20
 // million documents), long-lived and free of pointers, so the default
 // would let as much garbage build up as the index is large. Instead the
 // garbage allowed is about gcAllowance: GOGC = 100 × allowance / live,
-// between 25 and 100. The collector scans only the index's few spans, so
-// the more frequent collections cost little. A GOGC set in the
+// between 25 and 200 (a small heap, a fresh store's, would otherwise be
+// collected every few megabytes of an ingest's garbage). The collector
+// scans only the index's few spans, so the more frequent collections of a
+// large heap cost little. A GOGC set in the
 // environment is left alone. It is called after the index loads and at
 // every hourly maintenance, as the index grows and shrinks.
 func tuneGC(log *slog.Logger) {
@@ -35,7 +37,7 @@ func tuneGC(log *slog.Logger) {
 	live := s[0].Value.Uint64()
 	pct := 100
 	if live > 0 {
-		pct = int(min(100, max(25, 100*gcAllowance/live)))
+		pct = int(min(200, max(25, 100*gcAllowance/live)))
 	}
 	if old := debug.SetGCPercent(pct); old != pct {
 		log.Debug("garbage collector paced", "live_heap_mib", live>>20, "gogc", pct)

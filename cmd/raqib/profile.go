@@ -11,7 +11,8 @@ import (
 // startProfiles writes the profiles that environment variables ask for, so
 // that a whole process can be measured as an operator runs it (see
 // docs/BENCHMARKS.md): RAQIB_CPUPROFILE, RAQIB_TRACE (go tool trace), and
-// RAQIB_BLOCKPROFILE and RAQIB_MUTEXPROFILE, written at exit. The returned
+// RAQIB_BLOCKPROFILE, RAQIB_MUTEXPROFILE and RAQIB_ALLOCPROFILE (what was
+// allocated, and where), written at exit. The returned
 // function stops and writes them.
 func startProfiles() func() {
 	var stops []func()
@@ -47,6 +48,7 @@ func startProfiles() func() {
 	}{
 		{"RAQIB_BLOCKPROFILE", "block", func() { runtime.SetBlockProfileRate(1) }},
 		{"RAQIB_MUTEXPROFILE", "mutex", func() { runtime.SetMutexProfileFraction(1) }},
+		{"RAQIB_ALLOCPROFILE", "allocs", func() {}},
 	} {
 		if os.Getenv(p.env) == "" {
 			continue
