@@ -140,6 +140,10 @@ type Request struct {
 	// that the bodies held in memory are bounded by its workers, not by
 	// the requests in flight. The wait does not count against Timeout.
 	BeforeBody func(context.Context) error
+	// Took, when set, receives how long the request ran once it had its
+	// host slot, without the wait in BeforeBody: the server's time, which
+	// orders the next cycle's feeds, not raqib's own queues.
+	Took *time.Duration
 }
 
 // Response is the outcome of a successful fetch (2xx or 304).
@@ -195,7 +199,12 @@ func (f *Fetcher) Fetch(ctx context.Context, r Request) (*Response, error) {
 	}
 	defer release()
 	clock := startClock(ctx, r.Timeout)
-	defer clock.stop()
+	defer func() {
+		if r.Took != nil {
+			*r.Took = clock.ran()
+		}
+		clock.stop()
+	}()
 	ctx = clock.ctx
 
 	hops := &redirects{}
@@ -296,10 +305,13 @@ type clock struct {
 	timer  *time.Timer // nil: no timeout
 	left   time.Duration
 	since  time.Time
+	start  time.Time
+	paused time.Duration
 }
 
 func startClock(parent context.Context, timeout time.Duration) *clock {
-	c := &clock{left: timeout, since: time.Now()}
+	now := time.Now()
+	c := &clock{left: timeout, since: now, start: now}
 	c.ctx, c.cancel = context.WithCancelCause(parent)
 	if timeout > 0 {
 		c.timer = time.AfterFunc(timeout, func() { c.cancel(errTimedOut) })
@@ -308,17 +320,24 @@ func startClock(parent context.Context, timeout time.Duration) *clock {
 }
 
 func (c *clock) pause() {
+	now := time.Now()
 	if c.timer != nil && c.timer.Stop() {
-		c.left -= time.Since(c.since)
+		c.left -= now.Sub(c.since)
 	}
+	c.since = now
 }
 
 func (c *clock) resume() {
+	now := time.Now()
+	c.paused += now.Sub(c.since)
+	c.since = now
 	if c.timer != nil && c.ctx.Err() == nil {
-		c.since = time.Now()
 		c.timer.Reset(max(c.left, 0))
 	}
 }
+
+// ran is the time since the clock started, without its pauses.
+func (c *clock) ran() time.Duration { return time.Since(c.start) - c.paused }
 
 func (c *clock) stop() {
 	if c.timer != nil {

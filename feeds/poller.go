@@ -25,6 +25,14 @@ type Ingester interface {
 	Ingest(ctx context.Context, feed *storage.FeedState, items []*storage.Item) (*storage.CommitResult, error)
 }
 
+// Stager is an Ingester that can ingest in two steps: Stage does the work
+// on the items alone, on one of the poller's workers, and returns the
+// commit, which waits for its turn (the store's lock, its disk) without
+// holding a worker.
+type Stager interface {
+	Stage(ctx context.Context, items []*storage.Item) (func(context.Context, *storage.FeedState) (*storage.CommitResult, error), error)
+}
+
 // Poller polls feeds: conditional GET, parse, ingest, and state with backoff.
 type Poller struct {
 	Store      storage.Store
@@ -48,6 +56,7 @@ type Poller struct {
 	budgetOnce sync.Once
 	parsing    *budget
 	workers    chan struct{}
+	waiting    chan struct{} // feeds staged and waiting to commit
 	states     stateBuffer
 }
 
@@ -60,6 +69,7 @@ func (p *Poller) parseBudget() *budget {
 		p.parsing = newBudget(size)
 		if p.Workers > 0 {
 			p.workers = make(chan struct{}, p.Workers)
+			p.waiting = make(chan struct{}, p.Workers)
 		}
 	})
 	return p.parsing
@@ -74,6 +84,20 @@ func (p *Poller) worker(ctx context.Context) (release func(), err error) {
 	select {
 	case p.workers <- struct{}{}:
 		return func() { <-p.workers }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// queue waits for a place among the feeds waiting to commit.
+func (p *Poller) queue(ctx context.Context) (done func(), err error) {
+	p.parseBudget()
+	if p.waiting == nil {
+		return func() {}, nil
+	}
+	select {
+	case p.waiting <- struct{}{}:
+		return func() { <-p.waiting }, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -208,10 +232,11 @@ func (p *Poller) poll(ctx context.Context, f config.Feed, force bool, stored *st
 		release = r
 		return nil
 	}
-	resp, err := p.Fetcher.Fetch(ctx, Request{URL: st.URL, Configured: f.URL, ETag: st.ETag, LastModified: st.LastModified, Timeout: p.Timeout, BeforeBody: admit})
+	var took time.Duration
+	resp, err := p.Fetcher.Fetch(ctx, Request{URL: st.URL, Configured: f.URL, ETag: st.ETag, LastModified: st.LastModified, Timeout: p.Timeout, BeforeBody: admit, Took: &took})
 	st.LastPoll = start
 	st.Polls++
-	st.FetchMS = time.Since(start).Milliseconds()
+	st.FetchMS = took.Milliseconds()
 	if err != nil {
 		if !interrupted(ctx, &res) {
 			p.fail(ctx, st, err, &res)
@@ -266,18 +291,32 @@ func (p *Poller) poll(ctx context.Context, f config.Feed, force bool, stored *st
 	st.BodyHash = hash
 	// The state (validators, body hash) advances in the same transaction
 	// as the items: a crash before it commits refetches the same body.
+	ingest := func() (*storage.CommitResult, error) { return p.Ingester.Ingest(ctx, st, items) }
+	if s, ok := p.Ingester.(Stager); ok {
+		commit, err := s.Stage(ctx, items)
+		if err != nil {
+			return p.storeFailed(ctx, f, err, &res)
+		}
+		// The worker goes to the next feed; the feeds waiting to commit
+		// are as many as the workers at most, so that what they hold in
+		// memory stays bounded when the commits fall behind.
+		done, err := p.queue(ctx)
+		if err != nil {
+			interrupted(ctx, &res)
+			return res
+		}
+		defer done()
+		release()
+		release = func() {}
+		ingest = func() (*storage.CommitResult, error) { return commit(ctx, st) }
+	}
 	var cr *storage.CommitResult
 	err = p.writeNow(st.Name, func() (err error) {
-		cr, err = p.Ingester.Ingest(ctx, st, items)
+		cr, err = ingest()
 		return err
 	})
-	if err != nil && interrupted(ctx, &res) {
-		return res
-	}
 	if err != nil {
-		res.Err, res.StoreFailed = fmt.Errorf("store items: %w", err), true
-		p.log().Error("storing a feed's items failed; the fetch will be repeated", "feed", f.Name, "error", err)
-		return res
+		return p.storeFailed(ctx, f, err, &res)
 	}
 	res.New = len(cr.Stored)
 	for _, it := range cr.Stored {
@@ -286,6 +325,16 @@ func (p *Poller) poll(ctx context.Context, f config.Feed, force bool, stored *st
 		}
 	}
 	return res
+}
+
+// storeFailed records that the feed's items could not be stored.
+func (p *Poller) storeFailed(ctx context.Context, f config.Feed, err error, res *Result) Result {
+	if interrupted(ctx, res) {
+		return *res
+	}
+	res.Err, res.StoreFailed = fmt.Errorf("store items: %w", err), true
+	p.log().Error("storing a feed's items failed; the fetch will be repeated", "feed", f.Name, "error", err)
+	return *res
 }
 
 // redactedError is an error whose text has lost the feed URL's

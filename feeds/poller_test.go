@@ -563,3 +563,90 @@ func TestWaitingForAWorkerIsNotTheFeedsTimeout(t *testing.T) {
 		t.Errorf("a server slower than poll.timeout: %+v", r)
 	}
 }
+
+// TestFetchTimeIsTheServers: a feed's recorded fetch time, which orders
+// the next cycle, leaves out its wait for a connection to its host.
+func TestFetchTimeIsTheServers(t *testing.T) {
+	body := testdata(t, "feed.json")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(400 * time.Millisecond)
+		}
+		w.Write(body)
+	}))
+	defer srv.Close()
+	e := newEnv(t, feeds.FetchOptions{PerHost: 1})
+	ctx := context.Background()
+	e.store.PutFeed(ctx, &storage.FeedState{Name: "slow", URL: srv.URL + "/slow", ConfiguredURL: srv.URL + "/slow", FetchMS: 1000})
+	e.poller.PollAll(ctx, []config.Feed{{Name: "fast", URL: srv.URL + "/fast"}, {Name: "slow", URL: srv.URL + "/slow"}}, 2, true)
+	fast, err := e.store.Feed(ctx, "fast")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow, err := e.store.Feed(ctx, "slow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slow.FetchMS < 400 || fast.FetchMS >= 200 {
+		t.Errorf("fetch times: slow %d ms, fast %d ms (it waited behind the slow one for the one connection)", slow.FetchMS, fast.FetchMS)
+	}
+}
+
+// stager wraps the pipeline's two steps, holding a commit back until told.
+type stager struct {
+	pipe     *pipeline.Pipeline
+	staged   chan string
+	hold     chan struct{}
+	holdName string
+}
+
+func (s *stager) Ingest(ctx context.Context, f *storage.FeedState, items []*storage.Item) (*storage.CommitResult, error) {
+	return s.pipe.Ingest(ctx, f, items)
+}
+
+func (s *stager) Stage(ctx context.Context, items []*storage.Item) (func(context.Context, *storage.FeedState) (*storage.CommitResult, error), error) {
+	commit, err := s.pipe.Stage(ctx, items)
+	if err != nil {
+		return nil, err
+	}
+	s.staged <- items[0].Feed
+	return func(ctx context.Context, f *storage.FeedState) (*storage.CommitResult, error) {
+		if f.Name == s.holdName {
+			select {
+			case <-s.hold:
+			case <-time.After(5 * time.Second):
+				return nil, errors.New("held for good: the other feed was never staged")
+			}
+		}
+		return commit(ctx, f)
+	}, nil
+}
+
+// TestWaitingToCommitHoldsNoWorker: a feed staged and waiting for its
+// turn to commit (the store's lock, the disk's sync) has handed its worker
+// to the next feed.
+func TestWaitingToCommitHoldsNoWorker(t *testing.T) {
+	body := testdata(t, "rss-utf8.xml")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(body) }))
+	defer srv.Close()
+	e := newEnv(t, feeds.FetchOptions{PerHost: 4})
+	e.poller.Workers = 1
+	s := &stager{pipe: e.poller.Ingester.(*pipeline.Pipeline), staged: make(chan string, 2), hold: make(chan struct{}), holdName: "first"}
+	e.poller.Ingester = s
+	go func() {
+		<-s.staged // one feed is staged; the held one's commit waits
+		<-s.staged // the other was staged meanwhile, on the one worker
+		close(s.hold)
+	}()
+	ctx := context.Background()
+	e.store.PutFeed(ctx, &storage.FeedState{Name: "first", URL: srv.URL + "/a", ConfiguredURL: srv.URL + "/a", FetchMS: 100})
+	res := e.poller.PollAll(ctx, []config.Feed{{Name: "first", URL: srv.URL + "/a"}, {Name: "second", URL: srv.URL + "/b"}}, 2, true)
+	for _, r := range res {
+		if r.Err != nil {
+			t.Errorf("%s: %v", r.Feed, r.Err)
+		}
+	}
+	if n, _ := e.store.ItemCount(ctx); n == 0 {
+		t.Error("nothing stored")
+	}
+}

@@ -268,10 +268,29 @@ func (p *Pipeline) prepare(ctx context.Context, items []*storage.Item) ([]prepar
 // Ingest stores what is new among a fetch's items, with the feed's state,
 // in one transaction.
 func (p *Pipeline) Ingest(ctx context.Context, feed *storage.FeedState, items []*storage.Item) (*storage.CommitResult, error) {
+	commit, err := p.Stage(ctx, items)
+	if err != nil {
+		return nil, err
+	}
+	return commit(ctx, feed)
+}
+
+// Stage is Ingest in two steps: it does the work that depends on the items
+// alone, concurrently with other feeds', and returns the rest, which
+// decides duplicates and stories and commits, one feed at a time. A poller
+// hands its worker to the next feed while this one waits for its turn.
+func (p *Pipeline) Stage(ctx context.Context, items []*storage.Item) (func(context.Context, *storage.FeedState) (*storage.CommitResult, error), error) {
 	ready, err := p.prepare(ctx, items)
 	if err != nil {
 		return nil, err
 	}
+	return func(ctx context.Context, feed *storage.FeedState) (*storage.CommitResult, error) {
+		return p.commit(ctx, feed, ready)
+	}, nil
+}
+
+// commit is the serialised part of Ingest.
+func (p *Pipeline) commit(ctx context.Context, feed *storage.FeedState, ready []prepared) (*storage.CommitResult, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.Now()

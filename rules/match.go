@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/raqib/raqib/textnorm"
@@ -62,6 +63,11 @@ func (t *Text) word(p int32) (int, bool) {
 	return i, i >= 0 && i < len(t.ids)
 }
 
+// wordIndexes are NewText's maps from a word to its place in the
+// vocabulary, used while the text is split and then cleared for the next:
+// a cleared map keeps its room.
+var wordIndexes = sync.Pool{New: func() any { return make(map[string]int32, 512) }}
+
 // NewText prepares a title and a plain-text body. Words go straight from
 // the normalised text into the vocabulary, without a token list between.
 func NewText(title, body string) *Text {
@@ -75,7 +81,8 @@ func NewText(title, body string) *Text {
 	default:
 		t.Norm = tn + "\n" + bn
 	}
-	index := make(map[string]int32, len(t.Norm)/24)
+	index := wordIndexes.Get().(map[string]int32)
+	defer func() { clear(index); wordIndexes.Put(index) }()
 	t.ids = make([]int32, 0, len(t.Norm)/8)
 	add := func(s string) {
 		for i := 0; ; {

@@ -58,8 +58,9 @@ type FeedState struct {
 	Disabled string `json:"disabled,omitempty"`
 	Items    int    `json:"items"`
 	Polls    int    `json:"polls"`
-	// FetchMS is how long the last fetch took, in milliseconds: a cycle
-	// starts the slowest feeds first.
+	// FetchMS is how long the server took to answer the last fetch, in
+	// milliseconds (raqib's own waits for a connection or a worker left
+	// out): a cycle starts the slowest feeds first.
 	FetchMS int64 `json:"fetch_ms,omitempty"`
 }
 

@@ -109,6 +109,7 @@ func (a *app) openPipeline(ctx context.Context) error {
 		return err
 	}
 	tuneGC(a.log)
+	go paceGC(ctx, a.log, gcPaceEvery)
 	pipe.OnCommit = func(*storage.CommitResult) { a.dispatcher.Wake() }
 	a.pipe = pipe
 	if _, err := a.importSeeds(ctx); err != nil {
@@ -127,16 +128,27 @@ type onFirstIngest struct {
 	err  error
 }
 
-func (l *onFirstIngest) Ingest(ctx context.Context, feed *storage.FeedState, items []*storage.Item) (*storage.CommitResult, error) {
+func (l *onFirstIngest) load(ctx context.Context) error {
 	l.once.Do(func() {
 		if l.err = l.a.openPipeline(ctx); l.err != nil {
 			l.err = fmt.Errorf("load the pipeline: %w", l.err)
 		}
 	})
-	if l.err != nil {
-		return nil, l.err
+	return l.err
+}
+
+func (l *onFirstIngest) Ingest(ctx context.Context, feed *storage.FeedState, items []*storage.Item) (*storage.CommitResult, error) {
+	if err := l.load(ctx); err != nil {
+		return nil, err
 	}
 	return l.a.pipe.Ingest(ctx, feed, items)
+}
+
+func (l *onFirstIngest) Stage(ctx context.Context, items []*storage.Item) (func(context.Context, *storage.FeedState) (*storage.CommitResult, error), error) {
+	if err := l.load(ctx); err != nil {
+		return nil, err
+	}
+	return l.a.pipe.Stage(ctx, items)
 }
 
 // newEngine compiles the alert rules; a rule that does not parse is a
