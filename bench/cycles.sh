@@ -7,7 +7,8 @@
 # Usage: bench/cycles.sh FEEDS BIN [BIN...]
 #   FARM_FLAGS: more feedfarm flags (-per-host 32, -odd 0, -hosts 64);
 #   CONFIG_<i>: poll keys the farm does not set, for the i-th binary
-#   (CONFIG_2="workers: 64" gives an older raqib its fetch workers).
+#   (CONFIG_2="workers: 64" gives an older raqib its fetch workers);
+#   FIRST_ONLY=1: the first cycle only.
 # Needs go, curl and /usr/bin/time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +41,7 @@ cycle() { # name
 }
 bins=("$@")
 cycle first
+[ -n "${FIRST_ONLY:-}" ] && exit 0
 curl -s -X POST "$ctl/advance" >/dev/null
 cycle poll
 for n in 1 2 3; do cycle "idle $n"; done

@@ -78,26 +78,23 @@ func (p *Poller) parseBudget() *budget {
 // worker waits for one of the Workers slots.
 func (p *Poller) worker(ctx context.Context) (release func(), err error) {
 	p.parseBudget()
-	if p.workers == nil {
-		return func() {}, nil
-	}
-	select {
-	case p.workers <- struct{}{}:
-		return func() { <-p.workers }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return take(ctx, p.workers)
 }
 
 // queue waits for a place among the feeds waiting to commit.
 func (p *Poller) queue(ctx context.Context) (done func(), err error) {
 	p.parseBudget()
-	if p.waiting == nil {
+	return take(ctx, p.waiting)
+}
+
+// take waits for a slot of sem (nil: unbounded) and returns its release.
+func take(ctx context.Context, sem chan struct{}) (func(), error) {
+	if sem == nil {
 		return func() {}, nil
 	}
 	select {
-	case p.waiting <- struct{}{}:
-		return func() { <-p.waiting }, nil
+	case sem <- struct{}{}:
+		return func() { <-sem }, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}

@@ -109,7 +109,6 @@ func (a *app) openPipeline(ctx context.Context) error {
 		return err
 	}
 	tuneGC(a.log)
-	go paceGC(ctx, a.log, gcPaceEvery)
 	pipe.OnCommit = func(*storage.CommitResult) { a.dispatcher.Wake() }
 	a.pipe = pipe
 	if _, err := a.importSeeds(ctx); err != nil {

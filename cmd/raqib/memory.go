@@ -1,21 +1,16 @@
 package main
 
 import (
-	"context"
 	"log/slog"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
-	"time"
 )
 
 // gcAllowance is how much garbage the Go collector may let build up
 // between collections once the heap is large.
 const gcAllowance = 64 << 20
-
-// gcPaceEvery is how often paceGC looks at the live heap again.
-const gcPaceEvery = 2 * time.Second
 
 // tuneGC sets the collector's pace from the live heap. With the default
 // GOGC=100 the heap may grow to twice what is live before a collection;
@@ -27,34 +22,14 @@ const gcPaceEvery = 2 * time.Second
 // collected every few megabytes of an ingest's garbage). The collector
 // scans only the index's few spans, so the more frequent collections of a
 // large heap cost little. A GOGC set in the environment is left alone. It
-// is called after the index loads, and paceGC keeps the pace as the index
-// grows and shrinks.
+// is called after the index loads and at every hourly maintenance, as the
+// index grows and shrinks.
 func tuneGC(log *slog.Logger) {
 	if os.Getenv("GOGC") != "" {
 		return
 	}
 	runtime.GC() // the live heap is measured by a collection
 	setGCPace(log)
-}
-
-// paceGC sets the pace again every interval until ctx ends, from the live
-// heap the last collection found: an ingest that grows the index (a first
-// poll of many feeds) would otherwise keep the pace set for the heap it
-// started with.
-func paceGC(ctx context.Context, log *slog.Logger, every time.Duration) {
-	if os.Getenv("GOGC") != "" {
-		return
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			setGCPace(log)
-		}
-	}
 }
 
 func setGCPace(log *slog.Logger) {
