@@ -374,12 +374,11 @@ func (f *Fetcher) acquireHost(ctx context.Context, host string) (func(), error) 
 		f.hosts[host] = sem
 	}
 	f.mu.Unlock()
-	select {
-	case sem <- struct{}{}:
-		return func() { <-sem }, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("waiting for a connection slot to %s: %w", host, ctx.Err())
+	release, err := take(ctx, sem)
+	if err != nil {
+		return nil, fmt.Errorf("waiting for a connection slot to %s: %w", host, err)
 	}
+	return release, nil
 }
 
 // parseRetryAfter reads seconds or an HTTP date; 0 when absent or bad.

@@ -121,7 +121,9 @@ const MaxItems = 1000
 // feed carries English wire copy, and an English feed Arabic; tagged as the
 // feed, a reader laid them out the wrong way and hyphenated them wrongly.
 func itemLanguage(hint string, it *storage.Item) string {
-	text := it.Title + " " + truncate(it.PlainText(), 4000)
+	// The start of the text tells: the whole of it is worked out only for
+	// the items that turn out new.
+	text := it.Title + " " + storage.PlainText(truncate(it.Content, 4000), truncate(it.Summary, 4000))
 	if all, _ := textnorm.Letters(text, 20); all < 20 {
 		return hint // too little to tell
 	}

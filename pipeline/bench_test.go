@@ -281,7 +281,7 @@ func BenchmarkStages(b *testing.B) {
 	for _, items := range feedsItems {
 		var ts []string
 		for _, it := range items {
-			ts = append(ts, pipeline.Text(it))
+			ts = append(ts, it.PlainText())
 		}
 		texts = append(texts, ts)
 	}
@@ -294,7 +294,9 @@ func BenchmarkStages(b *testing.B) {
 			}
 		}
 	}
-	b.Run("html", func(b *testing.B) { each(b, func(it *storage.Item, _ string) { pipeline.Text(it) }) })
+	b.Run("html", func(b *testing.B) {
+		each(b, func(it *storage.Item, _ string) { storage.PlainText(it.Content, it.Summary) })
+	})
 	b.Run("words", func(b *testing.B) { each(b, func(it *storage.Item, s string) { rules.NewText(it.Title, s) }) })
 	b.Run("dedup", func(b *testing.B) {
 		each(b, func(it *storage.Item, s string) { dedup.PrepareVocab(rules.NewText(it.Title, s).Words()) })

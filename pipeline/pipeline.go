@@ -171,31 +171,34 @@ func (p *Pipeline) Maintain(ctx context.Context, retention time.Duration) (int, 
 	if p.Detector.Window > 0 {
 		p.Detector.Index.Expire(now.Add(-p.Detector.Window))
 	}
-	if retention <= 0 {
-		return 0, nil
-	}
-	n, err := p.Store.Prune(ctx, now.Add(-retention))
+	n, err := Prune(ctx, p.Store, retention, now, p.Log)
 	if n > 0 {
 		p.mu.Lock()
 		p.recent.reset()
 		p.mu.Unlock()
 	}
+	return n, err
+}
+
+// Prune removes the items older than retention (0 keeps all) from the
+// store, with or without a pipeline loaded on it, and returns how many.
+func Prune(ctx context.Context, st storage.Store, retention time.Duration, now time.Time, log *slog.Logger) (int, error) {
+	if retention <= 0 {
+		return 0, nil
+	}
+	n, err := st.Prune(ctx, now.Add(-retention))
 	if err != nil {
 		return n, fmt.Errorf("prune items older than %s: %w", retention, err)
 	}
 	if n > 0 {
 		attrs := []any{"items", n, "retention", retention.String()}
-		if h, ok := p.Store.(interface{ LongestPruneHold() time.Duration }); ok {
+		if h, ok := st.(interface{ LongestPruneHold() time.Duration }); ok {
 			attrs = append(attrs, "longest_write_hold", h.LongestPruneHold().Round(time.Millisecond).String())
 		}
-		p.Log.Info("pruned old items", attrs...)
+		log.Info("pruned old items", attrs...)
 	}
 	return n, nil
 }
-
-// Text is the plain text an item is compared and matched on: its content,
-// else its summary.
-func Text(it *storage.Item) string { return it.PlainText() }
 
 // textHash is the SHA-256 of the dedup-folded words, each followed by a
 // space, hashed as one buffer.
@@ -247,7 +250,7 @@ func (p *Pipeline) prepare(ctx context.Context, items []*storage.Item) ([]prepar
 		} else if id != "" {
 			continue // the same item, seen before
 		}
-		rt := rules.NewText(it.Title, Text(it))
+		rt := rules.NewText(it.Title, it.PlainText())
 		doc := dedup.PrepareVocab(rt.Words())
 		it.Fingerprint = doc.Print.Encode()
 		it.Samples = dedup.EncodeSamples(p.Detector.IndexKeys(doc))

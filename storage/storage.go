@@ -120,23 +120,18 @@ type Item struct {
 	// that start-up reads only them.
 	Fingerprint []byte `json:"-"`
 	Samples     []byte `json:"-"`
-
-	plain *string // PlainText, once worked out
 }
 
 // PlainText is the text an item is compared and matched on: its content
-// as text, else its summary's. It is worked out once for an Item value
-// (language detection and the pipeline both read it), so it must be
-// called after the content is set, and not concurrently with its first call.
-func (it *Item) PlainText() string {
-	if it.plain == nil {
-		text := textnorm.HTMLToText(it.Content)
-		if strings.TrimSpace(text) == "" {
-			text = textnorm.HTMLToText(it.Summary)
-		}
-		it.plain = &text
+// as text, else its summary's.
+func (it *Item) PlainText() string { return PlainText(it.Content, it.Summary) }
+
+// PlainText is an item's text from its content and summary (HTML).
+func PlainText(content, summary string) string {
+	if text := textnorm.HTMLToText(content); strings.TrimSpace(text) != "" {
+		return text
 	}
-	return *it.plain
+	return textnorm.HTMLToText(summary)
 }
 
 // Date is the item's date for ordering: published, else updated, else fetched.

@@ -233,15 +233,7 @@ func (a *app) maintain(ctx context.Context) (int, error) {
 	if a.pipe != nil {
 		return a.pipe.Maintain(ctx, a.cfg.Storage.Retention.D())
 	}
-	retention := a.cfg.Storage.Retention.D()
-	if retention <= 0 {
-		return 0, nil
-	}
-	n, err := a.store.Prune(ctx, time.Now().Add(-retention))
-	if err != nil {
-		return n, fmt.Errorf("prune items older than %s: %w", retention, err)
-	}
-	return n, nil
+	return pipeline.Prune(ctx, a.store, a.cfg.Storage.Retention.D(), time.Now(), a.log)
 }
 
 func (a *app) poller() *feeds.Poller {

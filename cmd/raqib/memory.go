@@ -29,10 +29,6 @@ func tuneGC(log *slog.Logger) {
 		return
 	}
 	runtime.GC() // the live heap is measured by a collection
-	setGCPace(log)
-}
-
-func setGCPace(log *slog.Logger) {
 	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	metrics.Read(s)
 	if s[0].Value.Kind() != metrics.KindUint64 {
