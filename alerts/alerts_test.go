@@ -33,6 +33,7 @@ import (
 	"github.com/raqib/raqib/corpus"
 	"github.com/raqib/raqib/pipeline"
 	"github.com/raqib/raqib/storage"
+	"github.com/raqib/raqib/storage/boltstore"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -43,7 +44,7 @@ const (
 )
 
 type env struct {
-	store *storage.Bolt
+	store *boltstore.Bolt
 	pipe  *pipeline.Pipeline
 	path  string
 }
@@ -53,7 +54,7 @@ func newEnv(t *testing.T, rules []config.Rule, path string) *env {
 	if path == "" {
 		path = filepath.Join(t.TempDir(), "raqib.db")
 	}
-	st, err := storage.OpenBolt(path)
+	st, err := boltstore.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,7 +364,7 @@ func TestEmailToARealSMTPServer(t *testing.T) {
 
 // countingStore records which alerts each UpdateAlerts call carried.
 type countingStore struct {
-	*storage.Bolt
+	*boltstore.Bolt
 	mu    sync.Mutex
 	calls [][]string
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/raqib/raqib/feeds"
 	"github.com/raqib/raqib/pipeline"
 	"github.com/raqib/raqib/storage"
+	"github.com/raqib/raqib/storage/boltstore"
 )
 
 func testdata(t testing.TB, name string) []byte {
@@ -34,13 +35,13 @@ func testdata(t testing.TB, name string) []byte {
 }
 
 type env struct {
-	store  *storage.Bolt
+	store  *boltstore.Bolt
 	poller *feeds.Poller
 }
 
 func newEnv(t *testing.T, opt feeds.FetchOptions) *env {
 	t.Helper()
-	st, err := storage.OpenBolt(filepath.Join(t.TempDir(), "raqib.db"))
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "raqib.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/raqib/raqib/pipeline"
 	"github.com/raqib/raqib/rules"
 	"github.com/raqib/raqib/storage"
+	"github.com/raqib/raqib/storage/boltstore"
 )
 
 const (
@@ -90,7 +91,7 @@ func BenchmarkIngest(b *testing.B) {
 		b.Fatalf("stored %d of %d", stored, b.N*perFeed)
 	}
 	b.ReportMetric(float64(b.N*perFeed)/b.Elapsed().Seconds(), "items/s")
-	if fi, err := os.Stat(p.Store.(*storage.Bolt).Path()); err == nil {
+	if fi, err := os.Stat(p.Store.(*boltstore.Bolt).Path()); err == nil {
 		b.ReportMetric(float64(fi.Size())/float64(stored), "db-bytes/item")
 	}
 }
@@ -142,7 +143,7 @@ func reportCPU(b *testing.B, start time.Duration) {
 }
 
 func newBenchPipeline(b *testing.B) *pipeline.Pipeline {
-	st, err := storage.OpenBolt(filepath.Join(b.TempDir(), "raqib.db"))
+	st, err := boltstore.Open(filepath.Join(b.TempDir(), "raqib.db"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -217,6 +217,7 @@ func (p *Pipeline) ImportSeeds(ctx context.Context, docs []*corpus.Doc) (int, er
 	for _, d := range docs {
 		doc := dedup.Prepare("", d.Text)
 		s := &storage.Seed{Name: d.Name, Date: d.Date, Text: d.Text, Hash: d.Hash, Imported: now, Fingerprint: doc.Print.Encode(), Samples: dedup.EncodeSamples(p.Detector.IndexKeys(doc))}
+		s.Story = seedStory(s)
 		seeds = append(seeds, s)
 		prepared[s.ID()] = doc
 	}
@@ -300,6 +301,7 @@ func (p *Pipeline) commit(ctx context.Context, feed *storage.FeedState, ready []
 	batch := &storage.Batch{Feed: feed}
 	local := map[string]*dedup.Fingerprint{}
 	cluster := map[string]string{} // batch item id -> cluster
+	threads := map[string]string{} // batch story -> the thread it joins
 	var indexed []string
 	committed := false
 	defer func() {
@@ -343,6 +345,14 @@ func (p *Pipeline) commit(ctx context.Context, feed *storage.FeedState, ready []
 			it.Samples = dedup.EncodeSamples(doc.Samples()) // indexed by its shingles only (Detector.Add)
 		case v.Related:
 			it.Follows = v.Of
+			d, err := p.development(ctx, it, cluster, threads)
+			if err != nil {
+				return nil, err
+			}
+			if d != nil {
+				batch.Developments = append(batch.Developments, *d)
+				threads[d.Story] = d.Thread
+			}
 		}
 		cluster[it.ID] = it.Cluster
 		local[it.ID] = &doc.Print

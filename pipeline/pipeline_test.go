@@ -15,6 +15,7 @@ import (
 	"github.com/raqib/raqib/config"
 	"github.com/raqib/raqib/corpus"
 	"github.com/raqib/raqib/storage"
+	"github.com/raqib/raqib/storage/boltstore"
 )
 
 var story = []string{
@@ -25,9 +26,9 @@ var story = []string{
 
 var other = "افتتح معرض الرياض الدولي للكتاب أبوابه أمام الزوار بمشاركة أكثر من ألف وثمانمئة دار نشر من ثلاثين دولة، وتحل سلطنة عمان ضيف شرف على دورة هذا العام التي تستمر عشرة أيام."
 
-func open(t *testing.T, path string) (*Pipeline, *storage.Bolt) {
+func open(t *testing.T, path string) (*Pipeline, *boltstore.Bolt) {
 	t.Helper()
-	st, err := storage.OpenBolt(path)
+	st, err := boltstore.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +122,7 @@ func TestLanguageDetected(t *testing.T) {
 // matched concurrently, yet make one cluster and one alert per rule.
 func TestConcurrentIngestsMakeOneStoryAndOneAlert(t *testing.T) {
 	ctx := context.Background()
-	st, err := storage.OpenBolt(filepath.Join(t.TempDir(), "raqib.db"))
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "raqib.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,13 +16,14 @@ import (
 
 	"github.com/raqib/raqib/config"
 	"github.com/raqib/raqib/storage"
+	"github.com/raqib/raqib/storage/boltstore"
 )
 
 // longStore is a real store with enough long items that a feed of them
 // weighs about a megabyte and a half.
 func longStore(t *testing.T, n int) storage.Store {
 	t.Helper()
-	st, err := storage.OpenBolt(filepath.Join(t.TempDir(), "raqib.db"))
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "raqib.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

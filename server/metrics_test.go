@@ -12,14 +12,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/raqib/raqib/feeds"
-	"github.com/raqib/raqib/storage"
+	"github.com/raqib/raqib/storage/boltstore"
 )
 
 // TestMetricsCardinality: at 20,000 feeds the per-feed labels made about
 // 100,000 series. The fleet's series stay whatever the feed count; the
 // per-feed ones come only with server.metrics_per_feed.
 func TestMetricsCardinality(t *testing.T) {
-	st, err := storage.OpenBolt(filepath.Join(t.TempDir(), "raqib.db"))
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "raqib.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,6 @@ import (
 	"github.com/raqib/raqib/pipeline"
 	"github.com/raqib/raqib/rules"
 	"github.com/raqib/raqib/storage"
-	"github.com/raqib/raqib/textnorm"
 )
 
 // DefaultQueryTimeout: a text query that matches little reads back through
@@ -465,24 +464,21 @@ func (s *Server) apiItems(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("no rule named %q", opt.Rule), http.StatusNotFound)
 		return
 	}
-	if v := q.Get("before"); v != "" {
-		if opt.Before, err = storage.ParseCursor(v); err != nil {
-			http.Error(w, "before: "+err.Error(), http.StatusBadRequest)
-			return
-		}
-	}
+	opt.Before = q.Get("before")
 	ctx := r.Context()
 	if query != nil {
 		// In the listing, so that it reads back only until it has n.
-		opt.Match = func(it *storage.Item) bool {
-			return rules.NewText(it.Title, textnorm.HTMLToText(it.Summary+" "+it.Content)).Matches(query)
-		}
+		opt.Query = query
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.queryTimeout())
 		defer cancel()
 	}
 	entries, err := export.Load(ctx, s.Store, opt)
 	cut := errors.Is(err, context.DeadlineExceeded) && r.Context().Err() == nil
+	if errors.Is(err, storage.ErrBadCursor) {
+		http.Error(w, "before: "+err.Error(), http.StatusBadRequest)
+		return
+	}
 	if err != nil && !cut {
 		s.fail(w, err)
 		return
@@ -504,12 +500,12 @@ func (s *Server) apiItems(w http.ResponseWriter, r *http.Request) {
 		page["cut_short"] = true
 		page["note"] = fmt.Sprintf("the search stopped after %s; narrow it with since= or feed=, or page on from next", s.queryTimeout())
 		if len(out) > 0 {
-			page["next"] = storage.CursorOf(out[len(out)-1].Item).String()
+			page["next"] = s.Store.Cursor(out[len(out)-1].Item)
 		}
 	}
 	if len(out) == n {
 		// There may be more: the next page starts after this one's last.
-		page["next"] = storage.CursorOf(out[len(out)-1].Item).String()
+		page["next"] = s.Store.Cursor(out[len(out)-1].Item)
 	}
 	s.json(w, r, page)
 }

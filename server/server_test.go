@@ -19,6 +19,7 @@ import (
 	"github.com/raqib/raqib/feeds"
 	"github.com/raqib/raqib/pipeline"
 	"github.com/raqib/raqib/storage"
+	"github.com/raqib/raqib/storage/boltstore"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -31,7 +32,7 @@ func newServer(t *testing.T, token string) (*httptest.Server, *Metrics) {
 
 func newServerAndHandler(t *testing.T, token string) (*httptest.Server, *Metrics, *Server) {
 	t.Helper()
-	st, err := storage.OpenBolt(filepath.Join(t.TempDir(), "raqib.db"))
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "raqib.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,7 +392,7 @@ func TestBearerSchemeAndBaseURL(t *testing.T) {
 
 // The API serves publishers' HTML as the feeds do: sanitised.
 func TestAPISanitisesHTML(t *testing.T) {
-	st, err := storage.OpenBolt(filepath.Join(t.TempDir(), "raqib.db"))
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "raqib.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -417,7 +418,7 @@ func TestAPISanitisesHTML(t *testing.T) {
 // A feed URL's credentials are used to fetch and shown nowhere: not in
 // /api/feeds, not in the feeds' source links.
 func TestFeedCredentialsStayHidden(t *testing.T) {
-	st, err := storage.OpenBolt(filepath.Join(t.TempDir(), "raqib.db"))
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "raqib.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,18 +8,14 @@ package storage
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
-	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/raqib/raqib/rules"
 	"github.com/raqib/raqib/textnorm"
 )
-
-// SchemaVersion is written to the meta bucket; Open migrates older files.
-const SchemaVersion = 7
 
 // ErrInUse is returned when another process holds the database.
 var ErrInUse = errors.New("database is in use by another raqib process")
@@ -155,6 +151,8 @@ type Seed struct {
 
 	Fingerprint []byte `json:"-"`
 	Samples     []byte `json:"-"`
+	// Story is the story the seed starts, stored with it the first time.
+	Story *Cluster `json:"-"`
 }
 
 // ID is the seed's story id.
@@ -216,6 +214,9 @@ type Batch struct {
 	Feed   *FeedState
 	Items  []*Item
 	Alerts []*Alert
+	// Developments puts new stories of the batch into earlier threads.
+	// One whose story was not stored (its item was skipped) is left out.
+	Developments []Development
 }
 
 // CommitResult says which of a batch's items were new.
@@ -224,61 +225,55 @@ type CommitResult struct {
 	Skipped []*Item // already stored under one of their keys
 }
 
-// ListOptions selects items, newest first.
+// ListOptions selects items, newest first. It is data, so that every
+// engine reads it the same way.
 type ListOptions struct {
 	Limit          int // 0: all
 	WithDuplicates bool
 	Feed           string
 	Rule           string
 	Since          time.Time
-	// Match, when set, filters further, before Limit counts: a listing
-	// reads only as far back as it must. It is called from several
-	// goroutines at once.
-	Match func(*Item) bool
+	// Query, when set, filters further, before Limit counts: a listing
+	// reads only as far back as it must.
+	Query rules.Node
 	// Before, when set, starts the listing after that place in its order:
-	// the cursor of the last item of the page before (CursorOf).
-	Before Cursor
+	// the cursor (Store.Cursor) of the last item of the page before.
+	Before string
 }
 
 // ErrBadCursor is a listing's start that no listing gave.
 var ErrBadCursor = errors.New("not a cursor")
 
-// Cursor is a place in a listing's newest-first order: an item's date and
-// sequence number, the order of the time index and the rule and feed
-// indexes. A page's last item's cursor gives the next page; items stored
-// since do not shift it, as an offset would be.
-type Cursor struct {
-	Date time.Time
-	Seq  uint64
-}
-
-// CursorOf is the place of an item in a listing.
-func CursorOf(it *Item) Cursor { return Cursor{Date: it.Date(), Seq: it.Seq} }
-
-// IsZero reports whether c is no place (a listing from its start).
-func (c Cursor) IsZero() bool { return c.Seq == 0 }
-
-// String is the cursor as the API gives it: the index key, in hex.
-func (c Cursor) String() string {
-	if c.IsZero() {
-		return ""
-	}
-	return hex.EncodeToString(timeKey(c.Date, c.Seq))
-}
-
-// ParseCursor reads what Cursor.String wrote.
-func ParseCursor(s string) (Cursor, error) {
-	k, err := hex.DecodeString(s)
-	if err != nil || len(k) != 16 || binary.BigEndian.Uint64(k[8:]) == 0 {
-		return Cursor{}, fmt.Errorf("%w: %q is not an item listing's (the \"next\" of a page)", ErrBadCursor, s)
-	}
-	return Cursor{Date: time.Unix(0, int64(binary.BigEndian.Uint64(k)-(1<<63))).UTC(), Seq: binary.BigEndian.Uint64(k[8:])}, nil
-}
-
-// keep reports whether a listing shows it, Limit aside.
-func (o *ListOptions) keep(it *Item) bool {
+// Keep reports whether a listing shows it, Limit and Before aside.
+func (o *ListOptions) Keep(it *Item) bool {
 	return (o.WithDuplicates || it.DuplicateOf == "") && (o.Feed == "" || it.Feed == o.Feed) &&
-		(o.Rule == "" || hasString(it.Rules, o.Rule)) && (o.Match == nil || o.Match(it))
+		(o.Rule == "" || slices.Contains(it.Rules, o.Rule)) && o.Matches(it)
+}
+
+// Matches reports whether an item matches the listing's query (any item,
+// without one). The query reads the title, the summary and the content as
+// the rules do.
+func (o *ListOptions) Matches(it *Item) bool {
+	return o.Query == nil || rules.NewText(it.Title, textnorm.HTMLToText(it.Summary+" "+it.Content)).Matches(o.Query)
+}
+
+// A story is its first item's id, or seed:NAME: the seed it repeats.
+func IsSeedStory(story string) bool { return strings.HasPrefix(story, "seed:") }
+
+// Development is a story that follows an earlier one, recorded in the
+// first story of the earlier one's thread.
+type Development struct {
+	Story  string
+	Thread string
+}
+
+// AlertListOptions selects alerts, newest first.
+type AlertListOptions struct {
+	State string // pending, delivered, failed; "" for all
+	Limit int    // 0: all
+	// Before, when set, starts after that place: the Next of the page
+	// before.
+	Before string
 }
 
 // Store is the storage interface the pipeline uses.
@@ -302,6 +297,9 @@ type Store interface {
 	// ItemCluster returns the story a stored item belongs to.
 	ItemCluster(ctx context.Context, id string) (string, error)
 	Items(ctx context.Context, opt ListOptions) ([]*Item, error)
+	// Cursor is where a listing that ends with it goes on from
+	// (ListOptions.Before): a token that only the engine reads.
+	Cursor(it *Item) string
 	ItemCount(ctx context.Context) (int, error)
 
 	Cluster(ctx context.Context, id string) (*Cluster, error)

@@ -18,6 +18,7 @@ import (
 	"github.com/raqib/raqib/bench/textgen"
 	"github.com/raqib/raqib/dedup"
 	"github.com/raqib/raqib/storage"
+	"github.com/raqib/raqib/storage/boltstore"
 )
 
 func main() {
@@ -26,7 +27,7 @@ func main() {
 	days := flag.Int("days", 20, "spread the items over this many days back (inside dedup.window)")
 	alerts := flag.Int("alerts", 0, "the first this many items raised an alert each")
 	flag.Parse()
-	st, err := storage.OpenBolt(*path)
+	st, err := boltstore.Open(*path)
 	if err != nil {
 		log.Fatal(err)
 	}

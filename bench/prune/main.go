@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/raqib/raqib/storage"
+	"github.com/raqib/raqib/storage/boltstore"
 )
 
 func main() {
@@ -25,7 +26,7 @@ func main() {
 	flag.Parse()
 	ctx := context.Background()
 	start := time.Now()
-	st, err := storage.OpenBolt(*path)
+	st, err := boltstore.Open(*path)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func main() {
 
 // write saves a feed's state every 5 ms while more says so, and describes
 // how long each save took.
-func write(ctx context.Context, st *storage.Bolt, more func() bool, reset *time.Time) string {
+func write(ctx context.Context, st *boltstore.Bolt, more func() bool, reset *time.Time) string {
 	if reset != nil {
 		*reset = time.Now()
 	}

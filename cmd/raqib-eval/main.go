@@ -25,6 +25,7 @@ import (
 	"github.com/raqib/raqib/dedup"
 	"github.com/raqib/raqib/pipeline"
 	"github.com/raqib/raqib/storage"
+	"github.com/raqib/raqib/storage/boltstore"
 )
 
 type doc struct {
@@ -99,7 +100,7 @@ func fresh() (*pipeline.Pipeline, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := storage.OpenBolt(filepath.Join(dir, "raqib.db"))
+	st, err := boltstore.Open(filepath.Join(dir, "raqib.db"))
 	if err != nil {
 		return nil, nil, err
 	}

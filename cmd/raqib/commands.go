@@ -26,12 +26,13 @@ import (
 	"github.com/raqib/raqib/feeds"
 	"github.com/raqib/raqib/pipeline"
 	"github.com/raqib/raqib/storage"
+	"github.com/raqib/raqib/storage/boltstore"
 )
 
 // app is what most commands need: configuration, store and pipeline.
 type app struct {
 	cfg        *config.Config
-	store      *storage.Bolt
+	store      *boltstore.Bolt
 	engine     *alerts.Engine
 	pipe       *pipeline.Pipeline
 	dispatcher *alerts.Dispatcher
@@ -76,7 +77,7 @@ func openStore(ctx context.Context, path string, log *slog.Logger, withDispatche
 	if err != nil {
 		return nil, err
 	}
-	st, err := storage.OpenBolt(cfg.Storage.Path)
+	st, err := boltstore.Open(cfg.Storage.Path)
 	if err != nil {
 		return nil, err
 	}
@@ -324,7 +325,7 @@ func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		// run; no delivery round starts (pending alerts stay pending).
 		return fmt.Errorf("interrupted: %d of %d feeds not polled (polled on the next run); alerts not yet delivered stay pending", cut, len(results))
 	}
-	if errors.Is(storeErr, storage.ErrDamaged) {
+	if errors.Is(storeErr, boltstore.ErrDamaged) {
 		return storeErr
 	}
 	if lazy.err != nil {
@@ -689,17 +690,18 @@ func exportPages(ctx context.Context, a *app, d *daemon, opt storage.ListOptions
 			if entries, err = export.Load(ctx, a.store, page); err != nil {
 				return nil, err
 			}
+			if len(entries) > 0 {
+				opt.Before = a.store.Cursor(entries[len(entries)-1].Item)
+			}
 		} else {
-			items, err := d.items(ctx, page)
+			items, next, err := d.items(ctx, page)
 			if err != nil {
 				return nil, err
 			}
 			for _, it := range items {
 				entries = append(entries, export.Entry{Item: it.Item, Cluster: &storage.Cluster{ID: it.Cluster, Size: it.ClusterSize, Feeds: it.Outlets, Updated: it.ClusterUpdated}})
 			}
-		}
-		if len(entries) > 0 {
-			opt.Before = storage.CursorOf(entries[len(entries)-1].Item)
+			opt.Before = next
 		}
 		if left > 0 {
 			left -= len(entries)

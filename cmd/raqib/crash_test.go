@@ -21,6 +21,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/raqib/raqib/storage"
+	"github.com/raqib/raqib/storage/boltstore"
 )
 
 // farm serves feeds whose items appear over time, some of them copies of
@@ -212,7 +213,7 @@ server: {listen: "127.0.0.1:0"}
 	cmd.Wait()
 	checkDB(99)
 
-	st, err := storage.OpenBolt(dbPath)
+	st, err := boltstore.Open(dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -136,7 +136,8 @@ var apiPage = server.MaxLimit
 
 // items is a page of what export.Load lists, from /api/items: at most
 // opt.Limit items (0: the API's most) after opt.Before.
-func (d *daemon) items(ctx context.Context, opt storage.ListOptions) ([]server.APIItem, error) {
+// items lists a page of /api/items, and where the next page starts.
+func (d *daemon) items(ctx context.Context, opt storage.ListOptions) ([]server.APIItem, string, error) {
 	q := url.Values{"limit": {apiLimit(opt.Limit)}}
 	if opt.Rule != "" {
 		q.Set("rule", opt.Rule)
@@ -144,16 +145,17 @@ func (d *daemon) items(ctx context.Context, opt storage.ListOptions) ([]server.A
 	if opt.WithDuplicates {
 		q.Set("all", "1")
 	}
-	if !opt.Before.IsZero() {
-		q.Set("before", opt.Before.String())
+	if opt.Before != "" {
+		q.Set("before", opt.Before)
 	}
 	var r struct {
 		Items []server.APIItem `json:"items"`
+		Next  string           `json:"next"`
 	}
 	if err := d.get(ctx, "/api/items", q, &r); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return r.Items, nil
+	return r.Items, r.Next, nil
 }
 
 // stories lists what export.Stories lists, from /api/stories.

@@ -15,6 +15,7 @@ import (
 	"github.com/raqib/raqib/export"
 	"github.com/raqib/raqib/server"
 	"github.com/raqib/raqib/storage"
+	"github.com/raqib/raqib/storage/boltstore"
 )
 
 // The read commands page through the daemon's API: what they list is what
@@ -22,7 +23,7 @@ import (
 // pages it takes.
 func TestDaemonItemsByPages(t *testing.T) {
 	ctx := context.Background()
-	st, err := storage.OpenBolt(filepath.Join(t.TempDir(), "raqib.db"))
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "raqib.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/raqib/raqib/storage"
+	"github.com/raqib/raqib/storage/boltstore"
 )
 
 // stormSite serves one feed of n distinct reports that all name Libya.
@@ -118,7 +119,7 @@ alerts:
 				cmd.Process.Kill()
 				t.Fatalf("%s did not stop within 15 s of SIGTERM\n%s", mode, logs.String())
 			}
-			st, err := storage.OpenBolt(filepath.Join(dir, "raqib.db"))
+			st, err := boltstore.Open(filepath.Join(dir, "raqib.db"))
 			if err != nil {
 				t.Fatalf("the store after the stop: %v", err)
 			}

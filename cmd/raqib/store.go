@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/raqib/raqib/storage"
+	"github.com/raqib/raqib/storage/boltstore"
 )
 
 func cmdStore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -39,7 +40,7 @@ func cmdStoreCheck(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		path = cfg.Storage.Path
 	}
-	st, err := storage.OpenBolt(path)
+	st, err := boltstore.Open(path)
 	if errors.Is(err, storage.ErrInUse) {
 		return fmt.Errorf("%w: the daemon holds it; check a copy instead: raqib store backup COPY && raqib store check --file COPY", err)
 	}
@@ -83,7 +84,7 @@ func cmdStoreBackup(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	var n int64
 	if d != nil {
-		n, err = storage.WriteFileAtomically(target, func(w io.Writer) (int64, error) { return d.backup(ctx, w) })
+		n, err = boltstore.WriteFileAtomically(target, func(w io.Writer) (int64, error) { return d.backup(ctx, w) })
 	} else {
 		n, err = a.store.BackupFile(ctx, target)
 		a.close()
@@ -91,7 +92,7 @@ func cmdStoreBackup(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return fmt.Errorf("back up to %s: %w", target, err)
 	}
-	st, err := storage.OpenBolt(target)
+	st, err := boltstore.Open(target)
 	if err != nil {
 		return fmt.Errorf("the backup %s does not open: %w", target, err)
 	}

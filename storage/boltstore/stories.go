@@ -1,4 +1,4 @@
-package storage
+package boltstore
 
 import (
 	"bytes"
@@ -7,35 +7,23 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/raqib/raqib/storage"
 	bolt "go.etcd.io/bbolt"
 )
 
-// linkDevelopment puts a new story that follows an earlier item into that
-// item's thread: the thread's first story lists it, and it names that
-// story. An item that joined a story, or follows nothing stored, changes
-// nothing.
-func linkDevelopment(tx *bolt.Tx, it *Item) error {
-	if it.Follows == "" || it.Cluster != it.ID {
-		return nil
-	}
-	root := storyOf(tx, it.Follows)
-	if root == "" || root == it.Cluster {
-		return nil
-	}
+// addDevelopment records a story as a development in a thread: the
+// thread's first story lists it, and it names that story. A thread no
+// longer stored changes nothing.
+func addDevelopment(tx *bolt.Tx, d storage.Development) error {
 	cb := tx.Bucket(bClusters)
-	r, err := getJSON[Cluster](cb, []byte(root))
-	if errors.Is(err, ErrNotFound) {
+	r, err := getJSON[storage.Cluster](cb, []byte(d.Thread))
+	if errors.Is(err, storage.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	if r.Follows != "" { // a development of a development: the thread's first story holds both
-		if first, err := getJSON[Cluster](cb, []byte(r.Follows)); err == nil {
-			r = first
-		}
-	}
-	c, err := getJSON[Cluster](cb, []byte(it.Cluster))
+	c, err := getJSON[storage.Cluster](cb, []byte(d.Story))
 	if err != nil {
 		return err
 	}
@@ -49,34 +37,15 @@ func linkDevelopment(tx *bolt.Tx, it *Item) error {
 	return putJSON(cb, []byte(r.ID), r)
 }
 
-// storyOf is the story a stored item or seed is in, "" when unknown.
-func storyOf(tx *bolt.Tx, id string) string {
-	if bytes.HasPrefix([]byte(id), []byte("seed:")) {
-		return id
-	}
-	v := tx.Bucket(bIDs).Get([]byte(id))
-	if len(v) > 8 {
-		return string(v[8:])
-	}
-	if v == nil {
-		return ""
-	}
-	it, err := getJSON[Item](tx.Bucket(bItems), v)
-	if err != nil {
-		return ""
-	}
-	return it.Cluster
-}
-
-func (s *Bolt) SplitItem(_ context.Context, it *Item, alerts []*Alert) error {
+func (s *Bolt) SplitItem(_ context.Context, it *storage.Item, alerts []*storage.Alert) error {
 	return s.update(func(tx *bolt.Tx) error {
 		ids, items, cb := tx.Bucket(bIDs), tx.Bucket(bItems), tx.Bucket(bClusters)
 		iv := ids.Get([]byte(it.ID))
 		if iv == nil {
-			return fmt.Errorf("item %s: %w", it.ID, ErrNotFound)
+			return fmt.Errorf("item %s: %w", it.ID, storage.ErrNotFound)
 		}
 		seq := bytes.Clone(seqOf(iv))
-		old, err := getJSON[Item](items, seq)
+		old, err := getJSON[storage.Item](items, seq)
 		if err != nil {
 			return err
 		}
@@ -96,10 +65,10 @@ func (s *Bolt) SplitItem(_ context.Context, it *Item, alerts []*Alert) error {
 			if err := leaveStory(tx, old); err != nil {
 				return err
 			}
-			c := &Cluster{ID: it.Cluster, Title: it.Title, First: it.Date(), Size: 1, Feeds: []string{it.Feed}, Updated: it.Fetched}
-			before, err := getJSON[Cluster](cb, []byte(it.Cluster))
+			c := &storage.Cluster{ID: it.Cluster, Title: it.Title, First: it.Date(), Size: 1, Feeds: []string{it.Feed}, Updated: it.Fetched}
+			before, err := getJSON[storage.Cluster](cb, []byte(it.Cluster))
 			existed := err == nil
-			var was Cluster
+			var was storage.Cluster
 			if existed {
 				was = *before
 			}
@@ -123,10 +92,10 @@ func (s *Bolt) SplitItem(_ context.Context, it *Item, alerts []*Alert) error {
 // its outlets are those of the items left, read from the ids bucket (a
 // desk's correction is rare; the scan is the price of not keeping an
 // index by story).
-func leaveStory(tx *bolt.Tx, it *Item) error {
+func leaveStory(tx *bolt.Tx, it *storage.Item) error {
 	cb := tx.Bucket(bClusters)
-	c, err := getJSON[Cluster](cb, []byte(it.Cluster))
-	if errors.Is(err, ErrNotFound) {
+	c, err := getJSON[storage.Cluster](cb, []byte(it.Cluster))
+	if errors.Is(err, storage.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
@@ -141,7 +110,7 @@ func leaveStory(tx *bolt.Tx, it *Item) error {
 			return nil
 		}
 		// A file from before ids held the story: the item says.
-		m, err := getJSON[Item](items, seqOf(v))
+		m, err := getJSON[storage.Item](items, seqOf(v))
 		if err != nil {
 			return err
 		}

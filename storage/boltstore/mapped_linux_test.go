@@ -1,4 +1,4 @@
-package storage
+package boltstore
 
 import (
 	"bufio"
@@ -36,7 +36,7 @@ func rssFile(t *testing.T) int {
 // Reading the whole file through the map makes it resident; letting go of
 // the mapping gives that back, and the data still reads the same.
 func TestUnmapScannedReleasesMappedPages(t *testing.T) {
-	s, err := OpenBolt(filepath.Join(t.TempDir(), "raqib.db"))
+	s, err := Open(filepath.Join(t.TempDir(), "raqib.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

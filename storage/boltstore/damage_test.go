@@ -1,4 +1,4 @@
-package storage
+package boltstore
 
 import (
 	"context"
@@ -10,23 +10,25 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/raqib/raqib/storage"
 )
 
 // damagedStore makes a store of n items and closes it.
 func damagedStore(t *testing.T, n int) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "raqib.db")
-	s, err := OpenBolt(path)
+	s, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	var items []*Item
+	var items []*storage.Item
 	for i := range n {
 		id := fmt.Sprintf("item%05d", i)
-		items = append(items, &Item{ID: id, Feed: "f", Title: id, Summary: strings.Repeat("نص الخبر ", 40) + id, Keys: []string{"url:" + id}, Cluster: id, Fetched: now, Fingerprint: []byte{2, 1, 2, 3}})
+		items = append(items, &storage.Item{ID: id, Feed: "f", Title: id, Summary: strings.Repeat("نص الخبر ", 40) + id, Keys: []string{"url:" + id}, Cluster: id, Fetched: now, Fingerprint: []byte{2, 1, 2, 3}})
 	}
-	if _, err := s.Commit(context.Background(), &Batch{Items: items}); err != nil {
+	if _, err := s.Commit(context.Background(), &storage.Batch{Items: items}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -88,7 +90,7 @@ func TestDamagedFilesAreRefused(t *testing.T) {
 			path := damagedStore(t, 3000)
 			damage(t, path)
 			before, _ := os.ReadFile(path)
-			s, err := OpenBolt(path)
+			s, err := Open(path)
 			if err == nil {
 				// Some damage only shows when read: the first read says
 				// so, and the store takes no more writes.
@@ -100,7 +102,7 @@ func TestDamagedFilesAreRefused(t *testing.T) {
 				if err == nil {
 					err = s.Damaged()
 				}
-				if _, werr := s.Commit(ctx, &Batch{Items: []*Item{{ID: "new", Keys: []string{"url:new"}, Fetched: time.Now()}}}); !errors.Is(werr, ErrDamaged) {
+				if _, werr := s.Commit(ctx, &storage.Batch{Items: []*storage.Item{{ID: "new", Keys: []string{"url:new"}, Fetched: time.Now()}}}); !errors.Is(werr, ErrDamaged) {
 					t.Errorf("a write to a damaged store: %v", werr)
 				}
 				s.Close()
@@ -122,7 +124,7 @@ func TestDamagedFilesAreRefused(t *testing.T) {
 func TestDamageMetWhileOpen(t *testing.T) {
 	ctx := context.Background()
 	path := damagedStore(t, 3000)
-	s, err := OpenBolt(path)
+	s, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +143,7 @@ func TestDamageMetWhileOpen(t *testing.T) {
 	if !errors.Is(s.Damaged(), ErrDamaged) {
 		t.Errorf("Damaged() = %v after the check found %v", s.Damaged(), problems)
 	}
-	if err := s.PutFeed(ctx, &FeedState{Name: "f"}); !errors.Is(err, ErrDamaged) {
+	if err := s.PutFeed(ctx, &storage.FeedState{Name: "f"}); !errors.Is(err, ErrDamaged) {
 		t.Errorf("a write after the damage was found: %v", err)
 	}
 }

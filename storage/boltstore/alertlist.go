@@ -1,10 +1,11 @@
-package storage
+package boltstore
 
 import (
 	"context"
 	"encoding/hex"
 	"fmt"
 
+	"github.com/raqib/raqib/storage"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -17,25 +18,16 @@ import (
 var bAlertTime = []byte("alerttime") // created nanos (8) | alert id -> state
 
 // alertKey is an alert's entry in the time index.
-func alertKey(a *Alert) []byte { return timeIDKey(a.Created, a.ID) }
-
-// AlertListOptions selects alerts, newest first.
-type AlertListOptions struct {
-	State string // pending, delivered, failed; "" for all
-	Limit int    // 0: all
-	// Before, when set, starts after that place: the Next of the page
-	// before.
-	Before string
-}
+func alertKey(a *storage.Alert) []byte { return timeIDKey(a.Created, a.ID) }
 
 // ListAlerts lists alerts newest first, from the time index, decoding
 // only those it lists. next, when the page is full, is where the page
 // after it starts (AlertListOptions.Before).
-func (s *Bolt) ListAlerts(ctx context.Context, opt AlertListOptions) (out []*Alert, next string, err error) {
+func (s *Bolt) ListAlerts(ctx context.Context, opt storage.AlertListOptions) (out []*storage.Alert, next string, err error) {
 	var end []byte
 	if opt.Before != "" {
 		if end, err = hex.DecodeString(opt.Before); err != nil || len(end) < 8 {
-			return nil, "", fmt.Errorf("%w: %q is not an alert listing's (the \"next\" of a page)", ErrBadCursor, opt.Before)
+			return nil, "", fmt.Errorf("%w: %q is not an alert listing's (the \"next\" of a page)", storage.ErrBadCursor, opt.Before)
 		}
 	}
 	err = s.view(func(tx *bolt.Tx) error {
@@ -54,7 +46,7 @@ func (s *Bolt) ListAlerts(ctx context.Context, opt AlertListOptions) (out []*Ale
 			if opt.State != "" && string(v) != opt.State {
 				continue
 			}
-			a, err := getJSON[Alert](ab, k[8:])
+			a, err := getJSON[storage.Alert](ab, k[8:])
 			if err != nil {
 				return fmt.Errorf("alert %s: %w", k[8:], err)
 			}
@@ -70,16 +62,4 @@ func (s *Bolt) ListAlerts(ctx context.Context, opt AlertListOptions) (out []*Ale
 		return nil, "", err
 	}
 	return out, next, nil
-}
-
-// migrateAlertIndex builds the alerts' time index (schema 5).
-func (s *Bolt) migrateAlertIndex() error {
-	return s.buildIndexes([]indexStep{{bAlerts, []byte("migrate.alerts"), func(tx *bolt.Tx, k, v []byte) error {
-		a, err := decodeJSON[Alert](v)
-		if err != nil {
-			return fmt.Errorf("alert %s: %w", k, err)
-		}
-		a.ID = string(k) // the key is what the index must find
-		return tx.Bucket(bAlertTime).Put(alertKey(a), []byte(a.State))
-	}}}, 5)
 }

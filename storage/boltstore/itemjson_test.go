@@ -1,4 +1,4 @@
-package storage
+package boltstore
 
 import (
 	"bytes"
@@ -7,11 +7,13 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/raqib/raqib/storage"
 )
 
 // stdItemJSON is what encoding/json writes for it, the format appendItemJSON
 // must keep.
-func stdItemJSON(it *Item) ([]byte, error) {
+func stdItemJSON(it *storage.Item) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -21,7 +23,7 @@ func stdItemJSON(it *Item) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-func checkItemJSON(t *testing.T, it *Item) {
+func checkItemJSON(t *testing.T, it *storage.Item) {
 	t.Helper()
 	want, wantErr := stdItemJSON(it)
 	got, err := appendItemJSON(nil, it)
@@ -40,11 +42,11 @@ func checkItemJSON(t *testing.T, it *Item) {
 // other reads the same.
 func checkDecode(t *testing.T, data []byte) {
 	t.Helper()
-	var want Item
+	var want storage.Item
 	if err := json.Unmarshal(data, &want); err != nil {
 		return // not JSON encoding/json reads: nothing stored is
 	}
-	got, err := decodeJSON[Item](data)
+	got, err := decodeJSON[storage.Item](data)
 	if err != nil {
 		t.Fatalf("decodeJSON(%q): %v; encoding/json reads it", data, err)
 	}
@@ -55,7 +57,7 @@ func checkDecode(t *testing.T, data []byte) {
 
 // Any bytes that encoding/json reads as an item, decodeJSON reads the same.
 func FuzzDecodeJSON(f *testing.F) {
-	for _, it := range []*Item{{}, {ID: "a", Title: "حفتر\u2028", Similarity: 0.5, Keys: []string{"k"}, Published: time.Unix(1, 2).UTC()}} {
+	for _, it := range []*storage.Item{{}, {ID: "a", Title: "حفتر\u2028", Similarity: 0.5, Keys: []string{"k"}, Published: time.Unix(1, 2).UTC()}} {
 		raw, _ := appendItemJSON(nil, it)
 		f.Add(raw)
 	}
@@ -67,7 +69,7 @@ func FuzzDecodeJSON(f *testing.F) {
 
 func TestItemJSONIsEncodingJSONs(t *testing.T) {
 	when := time.Date(2025, 5, 11, 9, 30, 0, 123456789, time.FixedZone("AST", 3*3600))
-	for _, it := range []*Item{
+	for _, it := range []*storage.Item{
 		{},
 		{ID: "a", Seq: 7, Feed: "f", Title: "t", Fetched: when, Keys: []string{}},
 		{
@@ -77,9 +79,9 @@ func TestItemJSONIsEncodingJSONs(t *testing.T) {
 			Language: "ar", Published: when, Updated: when.Add(time.Hour).UTC(), Fetched: when.Add(2 * time.Hour),
 			Keys: []string{"guid:x", "url:y"}, Cluster: "c", DuplicateOf: "d", Similarity: 0.934,
 			Rules: []string{"libya", "كرملين"}, TextHash: "abc",
-			Media: []Media{{URL: "https://x/a.jpg?w=<1>&h=2", Type: "image/jpeg", Length: 12345, Image: true}, {URL: "https://x/b.mp3"}, {URL: "u\u2028", Length: -1}},
+			Media: []storage.Media{{URL: "https://x/a.jpg?w=<1>&h=2", Type: "image/jpeg", Length: 12345, Image: true}, {URL: "https://x/b.mp3"}, {URL: "u\u2028", Length: -1}},
 		},
-		{Media: []Media{}},
+		{Media: []storage.Media{}},
 		{Similarity: 1e-7}, {Similarity: 1e22}, {Similarity: -0.5}, {Similarity: 1},
 		{Similarity: math.NaN()}, {Similarity: math.Inf(1)},
 		{Published: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
@@ -93,10 +95,10 @@ func FuzzItemJSON(f *testing.F) {
 	f.Add("حفتر", "<p>\"x\"\\</p>\n", "\xff\u2028", 0.5, int64(0))
 	f.Add("", "", "", 1e-9, int64(1<<62))
 	f.Fuzz(func(t *testing.T, title, content, summary string, sim float64, nanos int64) {
-		it := &Item{
+		it := &storage.Item{
 			ID: title, Title: title, Content: content, Summary: summary, Feed: summary,
 			Authors: []string{content}, Keys: []string{title, summary}, Rules: []string{summary},
-			Media:      []Media{{URL: content, Type: title, Length: nanos, Image: nanos%2 == 0}},
+			Media:      []storage.Media{{URL: content, Type: title, Length: nanos, Image: nanos%2 == 0}},
 			Similarity: sim, Published: time.Unix(0, nanos).UTC(), Fetched: time.Unix(0, nanos).In(time.FixedZone("x", 5400)),
 		}
 		checkItemJSON(t, it)

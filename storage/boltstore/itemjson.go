@@ -1,4 +1,4 @@
-package storage
+package boltstore
 
 import (
 	"encoding/json"
@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/raqib/raqib/storage"
 )
 
 // appendItemJSON appends the JSON of it, byte for byte what encoding/json
@@ -14,7 +16,7 @@ import (
 // encoding/json checks a character at a time through its general escaper.
 // Values encoding/json refuses (a date past year 9999, a similarity that
 // is not a number) are left to it, for its error.
-func appendItemJSON(b []byte, it *Item) ([]byte, error) {
+func appendItemJSON(b []byte, it *storage.Item) ([]byte, error) {
 	if !plainTime(it.Published) || !plainTime(it.Updated) || !plainTime(it.Fetched) ||
 		math.IsNaN(it.Similarity) || math.IsInf(it.Similarity, 0) {
 		raw, err := json.Marshal(it)

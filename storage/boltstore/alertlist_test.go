@@ -1,4 +1,4 @@
-package storage
+package boltstore
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raqib/raqib/storage"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -18,12 +19,12 @@ func alertStore(t *testing.T) (*Bolt, string) {
 	ctx := context.Background()
 	s, path := storeAt(t)
 	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	states := []string{AlertPending, AlertDelivered, AlertDelivered, AlertFailed}
+	states := []string{storage.AlertPending, storage.AlertDelivered, storage.AlertDelivered, storage.AlertFailed}
 	for i := 0; i < 23; i++ {
 		id := fmt.Sprintf("i%02d", i)
 		created := base.Add(time.Duration(i-i%5) * time.Minute) // five at a time share a moment
-		a := &Alert{ID: fmt.Sprintf("a%02d", (i*7)%23), Rule: "r", Channel: "log", ItemID: id, Cluster: id, State: states[i%4], Created: created}
-		if _, err := s.Commit(ctx, &Batch{Items: []*Item{{ID: id, Feed: "f", Title: id, Keys: []string{"url:" + id}, Cluster: id, Fetched: created}}, Alerts: []*Alert{a}}); err != nil {
+		a := &storage.Alert{ID: fmt.Sprintf("a%02d", (i*7)%23), Rule: "r", Channel: "log", ItemID: id, Cluster: id, State: states[i%4], Created: created}
+		if _, err := s.Commit(ctx, &storage.Batch{Items: []*storage.Item{{ID: id, Feed: "f", Title: id, Keys: []string{"url:" + id}, Cluster: id, Fetched: created}}, Alerts: []*storage.Alert{a}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -31,7 +32,7 @@ func alertStore(t *testing.T) (*Bolt, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.State = AlertFailed
+	a.State = storage.AlertFailed
 	if err := s.UpdateAlert(ctx, a); err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +48,7 @@ func checkAlertPages(t *testing.T, s *Bolt) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, state := range []string{"", AlertPending, AlertDelivered, AlertFailed} {
+	for _, state := range []string{"", storage.AlertPending, storage.AlertDelivered, storage.AlertFailed} {
 		var want []string
 		for _, a := range all {
 			if state == "" || a.State == state {
@@ -63,7 +64,7 @@ func checkAlertPages(t *testing.T, s *Bolt) {
 			return ci.After(cj) || ci.Equal(cj) && want[i] > want[j]
 		})
 		var got []string
-		opt := AlertListOptions{State: state, Limit: 3}
+		opt := storage.AlertListOptions{State: state, Limit: 3}
 		for pages := 0; pages <= len(want); pages++ {
 			as, next, err := s.ListAlerts(ctx, opt)
 			if err != nil {
@@ -83,12 +84,12 @@ func checkAlertPages(t *testing.T, s *Bolt) {
 		if len(want) < 4 || !reflect.DeepEqual(got, want) {
 			t.Errorf("alerts %q by pages of 3:\n got %v\nwant %v", state, got, want)
 		}
-		whole, next, err := s.ListAlerts(ctx, AlertListOptions{State: state})
+		whole, next, err := s.ListAlerts(ctx, storage.AlertListOptions{State: state})
 		if err != nil || next != "" || len(whole) != len(want) {
 			t.Errorf("alerts %q in one read: %d, next %q, %v", state, len(whole), next, err)
 		}
 	}
-	if _, _, err := s.ListAlerts(ctx, AlertListOptions{Before: "zz"}); err == nil {
+	if _, _, err := s.ListAlerts(ctx, storage.AlertListOptions{Before: "zz"}); err == nil {
 		t.Error("a bad cursor was taken")
 	}
 }
@@ -100,7 +101,7 @@ func checkAlertIndex(t *testing.T, s *Bolt) {
 	s.db.View(func(tx *bolt.Tx) error {
 		want := map[string]string{}
 		tx.Bucket(bAlerts).ForEach(func(k, v []byte) error {
-			a, err := getJSON[Alert](tx.Bucket(bAlerts), k)
+			a, err := getJSON[storage.Alert](tx.Bucket(bAlerts), k)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package storage
+package boltstore
 
 import (
 	"bytes"
@@ -7,23 +7,25 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/raqib/raqib/storage"
 	bolt "go.etcd.io/bbolt"
 )
 
 func TestSecondOpenFailsFast(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "raqib.db")
-	s, err := OpenBolt(path)
+	s, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	start := time.Now()
-	_, err = OpenBolt(path)
-	if !errors.Is(err, ErrInUse) {
+	_, err = Open(path)
+	if !errors.Is(err, storage.ErrInUse) {
 		t.Fatalf("err = %v, want ErrInUse", err)
 	}
 	if d := time.Since(start); d > time.Second {
@@ -34,27 +36,27 @@ func TestSecondOpenFailsFast(t *testing.T) {
 func TestCommitSkipsKnownKeysAndPersists(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "raqib.db")
-	s, err := OpenBolt(path)
+	s, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC().Truncate(time.Second)
-	mk := func(id string, keys ...string) *Item {
-		return &Item{ID: id, Feed: "f", Title: "عنوان " + id, Keys: keys, Cluster: id, Fetched: now}
+	mk := func(id string, keys ...string) *storage.Item {
+		return &storage.Item{ID: id, Feed: "f", Title: "عنوان " + id, Keys: keys, Cluster: id, Fetched: now}
 	}
-	feed := &FeedState{Name: "f", URL: "http://x/", ETag: `"1"`}
-	res, err := s.Commit(ctx, &Batch{Feed: feed, Items: []*Item{mk("a", "url:http://x/a"), mk("b", "url:http://x/b")}})
+	feed := &storage.FeedState{Name: "f", URL: "http://x/", ETag: `"1"`}
+	res, err := s.Commit(ctx, &storage.Batch{Feed: feed, Items: []*storage.Item{mk("a", "url:http://x/a"), mk("b", "url:http://x/b")}})
 	if err != nil || len(res.Stored) != 2 {
 		t.Fatalf("%v %+v", err, res)
 	}
 	// b again under another key it also has, and c new.
-	res, err = s.Commit(ctx, &Batch{Feed: feed, Items: []*Item{mk("b2", "guid:f:9", "url:http://x/b"), mk("c", "url:http://x/c")}})
+	res, err = s.Commit(ctx, &storage.Batch{Feed: feed, Items: []*storage.Item{mk("b2", "guid:f:9", "url:http://x/b"), mk("c", "url:http://x/c")}})
 	if err != nil || len(res.Stored) != 1 || len(res.Skipped) != 1 || res.Stored[0].ID != "c" {
 		t.Fatalf("%v %+v", err, res)
 	}
 	s.Close()
 
-	s, err = OpenBolt(path)
+	s, err = Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +65,7 @@ func TestCommitSkipsKnownKeysAndPersists(t *testing.T) {
 	if err != nil || f.Items != 3 || f.ETag != `"1"` {
 		t.Errorf("feed after reopen: %+v %v", f, err)
 	}
-	items, _ := s.Items(ctx, ListOptions{})
+	items, _ := s.Items(ctx, storage.ListOptions{})
 	if len(items) != 3 {
 		t.Errorf("%d items after reopen", len(items))
 	}
@@ -74,7 +76,10 @@ func TestCommitSkipsKnownKeysAndPersists(t *testing.T) {
 
 func TestSeedsIdempotent(t *testing.T) {
 	ctx, s := context.Background(), tempStore(t)
-	seeds := []*Seed{{Name: "a.txt", Text: "نص", Hash: "h1"}, {Name: "b.txt", Text: "نص آخر", Hash: "h2"}}
+	seeds := []*storage.Seed{{Name: "a.txt", Text: "نص", Hash: "h1"}, {Name: "b.txt", Text: "نص آخر", Hash: "h2"}}
+	for _, sd := range seeds {
+		sd.Story = &storage.Cluster{ID: sd.ID(), Size: 1, Feeds: []string{"seeds"}}
+	}
 	if n, err := s.PutSeeds(ctx, seeds); n != 2 || err != nil {
 		t.Fatalf("first import %d %v", n, err)
 	}
@@ -86,7 +91,7 @@ func TestSeedsIdempotent(t *testing.T) {
 		t.Errorf("edited seed: %d updated", n)
 	}
 	c, err := s.Cluster(ctx, "seed:a.txt")
-	if err != nil || c.Size != 1 {
+	if err != nil || c.Size != 1 || !reflect.DeepEqual(c.Feeds, []string{"seeds"}) {
 		t.Errorf("seed cluster %+v %v", c, err)
 	}
 }
@@ -104,7 +109,7 @@ func tempStore(t *testing.T) *Bolt {
 func storeAt(t *testing.T) (*Bolt, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "raqib.db")
-	s, err := OpenBolt(path)
+	s, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +124,7 @@ func reopenMigrating(t *testing.T, s *Bolt, path string, chunk int) *Bolt {
 	s.Close()
 	defer func(n int) { migrateChunk = n }(migrateChunk)
 	migrateChunk = chunk
-	s, err := OpenBolt(path)
+	s, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,12 +135,12 @@ func reopenMigrating(t *testing.T, s *Bolt, path string, chunk int) *Bolt {
 func TestPruneKeepsKeysPendingAlertsAndSeeds(t *testing.T) {
 	ctx, s := context.Background(), tempStore(t)
 	old, now := time.Now().Add(-100*24*time.Hour), time.Now()
-	mk := func(id string, fetched time.Time) *Item {
-		return &Item{ID: id, Feed: "f", Title: id, Keys: []string{"url:http://x/" + id}, Cluster: id, Fetched: fetched, Fingerprint: []byte{1, 0, 0, 0}, TextHash: "t-" + id}
+	mk := func(id string, fetched time.Time) *storage.Item {
+		return &storage.Item{ID: id, Feed: "f", Title: id, Keys: []string{"url:http://x/" + id}, Cluster: id, Fetched: fetched, Fingerprint: []byte{1, 0, 0, 0}, TextHash: "t-" + id}
 	}
-	s.PutSeeds(ctx, []*Seed{{Name: "s.txt", Text: "نص", Hash: "h", Fingerprint: []byte{1, 0, 0, 0}}})
-	s.Commit(ctx, &Batch{Items: []*Item{mk("old", old), mk("old-alerted", old), mk("new", now)},
-		Alerts: []*Alert{{ID: "a1", ItemID: "old-alerted", State: AlertPending}}})
+	s.PutSeeds(ctx, []*storage.Seed{{Name: "s.txt", Text: "نص", Hash: "h", Fingerprint: []byte{1, 0, 0, 0}}})
+	s.Commit(ctx, &storage.Batch{Items: []*storage.Item{mk("old", old), mk("old-alerted", old), mk("new", now)},
+		Alerts: []*storage.Alert{{ID: "a1", ItemID: "old-alerted", State: storage.AlertPending}}})
 	n, err := s.Prune(ctx, now.Add(-90*24*time.Hour))
 	if err != nil || n != 1 {
 		t.Fatalf("pruned %d, %v", n, err)
@@ -148,10 +153,10 @@ func TestPruneKeepsKeysPendingAlertsAndSeeds(t *testing.T) {
 			t.Errorf("%s pruned: %v", id, err)
 		}
 	}
-	if id, _ := s.LookupKeys(ctx, []string{"url:http://x/old"}); id != Pruned {
+	if id, _ := s.LookupKeys(ctx, []string{"url:http://x/old"}); id != storage.Pruned {
 		t.Errorf("the pruned item's key gives %q: the feed would bring it back", id)
 	}
-	if res, err := s.Commit(ctx, &Batch{Items: []*Item{mk("old", old)}}); err != nil || len(res.Stored) != 0 {
+	if res, err := s.Commit(ctx, &storage.Batch{Items: []*storage.Item{mk("old", old)}}); err != nil || len(res.Stored) != 0 {
 		t.Errorf("a pruned item was stored again: %v %v", res, err)
 	}
 	if id, _ := s.LookupKeys(ctx, []string{"url:http://x/new"}); id != "new" {
@@ -169,7 +174,7 @@ func TestPruneKeepsKeysPendingAlertsAndSeeds(t *testing.T) {
 	if _, err := s.Fingerprint(ctx, "old"); err == nil {
 		t.Error("old fingerprint kept")
 	}
-	items, _ := s.Items(ctx, ListOptions{})
+	items, _ := s.Items(ctx, storage.ListOptions{})
 	if len(items) != 2 {
 		t.Errorf("%d items listed", len(items))
 	}
@@ -207,24 +212,24 @@ func TestPruneKeepsKeysPendingAlertsAndSeeds(t *testing.T) {
 func TestPruneStoriesAndTheirAlerts(t *testing.T) {
 	ctx, s := context.Background(), tempStore(t)
 	old, now := time.Now().Add(-100*24*time.Hour), time.Now()
-	mk := func(id, story string, fetched time.Time) *Item {
-		return &Item{ID: id, Feed: "f", Title: id, Keys: []string{"url:" + id}, Cluster: story, Fetched: fetched}
+	mk := func(id, story string, fetched time.Time) *storage.Item {
+		return &storage.Item{ID: id, Feed: "f", Title: id, Keys: []string{"url:" + id}, Cluster: story, Fetched: fetched}
 	}
-	s.PutSeeds(ctx, []*Seed{{Name: "s.txt", Text: "نص", Hash: "h", Imported: old}})
-	s.Commit(ctx, &Batch{Items: []*Item{mk("gone", "gone", old), mk("held", "held", old), mk("long1", "long", old), mk("copy", "seed:s.txt", old)},
-		Alerts: []*Alert{
-			{ID: "a-gone", ItemID: "gone", Cluster: "gone", State: AlertPending, Created: old},
-			{ID: "a-held", ItemID: "held", Cluster: "held", State: AlertPending, Created: old},
-			{ID: "a-long", ItemID: "long1", Cluster: "long", State: AlertPending, Created: old},
+	s.PutSeeds(ctx, []*storage.Seed{{Name: "s.txt", Text: "نص", Hash: "h", Imported: old}})
+	s.Commit(ctx, &storage.Batch{Items: []*storage.Item{mk("gone", "gone", old), mk("held", "held", old), mk("long1", "long", old), mk("copy", "seed:s.txt", old)},
+		Alerts: []*storage.Alert{
+			{ID: "a-gone", ItemID: "gone", Cluster: "gone", State: storage.AlertPending, Created: old},
+			{ID: "a-held", ItemID: "held", Cluster: "held", State: storage.AlertPending, Created: old},
+			{ID: "a-long", ItemID: "long1", Cluster: "long", State: storage.AlertPending, Created: old},
 		}})
 	for _, id := range []string{"a-gone", "a-long"} {
 		a, _ := s.Alert(ctx, id)
-		a.State = AlertDelivered
+		a.State = storage.AlertDelivered
 		if err := s.UpdateAlert(ctx, a); err != nil {
 			t.Fatal(err)
 		}
 	}
-	s.Commit(ctx, &Batch{Items: []*Item{mk("long2", "long", now)}})
+	s.Commit(ctx, &storage.Batch{Items: []*storage.Item{mk("long2", "long", now)}})
 	if _, err := s.Prune(ctx, now.Add(-90*24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
@@ -250,12 +255,12 @@ func TestPruneStoriesAndTheirAlerts(t *testing.T) {
 func TestItemClusterNewAndOldFiles(t *testing.T) {
 	ctx, s := context.Background(), tempStore(t)
 	long := strings.Repeat("نص طويل يضغط ", 200) // large enough to be stored deflated
-	items := []*Item{
+	items := []*storage.Item{
 		{ID: "a", Feed: "f", Title: "أ", Summary: long, Keys: []string{"url:a"}, Cluster: "a"},
 		{ID: "b", Feed: "f", Title: "ب", Keys: []string{"url:b"}, Cluster: "a", DuplicateOf: "a"},
 		{ID: "c", Feed: "f", Title: "ج", Keys: []string{"url:c"}, Cluster: "seed:x.txt"},
 	}
-	if _, err := s.Commit(ctx, &Batch{Items: items}); err != nil {
+	if _, err := s.Commit(ctx, &storage.Batch{Items: items}); err != nil {
 		t.Fatal(err)
 	}
 	// Make c look like an item of an older file: its ids value is the
@@ -279,7 +284,7 @@ func TestItemClusterNewAndOldFiles(t *testing.T) {
 	if it, _ := s.Item(ctx, "a"); it.Summary != long {
 		t.Errorf("deflated item read back wrong: %d bytes", len(it.Summary))
 	}
-	if _, err := s.ItemCluster(ctx, "zzz"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.ItemCluster(ctx, "zzz"); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("unknown item: %v", err)
 	}
 	if n, err := s.Prune(ctx, time.Now().Add(time.Hour)); err != nil || n != 3 {
@@ -294,14 +299,14 @@ func TestMigrateDocsBySeq(t *testing.T) {
 	ctx := context.Background()
 	s, path := storeAt(t)
 	fetched := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	var items []*Item
+	var items []*storage.Item
 	for i := 0; i < 7; i++ {
 		id := fmt.Sprintf("%020x", i+1)
-		items = append(items, &Item{ID: id, Feed: "f", Title: id, Keys: []string{"url:" + id}, Cluster: id, Fetched: fetched,
+		items = append(items, &storage.Item{ID: id, Feed: "f", Title: id, Keys: []string{"url:" + id}, Cluster: id, Fetched: fetched,
 			Fingerprint: []byte{1, byte(i)}, Samples: []byte{2, byte(i)}})
 	}
-	s.PutSeeds(ctx, []*Seed{{Name: "s.txt", Text: "نص", Hash: "h", Fingerprint: []byte{3}, Samples: []byte{4}}})
-	if _, err := s.Commit(ctx, &Batch{Items: items}); err != nil {
+	s.PutSeeds(ctx, []*storage.Seed{{Name: "s.txt", Text: "نص", Hash: "h", Fingerprint: []byte{3}, Samples: []byte{4}}})
+	if _, err := s.Commit(ctx, &storage.Batch{Items: items}); err != nil {
 		t.Fatal(err)
 	}
 	// Write five of the items' entries back as schema 1 had them; two stay
@@ -332,9 +337,9 @@ func TestMigrateDocsBySeq(t *testing.T) {
 		t.Fatal(err)
 	}
 	s = reopenMigrating(t, s, path, 2)
-	got := map[string]Fingerprint{}
-	if err := s.Fingerprints(ctx, fetched.Add(-time.Hour), func(f Fingerprint) error {
-		got[string(f.DocID)] = Fingerprint{Date: f.Date, Data: bytes.Clone(f.Data)}
+	got := map[string]storage.Fingerprint{}
+	if err := s.Fingerprints(ctx, fetched.Add(-time.Hour), func(f storage.Fingerprint) error {
+		got[string(f.DocID)] = storage.Fingerprint{Date: f.Date, Data: bytes.Clone(f.Data)}
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -376,7 +381,7 @@ func TestMigrateDocsBySeq(t *testing.T) {
 		t.Fatalf("pruned %d, %v", n, err)
 	}
 	n := 0
-	s.Fingerprints(ctx, time.Time{}, func(Fingerprint) error { n++; return nil })
+	s.Fingerprints(ctx, time.Time{}, func(storage.Fingerprint) error { n++; return nil })
 	if n != 1 {
 		t.Errorf("%d documents after pruning every item, want the seed", n)
 	}
@@ -392,7 +397,7 @@ func TestPruneFindsWhatToDeleteFromAnIndex(t *testing.T) {
 	ctx, s := context.Background(), tempStore(t)
 	now := time.Now()
 	published := time.Date(2015, 7, 1, 0, 0, 0, 0, time.UTC)
-	var batch []*Item
+	var batch []*storage.Item
 	const recent, expired = 6000, 2500
 	for i := range recent + expired {
 		fetched := now
@@ -400,9 +405,9 @@ func TestPruneFindsWhatToDeleteFromAnIndex(t *testing.T) {
 			fetched = now.Add(-48 * time.Hour)
 		}
 		id := fmt.Sprintf("i%05d", i)
-		batch = append(batch, &Item{ID: id, Feed: "f", Title: id, Keys: []string{"url:" + id}, Cluster: id, Published: published.Add(time.Duration(i) * time.Minute), Fetched: fetched})
+		batch = append(batch, &storage.Item{ID: id, Feed: "f", Title: id, Keys: []string{"url:" + id}, Cluster: id, Published: published.Add(time.Duration(i) * time.Minute), Fetched: fetched})
 	}
-	if _, err := s.Commit(ctx, &Batch{Items: batch}); err != nil {
+	if _, err := s.Commit(ctx, &storage.Batch{Items: batch}); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := s.Prune(ctx, now.Add(-time.Hour*72)); err != nil || n != 0 {

@@ -1,4 +1,4 @@
-package storage
+package boltstore
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 
+	"github.com/raqib/raqib/storage"
 	bolt "go.etcd.io/bbolt"
 	bolterr "go.etcd.io/bbolt/errors"
 )
@@ -238,7 +239,7 @@ func checkRecords(ctx context.Context, tx *bolt.Tx, report func(string, ...any))
 		if seen++; seen%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
-		it, err := decodeJSON[Item](v)
+		it, err := decodeJSON[storage.Item](v)
 		if err != nil {
 			report("item %x: cannot be read: %v", k, err)
 			return nil

@@ -1,4 +1,4 @@
-package storage
+package boltstore
 
 import (
 	"context"
@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/raqib/raqib/rules"
+	"github.com/raqib/raqib/storage"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -22,12 +25,12 @@ func listingStore(t *testing.T) (*Bolt, string) {
 	ctx := context.Background()
 	s, path := storeAt(t)
 	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	if _, err := s.PutSeeds(ctx, []*Seed{{Name: "s.txt", Text: "نص", Hash: "h", Imported: base}}); err != nil {
+	if _, err := s.PutSeeds(ctx, []*storage.Seed{{Name: "s.txt", Text: "نص", Hash: "h", Imported: base}}); err != nil {
 		t.Fatal(err)
 	}
 	rulesOf := [][]string{nil, {"libya"}, {"libya", "kremlin"}, {"kremlin"}, nil, {"libya"}}
 	for round := 0; round < 8; round++ {
-		var items []*Item
+		var items []*storage.Item
 		for j := 0; j < 6; j++ {
 			n := round*6 + j
 			id := fmt.Sprintf("%020x", n+1)
@@ -38,7 +41,7 @@ func listingStore(t *testing.T) (*Bolt, string) {
 			if n%11 == 0 {
 				story = "seed:s.txt"
 			}
-			it := &Item{ID: id, Feed: fmt.Sprint("f", j%2), Title: id, Keys: []string{"url:" + id}, Cluster: story,
+			it := &storage.Item{ID: id, Feed: fmt.Sprint("f", j%2), Title: id, Keys: []string{"url:" + id}, Cluster: story,
 				Fetched: base.Add(time.Duration(n) * time.Hour), Published: base.Add(time.Duration(n*7%13) * time.Hour), Rules: rulesOf[j]}
 			if story != id {
 				it.DuplicateOf = story
@@ -48,7 +51,7 @@ func listingStore(t *testing.T) (*Bolt, string) {
 			}
 			items = append(items, it)
 		}
-		if _, err := s.Commit(ctx, &Batch{Items: items}); err != nil {
+		if _, err := s.Commit(ctx, &storage.Batch{Items: items}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -57,11 +60,11 @@ func listingStore(t *testing.T) (*Bolt, string) {
 
 // wantClusters and wantRuleStories are the listings computed the slow way,
 // from every story and every item.
-func wantClusters(t *testing.T, s *Bolt, since time.Time, limit int) []*Cluster {
-	var all []*Cluster
+func wantClusters(t *testing.T, s *Bolt, since time.Time, limit int) []*storage.Cluster {
+	var all []*storage.Cluster
 	s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bClusters).ForEach(func(k, _ []byte) error {
-			c, err := getJSON[Cluster](tx.Bucket(bClusters), k)
+			c, err := getJSON[storage.Cluster](tx.Bucket(bClusters), k)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -86,27 +89,36 @@ func wantClusters(t *testing.T, s *Bolt, since time.Time, limit int) []*Cluster 
 // wantRuleStories is export.Load's rule stream as it was before the rule
 // index: every item of the rule, then each story's last one seen (newest
 // first, so its first match), but a seed's story, which the desk knows.
-func wantRuleStories(t *testing.T, s *Bolt, opt ListOptions) []string {
+func wantRuleStories(t *testing.T, s *Bolt, opt storage.ListOptions) []string {
 	all := opt
-	all.WithDuplicates, all.Limit, all.Match = true, 0, nil
+	all.WithDuplicates, all.Limit, all.Query = true, 0, nil
 	items, err := s.Items(context.Background(), all)
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := map[string]*Item{}
+	first := map[string]*storage.Item{}
 	for _, it := range items {
 		first[it.Cluster] = it
 	}
 	var ids []string
 	for _, it := range items {
-		if first[it.Cluster] == it && !strings.HasPrefix(it.Cluster, "seed:") && (opt.Match == nil || opt.Match(it)) && (opt.Limit <= 0 || len(ids) < opt.Limit) {
+		if first[it.Cluster] == it && !strings.HasPrefix(it.Cluster, "seed:") && opt.Matches(it) && (opt.Limit <= 0 || len(ids) < opt.Limit) {
 			ids = append(ids, it.ID)
 		}
 	}
 	return ids
 }
 
-func itemIDs(items []*Item) []string {
+func mustParse(t *testing.T, q string) rules.Node {
+	t.Helper()
+	n, err := rules.Parse(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func itemIDs(items []*storage.Item) []string {
 	var ids []string
 	for _, it := range items {
 		ids = append(ids, it.ID)
@@ -135,7 +147,7 @@ func checkListings(t *testing.T, s *Bolt) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		all, _ := s.Items(ctx, ListOptions{WithDuplicates: true, Since: since})
+		all, _ := s.Items(ctx, storage.ListOptions{WithDuplicates: true, Since: since})
 		for _, story := range stories {
 			var want []string
 			for _, it := range all {
@@ -148,16 +160,16 @@ func checkListings(t *testing.T, s *Bolt) {
 			}
 		}
 	}
-	for _, opt := range []ListOptions{{}, {WithDuplicates: true}, {Feed: "f1", WithDuplicates: true}, {Rule: "libya"}, {Rule: "libya", Feed: "f0"}, {Rule: "libya", WithDuplicates: true}, {WithDuplicates: true, Since: base.Add(5 * time.Hour)}} {
+	for _, opt := range []storage.ListOptions{{}, {WithDuplicates: true}, {Feed: "f1", WithDuplicates: true}, {Rule: "libya"}, {Rule: "libya", Feed: "f0"}, {Rule: "libya", WithDuplicates: true}, {WithDuplicates: true, Since: base.Add(5 * time.Hour)}} {
 		checkPages(t, s, opt)
 	}
 	// A feed's items, as Items lists them, are all items' listing filtered.
-	for _, opt := range []ListOptions{{Feed: "f1"}, {Feed: "f0", WithDuplicates: true, Limit: 3}, {Feed: "nosuch"}, {Feed: "f1", WithDuplicates: true, Since: base.Add(10 * time.Hour)}} {
+	for _, opt := range []storage.ListOptions{{Feed: "f1"}, {Feed: "f0", WithDuplicates: true, Limit: 3}, {Feed: "nosuch"}, {Feed: "f1", WithDuplicates: true, Since: base.Add(10 * time.Hour)}} {
 		checkFiltered(t, s, opt)
 	}
 	for _, rule := range []string{"libya", "kremlin", "lib", "none"} {
-		oddTitle := func(it *Item) bool { return it.Title[len(it.Title)-1]%2 == 1 }
-		for _, opt := range []ListOptions{{}, {Limit: 2}, {Feed: "f1"}, {Since: base.Add(9 * time.Hour)}, {Match: oddTitle}, {Match: oddTitle, Limit: 1, Feed: "f0"}} {
+		long := mustParse(t, "طويل") // the even items' summary
+		for _, opt := range []storage.ListOptions{{}, {Limit: 2}, {Feed: "f1"}, {Since: base.Add(9 * time.Hour)}, {Query: long}, {Query: long, Limit: 1, Feed: "f0"}} {
 			opt.Rule = rule
 			got, err := s.RuleStories(ctx, opt)
 			if err != nil {
@@ -168,7 +180,7 @@ func checkListings(t *testing.T, s *Bolt) {
 			}
 		}
 		// A rule's items, as Items lists them, are all items' listing filtered.
-		for _, opt := range []ListOptions{{Rule: rule}, {Rule: rule, WithDuplicates: true}, {Rule: rule, Feed: "f1", WithDuplicates: true}, {Rule: rule, Limit: 2}, {Rule: rule, Since: base.Add(6 * time.Hour), WithDuplicates: true}} {
+		for _, opt := range []storage.ListOptions{{Rule: rule}, {Rule: rule, WithDuplicates: true}, {Rule: rule, Feed: "f1", WithDuplicates: true}, {Rule: rule, Limit: 2}, {Rule: rule, Since: base.Add(6 * time.Hour), WithDuplicates: true}} {
 			checkFiltered(t, s, opt)
 		}
 	}
@@ -176,10 +188,10 @@ func checkListings(t *testing.T, s *Bolt) {
 
 // checkPages holds a listing read a page at a time, each page after the
 // cursor of the last item of the page before, to the listing in one read.
-func checkPages(t *testing.T, s *Bolt, opt ListOptions) {
+func checkPages(t *testing.T, s *Bolt, opt storage.ListOptions) {
 	t.Helper()
 	ctx := context.Background()
-	list := func(opt ListOptions) []*Item {
+	list := func(opt storage.ListOptions) []*storage.Item {
 		list := s.Items
 		if opt.Rule != "" && !opt.WithDuplicates {
 			list = s.RuleStories
@@ -200,10 +212,7 @@ func checkPages(t *testing.T, s *Bolt, opt ListOptions) {
 		if len(items) < page.Limit || pages > len(want) {
 			break
 		}
-		page.Before = CursorOf(items[len(items)-1])
-		if c, err := ParseCursor(page.Before.String()); err != nil || c != page.Before {
-			t.Fatalf("cursor %v read back as %v, %v", page.Before, c, err)
-		}
+		page.Before = s.Cursor(items[len(items)-1])
 	}
 	if len(want) < 4 {
 		t.Errorf("%+v lists %d items: too few to page", opt, len(want))
@@ -215,7 +224,7 @@ func checkPages(t *testing.T, s *Bolt, opt ListOptions) {
 
 // checkFiltered holds Items(opt) to the listing without opt's rule, feed
 // and limit, filtered and cut by hand.
-func checkFiltered(t *testing.T, s *Bolt, opt ListOptions) {
+func checkFiltered(t *testing.T, s *Bolt, opt storage.ListOptions) {
 	t.Helper()
 	ctx := context.Background()
 	got, err := s.Items(ctx, opt)
@@ -227,7 +236,7 @@ func checkFiltered(t *testing.T, s *Bolt, opt ListOptions) {
 	every, _ := s.Items(ctx, all)
 	var want []string
 	for _, it := range every {
-		if (opt.Rule == "" || hasString(it.Rules, opt.Rule)) && (opt.Feed == "" || it.Feed == opt.Feed) && (opt.Limit == 0 || len(want) < opt.Limit) {
+		if (opt.Rule == "" || slices.Contains(it.Rules, opt.Rule)) && (opt.Feed == "" || it.Feed == opt.Feed) && (opt.Limit == 0 || len(want) < opt.Limit) {
 			want = append(want, it.ID)
 		}
 	}
@@ -236,7 +245,7 @@ func checkFiltered(t *testing.T, s *Bolt, opt ListOptions) {
 	}
 }
 
-func clusterIDs(cs []*Cluster) []string {
+func clusterIDs(cs []*storage.Cluster) []string {
 	var out []string
 	for _, c := range cs {
 		out = append(out, fmt.Sprintf("%s/%d", c.ID, c.Size))
@@ -252,7 +261,7 @@ func TestListingsFromIndexes(t *testing.T) {
 	if cs, _ := s.Clusters(context.Background(), time.Time{}, 0); len(cs) < 10 || cs[0].Size < 3 {
 		t.Fatalf("the test store should hold stories of several sizes: %v", clusterIDs(cs))
 	}
-	if got, _ := s.RuleStories(context.Background(), ListOptions{Rule: "libya"}); len(got) < 5 {
+	if got, _ := s.RuleStories(context.Background(), storage.ListOptions{Rule: "libya"}); len(got) < 5 {
 		t.Fatalf("the test store should hold several libya stories: %v", itemIDs(got))
 	}
 	checkListings(t, s)
@@ -322,24 +331,24 @@ func TestListingStopsWithItsContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	// The test store holds 48 items: more are needed to pass a check.
-	var items []*Item
+	var items []*storage.Item
 	for i := 0; i < 600; i++ {
 		id := fmt.Sprintf("more%016x", i)
-		items = append(items, &Item{ID: id, Feed: "f0", Title: id, Keys: []string{"url:" + id}, Cluster: id, Fetched: time.Now(), Rules: []string{"libya"}})
+		items = append(items, &storage.Item{ID: id, Feed: "f0", Title: id, Keys: []string{"url:" + id}, Cluster: id, Fetched: time.Now(), Rules: []string{"libya"}})
 	}
-	if _, err := s.Commit(context.Background(), &Batch{Items: items}); err != nil {
+	if _, err := s.Commit(context.Background(), &storage.Batch{Items: items}); err != nil {
 		t.Fatal(err)
 	}
-	never := func(*Item) bool { return false }
-	for _, opt := range []ListOptions{{Match: never}, {Feed: "f0", Match: never}, {Rule: "libya", Match: never}} {
+	never := mustParse(t, "كلمةلاترد")
+	for _, opt := range []storage.ListOptions{{Query: never}, {Feed: "f0", Query: never}, {Rule: "libya", Query: never}} {
 		if _, err := s.Items(ctx, opt); !errors.Is(err, context.Canceled) {
 			t.Errorf("Items(%+v) with its context ended: %v", opt, err)
 		}
 	}
-	if _, err := s.RuleStories(ctx, ListOptions{Rule: "libya", Match: never}); !errors.Is(err, context.Canceled) {
+	if _, err := s.RuleStories(ctx, storage.ListOptions{Rule: "libya", Query: never}); !errors.Is(err, context.Canceled) {
 		t.Errorf("RuleStories with its context ended: %v", err)
 	}
-	if got, err := s.Items(context.Background(), ListOptions{Match: never}); err != nil || len(got) != 0 {
+	if got, err := s.Items(context.Background(), storage.ListOptions{Query: never}); err != nil || len(got) != 0 {
 		t.Errorf("Items to the end: %d, %v", len(got), err)
 	}
 }
