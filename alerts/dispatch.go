@@ -25,17 +25,96 @@ type Dispatcher struct {
 	Senders     map[string]Sender
 	MaxAttempts int
 	Timeout     time.Duration // per delivery
-	Log         *slog.Logger
-	Now         func() time.Time
+	// Timeouts are the channels' own, where shorter than Timeout: how
+	// long a fleet's lease of their alerts lasts follows them.
+	Timeouts map[string]time.Duration
+	Log      *slog.Logger
+	Now      func() time.Time
 	// OnDelivery, if set, sees each attempt's outcome (metrics).
 	OnDelivery func(a *storage.Alert, err error)
 
 	// Concurrency is how many messages a channel sends at once (default
 	// defaultConcurrency).
 	Concurrency map[string]int
+	// Leases, when several daemons share the outbox, makes each message
+	// sent by one of them.
+	Leases AlertLeaser
 
 	once  sync.Once
 	lanes map[string]*lane // channel name ("" for alerts of no configured channel)
+}
+
+// AlertLeaser leases alerts to the daemons of a fleet (storage.Fleet).
+type AlertLeaser interface {
+	LeaseAlerts(ctx context.Context, ids []string, ttl time.Duration) ([]string, error)
+	ReleaseAlerts(ctx context.Context, ids []string) error
+}
+
+// leaseMargin is how long an alert's lease outlasts its delivery's
+// timeout: the record of the outcome. A daemon that dies mid-delivery
+// holds its alerts that much longer; then another sends them, under the
+// same id.
+const leaseMargin = 15 * time.Second
+
+// claim leases a message's alerts for this daemon, in a fleet: false
+// when another daemon holds one of them or has sent it since the round
+// read the outbox.
+func (d *Dispatcher) claim(ctx context.Context, group []*storage.Alert) (bool, error) {
+	if d.Leases == nil {
+		return true, nil
+	}
+	ids := alertIDs(group)
+	got, err := d.Leases.LeaseAlerts(ctx, ids, d.sendTimeout(group[0].Channel)+leaseMargin)
+	if err != nil {
+		return false, err
+	}
+	ok := len(got) == len(ids)
+	for _, a := range group {
+		if !ok {
+			break
+		}
+		// Held now, the alert is as the last daemon to hold it left it.
+		cur, err := d.Store.Alert(ctx, a.ID)
+		if err != nil {
+			d.release(ctx, group)
+			return false, err
+		}
+		ok = cur.State == storage.AlertPending && cur.Attempts == a.Attempts && cur.Batch == a.Batch
+	}
+	if !ok {
+		d.Leases.ReleaseAlerts(context.WithoutCancel(ctx), got)
+	}
+	return ok, nil
+}
+
+// release gives back a fleet's leases of alerts this daemon is done with.
+func (d *Dispatcher) release(ctx context.Context, alerts []*storage.Alert) {
+	if d.Leases == nil || len(alerts) == 0 {
+		return
+	}
+	if err := d.Leases.ReleaseAlerts(context.WithoutCancel(ctx), alertIDs(alerts)); err != nil {
+		d.Log.Warn("releasing alerts' leases failed; they run out by themselves", "alerts", len(alerts), "error", err)
+	}
+}
+
+func alertIDs(alerts []*storage.Alert) []string {
+	ids := make([]string, len(alerts))
+	for i, a := range alerts {
+		ids[i] = a.ID
+	}
+	return ids
+}
+
+// sendTimeout bounds one message's delivery to a channel.
+func (d *Dispatcher) sendTimeout(channel string) time.Duration {
+	t := d.Timeout
+	if t <= 0 {
+		t = 30 * time.Second
+	}
+	if c := d.Timeouts[channel]; c > 0 {
+		t = min(t, c)
+	}
+	return t
 }
 
 // A lane is one channel's delivery: its own rounds and senders, so that a
@@ -218,6 +297,14 @@ func (d *Dispatcher) roundLane(ctx context.Context, name string, force bool) (ti
 	for range min(sendAtOnce, len(order)) {
 		senders.Go(func() {
 			for key := range work {
+				ok, err := d.claim(ctx, groups[key])
+				if err != nil {
+					d.Log.Warn("leasing alerts failed; another round sends them", "alerts", len(groups[key]), "error", err)
+				}
+				if !ok {
+					outcomes <- outcome{key, errLeased}
+					continue
+				}
 				outcomes <- outcome{key, d.deliver(ctx, groups[key])}
 			}
 		})
@@ -245,6 +332,7 @@ func (d *Dispatcher) roundLane(ctx context.Context, name string, force bool) (ti
 		if err := d.Store.UpdateAlerts(context.WithoutCancel(ctx), done); err != nil {
 			d.Log.Error("record alert outcomes", "alerts", len(done), "error", err)
 		}
+		d.release(ctx, done)
 		if d.OnDelivery != nil {
 			for _, o := range batch {
 				for _, a := range groups[o.key] {
@@ -257,7 +345,10 @@ func (d *Dispatcher) roundLane(ctx context.Context, name string, force bool) (ti
 	left := len(order)
 	for o := range outcomes {
 		left--
-		if o.err == errInterrupted {
+		if o.err == errInterrupted || o.err == errLeased {
+			if o.err == errInterrupted {
+				d.release(ctx, groups[o.key])
+			}
 			if left == 0 && len(batch) > 0 {
 				record()
 			}
@@ -276,8 +367,12 @@ func (d *Dispatcher) roundLane(ctx context.Context, name string, force bool) (ti
 	return next, ctx.Err()
 }
 
-// errInterrupted is a delivery cut short by shutdown.
-var errInterrupted = errors.New("delivery interrupted by shutdown")
+// errInterrupted is a delivery cut short by shutdown; errLeased one that
+// another daemon of the fleet makes.
+var (
+	errInterrupted = errors.New("delivery interrupted by shutdown")
+	errLeased      = errors.New("another daemon sends it")
+)
 
 // defaultConcurrency is how many messages a channel sends at once unless
 // configured, and recordAtOnce the most outcomes recorded in one
@@ -334,11 +429,7 @@ func (d *Dispatcher) deliver(ctx context.Context, group []*storage.Alert) error 
 	case !ok:
 		err = &DeliveryError{Err: fmt.Errorf("no channel named %q in the configuration", a0.Channel)}
 	default:
-		timeout := d.Timeout
-		if timeout <= 0 {
-			timeout = 30 * time.Second
-		}
-		sctx, cancel := context.WithTimeout(ctx, timeout)
+		sctx, cancel := context.WithTimeout(ctx, d.sendTimeout(a0.Channel))
 		err = sender.Send(sctx, n)
 		cancel()
 	}

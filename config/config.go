@@ -49,7 +49,7 @@ type Config struct {
 // HasSecrets reports whether the configuration holds passwords, webhook
 // secrets or an API token.
 func (c *Config) HasSecrets() bool {
-	if c.Server.Token != "" {
+	if c.Server.Token != "" || dsnPassword.MatchString(c.Storage.DSN) {
 		return true
 	}
 	for _, ch := range c.Alerts.Channels {
@@ -61,9 +61,22 @@ func (c *Config) HasSecrets() bool {
 }
 
 type Storage struct {
-	Path      string   `yaml:"path"`
+	// Driver is the engine: bolt (one file, one daemon; the default) or
+	// postgres (one database that several daemons share).
+	Driver    string   `yaml:"driver"`
+	Path      string   `yaml:"path"` // bolt's file
+	DSN       string   `yaml:"dsn"`  // postgres's connection string
 	Retention Duration `yaml:"retention"`
 }
+
+// Storage drivers.
+const (
+	DriverBolt     = "bolt"
+	DriverPostgres = "postgres"
+)
+
+// Postgres reports whether the store is a PostgreSQL database.
+func (s Storage) Postgres() bool { return s.Driver == DriverPostgres }
 
 type Seeds struct {
 	Dir string `yaml:"dir"`
@@ -283,7 +296,7 @@ func (es Errors) Error() string {
 // Defaults fill what the file leaves out.
 func defaults() Config {
 	return Config{
-		Storage: Storage{Path: "raqib.db"},
+		Storage: Storage{Driver: DriverBolt, Path: "raqib.db"},
 		Seeds:   Seeds{Dir: "seeds"},
 		Poll: Poll{
 			Schedule:    "@every 15m",
@@ -321,6 +334,10 @@ func Load(path string) (*Config, error) {
 	return cfg, nil
 }
 
+// dsnPassword finds a password written into a connection string, as a
+// URL's user:password@ or a password= setting.
+var dsnPassword = regexp.MustCompile(`://[^/@:]*:[^/@]+@|password\s*=`)
+
 var envOnly = regexp.MustCompile(`^\$\{[A-Za-z_][A-Za-z0-9_]*\}$`)
 
 // referencesOnly reports whether every secret in the file is a ${VAR}
@@ -331,7 +348,7 @@ func referencesOnly(data []byte) bool {
 		return false
 	}
 	literal := func(v string) bool { return v != "" && !envOnly.MatchString(v) }
-	if literal(raw.Server.Token) {
+	if literal(raw.Server.Token) || dsnPassword.MatchString(raw.Storage.DSN) {
 		return false
 	}
 	for _, ch := range raw.Alerts.Channels {
@@ -575,8 +592,17 @@ func validURL(raw string, schemes ...string) error {
 var namePattern = regexp.MustCompile(`^[\p{L}\p{N}_.-]+$`)
 
 func (c *Config) validate(root *yaml.Node, add func(int, string, string, ...any)) {
-	if c.Storage.Path == "" {
-		add(line(root, "storage", "path"), "storage.path", "must not be empty")
+	switch c.Storage.Driver {
+	case DriverBolt:
+		if c.Storage.Path == "" {
+			add(line(root, "storage", "path"), "storage.path", "must not be empty")
+		}
+	case DriverPostgres:
+		if c.Storage.DSN == "" {
+			add(line(root, "storage", "dsn"), "storage.dsn", "must name the PostgreSQL database (driver postgres), e.g. postgres://raqib@127.0.0.1/raqib or ${RAQIB_PG_DSN}")
+		}
+	default:
+		add(line(root, "storage", "driver"), "storage.driver", "%q is not a driver: bolt (one file, the default) or postgres", c.Storage.Driver)
 	}
 	if err := ValidateSchedule(c.Poll.Schedule); err != nil {
 		add(line(root, "poll", "schedule"), "poll.schedule", "%v", err)

@@ -41,6 +41,20 @@ server:
   listen: 127.0.0.1:9090
 `
 
+func TestPostgresStorage(t *testing.T) {
+	t.Setenv("RAQIB_TEST_PG", "postgres://raqib:pw@127.0.0.1/raqib")
+	cfg, err := Parse("config.yaml", []byte(strings.Replace(good, "  path: data/raqib.db", "  driver: postgres\n  dsn: ${RAQIB_TEST_PG}", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Storage.Postgres() || cfg.Storage.DSN != "postgres://raqib:pw@127.0.0.1/raqib" || !cfg.HasSecrets() {
+		t.Errorf("storage %+v, secrets %v", cfg.Storage, cfg.HasSecrets())
+	}
+	if cfg, err := Parse("config.yaml", []byte(good)); err != nil || cfg.Storage.Postgres() || cfg.Storage.Driver != DriverBolt {
+		t.Errorf("the default driver: %+v %v", cfg.Storage, err)
+	}
+}
+
 func TestLoadGood(t *testing.T) {
 	t.Setenv("RAQIB_TEST_SECRET", "s3cr$t")
 	dir := t.TempDir()
@@ -81,6 +95,9 @@ func TestLoadErrors(t *testing.T) {
 		{"bad duration", "timeout: 20s", "timeout: twenty", ":7: yaml: bad duration \"twenty\""},
 		{"negative workers", "  timeout: 20s", "  timeout: 20s\n  workers: -1", ":8: poll.workers: must be 0 (one per core) or more"},
 		{"no connections", "  timeout: 20s", "  timeout: 20s\n  connections: 0", ":8: poll.connections: must be at least 1"},
+		{"unknown driver", "  path: data/raqib.db", "  path: data/raqib.db\n  driver: sqlite", ":3: storage.driver: \"sqlite\" is not a driver"},
+		{"postgres without a dsn", "  path: data/raqib.db", "  driver: postgres", ":2: storage.dsn: must name the PostgreSQL database"},
+		{"dsn from an unset variable", "  path: data/raqib.db", "  driver: postgres\n  dsn: ${RAQIB_NOT_SET_ANYWHERE}", ":3: ${RAQIB_NOT_SET_ANYWHERE}: environment variable"},
 		{"bad window", "window: 7d", "window: 7days", ":9: yaml: bad duration \"7days\""},
 		{"duplicate feed", "name: local", "name: bbc-arabic", ":14: feeds[1].name: duplicate feed name \"bbc-arabic\" (first on line 11)"},
 		{"unset variable", "${RAQIB_TEST_SECRET}", "${RAQIB_NOT_SET_ANYWHERE}", ":23: ${RAQIB_NOT_SET_ANYWHERE}: environment variable"},

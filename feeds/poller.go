@@ -33,6 +33,17 @@ type Stager interface {
 	Stage(ctx context.Context, items []*storage.Item) (func(context.Context, *storage.FeedState) (*storage.CommitResult, error), error)
 }
 
+// FeedLeaser leases feeds to the daemons of a fleet (storage.Fleet).
+type FeedLeaser interface {
+	LeaseFeed(ctx context.Context, name string, ttl time.Duration) (bool, error)
+	ReleaseFeed(ctx context.Context, name string) error
+}
+
+// leaseMargin is how long a feed's lease outlasts poll.timeout: the
+// commit after the fetch. A daemon that dies mid-poll holds its feeds
+// that much longer, then another daemon polls them.
+const leaseMargin = 15 * time.Second
+
 // Poller polls feeds: conditional GET, parse, ingest, and state with backoff.
 type Poller struct {
 	Store      storage.Store
@@ -52,6 +63,9 @@ type Poller struct {
 	// answer holds no worker: a feed waiting for a slow server does not
 	// hold up the feeds behind it.
 	Workers int
+	// Leases, when several daemons share the store, makes a feed polled
+	// by one of them at a time.
+	Leases FeedLeaser
 
 	budgetOnce sync.Once
 	parsing    *budget
@@ -178,12 +192,19 @@ func (p *Poller) state(f config.Feed, stored *storage.FeedState) *storage.FeedSt
 // failures is ignored (a one-shot run asked for now), but a server's own
 // Retry-After and a disabled feed are still respected.
 func (p *Poller) Poll(ctx context.Context, f config.Feed, force bool) (res Result) {
-	return p.poll(ctx, f, force, nil)
+	return p.poll(ctx, f, force, nil, time.Time{})
+}
+
+// PollScheduled is a scheduled poll. In a fleet, a feed that another
+// daemon has polled since the given time is not polled again.
+func (p *Poller) PollScheduled(ctx context.Context, f config.Feed, since time.Time) (res Result) {
+	return p.poll(ctx, f, false, nil, since)
 }
 
 // poll is Poll with the feed's stored state read beforehand (nil: read it
-// now), as PollAll reads every feed's in one transaction.
-func (p *Poller) poll(ctx context.Context, f config.Feed, force bool, stored *storage.FeedState) (res Result) {
+// now), as PollAll reads every feed's in one transaction, and the tick of
+// a scheduled poll (zero for none).
+func (p *Poller) poll(ctx context.Context, f config.Feed, force bool, stored *storage.FeedState, tick time.Time) (res Result) {
 	start := p.now()
 	res.Feed = f.Name
 	defer func() {
@@ -192,6 +213,23 @@ func (p *Poller) poll(ctx context.Context, f config.Feed, force bool, stored *st
 			p.OnResult(res)
 		}
 	}()
+	if p.Leases != nil {
+		ok, err := p.Leases.LeaseFeed(ctx, f.Name, p.Timeout+leaseMargin)
+		if err != nil {
+			res.Err, res.StoreFailed = fmt.Errorf("lease: %w", err), true
+			return res
+		}
+		if !ok {
+			res.Skipped = "another daemon is polling it"
+			return res
+		}
+		defer func() {
+			if err := p.Leases.ReleaseFeed(context.WithoutCancel(ctx), f.Name); err != nil {
+				p.log().Warn("releasing a feed's lease failed; it runs out by itself", "feed", f.Name, "error", err)
+			}
+		}()
+		stored = nil // another daemon may have polled it since it was read
+	}
 	var st *storage.FeedState
 	if stored != nil {
 		st = p.state(f, stored)
@@ -204,6 +242,10 @@ func (p *Poller) poll(ctx context.Context, f config.Feed, force bool, stored *st
 	}
 	if st.Disabled != "" {
 		res.Skipped = "disabled: " + st.Disabled
+		return res
+	}
+	if p.Leases != nil && !tick.IsZero() && !st.LastPoll.Before(tick) {
+		res.Skipped = "polled by another daemon at " + st.LastPoll.Format(time.RFC3339)
 		return res
 	}
 	if st.RetryAfter.After(start) && (!force || st.LastStatus == http.StatusTooManyRequests || st.LastStatus == http.StatusServiceUnavailable) {
@@ -249,7 +291,9 @@ func (p *Poller) poll(ctx context.Context, f config.Feed, force bool, stored *st
 	if resp.NotModified() {
 		res.NotModified = true
 		p.succeed(st, resp)
-		if quiet && lastStatus == http.StatusNotModified && validators == [3]string{st.URL, st.ETag, st.LastModified} {
+		// In a fleet another daemon may poll the feed next, and must read
+		// this state: it is written now.
+		if quiet && p.Leases == nil && lastStatus == http.StatusNotModified && validators == [3]string{st.URL, st.ETag, st.LastModified} {
 			p.deferState(ctx, st)
 			return res
 		}
@@ -424,7 +468,7 @@ func (p *Poller) PollAll(ctx context.Context, feeds []config.Feed, inFlight int,
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				results[i] = p.poll(ctx, feeds[i], force, states[i])
+				results[i] = p.poll(ctx, feeds[i], force, states[i], time.Time{})
 			}
 		}()
 	}

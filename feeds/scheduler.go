@@ -46,7 +46,11 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		}
 		var busy atomic.Bool
 		offset := Offset(f.Name, jitterFor(spec, s.Jitter, time.Now()))
+		// A poll by another daemon of the fleet within half the feed's
+		// interval stands for this tick's.
+		recent := halfInterval(spec)
 		job := func() {
+			tick := time.Now().Add(-recent)
 			if !busy.CompareAndSwap(false, true) {
 				return // the previous poll of this feed is still running
 			}
@@ -62,7 +66,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 				return
 			}
 			defer func() { <-sem }()
-			s.Poller.Poll(ctx, f, false)
+			s.Poller.PollScheduled(ctx, f, tick)
 		}
 		if _, err := c.AddFunc(spec, job); err != nil {
 			return fmt.Errorf("schedule feed %s (%q): %w", f.Name, spec, err)
@@ -88,6 +92,14 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	s.inFlight.Wait()
 	s.Poller.FlushStates(context.Background())
 	return nil
+}
+
+// halfInterval is half the interval of schedule spec.
+func halfInterval(spec string) time.Duration {
+	if sched, err := config.ParseSchedule(spec); err == nil {
+		return config.Interval(sched, time.Now()) / 2
+	}
+	return 0
 }
 
 // jitterFor is the jitter window of a feed on schedule spec: at most half

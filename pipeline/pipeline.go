@@ -49,6 +49,10 @@ type Pipeline struct {
 
 	mu     sync.Mutex
 	recent recentPrints // guarded by mu
+	// fleet is the store when several daemons share it: stories are then
+	// decided under its lock, after reading what the others committed.
+	fleet storage.Fleet
+	seen  uint64 // the last item seq the index holds, guarded by mu
 }
 
 // recentPrints keeps the fingerprints of the last items stored: a new
@@ -99,6 +103,15 @@ func New(ctx context.Context, st storage.Store, window time.Duration, m Matcher,
 		log = slog.Default()
 	}
 	p := &Pipeline{Store: st, Matcher: m, Log: log, Now: time.Now}
+	if f, ok := st.(storage.Fleet); ok {
+		// Read before the index loads: what is committed during the load
+		// is read again after it, and the index takes a document once.
+		seen, err := f.LastSeq(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("load dedup index: %w", err)
+		}
+		p.fleet, p.seen = f, seen
+	}
 	ix := dedup.NewIndex()
 	since := p.Now().Add(-window)
 	// A first pass counts the documents and their samples, so the index
@@ -297,6 +310,16 @@ func (p *Pipeline) Stage(ctx context.Context, items []*storage.Item) (func(conte
 func (p *Pipeline) commit(ctx context.Context, feed *storage.FeedState, ready []prepared) (*storage.CommitResult, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.fleet != nil {
+		unlock, err := p.fleet.LockStories(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+		if err := p.catchUp(ctx); err != nil {
+			return nil, err
+		}
+	}
 	now := p.Now()
 	batch := &storage.Batch{Feed: feed}
 	local := map[string]*dedup.Fingerprint{}
@@ -368,6 +391,9 @@ func (p *Pipeline) commit(ctx context.Context, feed *storage.FeedState, ready []
 		return nil, err
 	}
 	committed = true
+	for _, it := range res.Stored {
+		p.seen = max(p.seen, it.Seq) // under the story lock nobody else committed since catchUp
+	}
 	for _, it := range res.Skipped {
 		p.Detector.Index.Remove(it.ID)
 	}

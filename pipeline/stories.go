@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
+	"github.com/raqib/raqib/dedup"
 	"github.com/raqib/raqib/storage"
 )
 
@@ -60,4 +62,23 @@ func (p *Pipeline) development(ctx context.Context, it *storage.Item, batch, thr
 		}
 	}
 	return &storage.Development{Story: it.Cluster, Thread: root}, nil
+}
+
+// catchUp puts into the index the items other daemons committed since it
+// last looked, so that a copy of a report another daemon stored a moment
+// ago joins that report's story. It runs under the story lock, so that
+// nothing is committed between it and this daemon's commit.
+func (p *Pipeline) catchUp(ctx context.Context) error {
+	var buf []uint32
+	return p.fleet.PrintsAfter(ctx, p.seen, func(seq uint64, f storage.Fingerprint) error {
+		samples, err := dedup.AppendSamples(buf[:0], f.Data)
+		if err != nil {
+			p.Log.Warn("skipping unreadable index samples", "doc", string(f.DocID), "error", err)
+		} else {
+			buf = samples
+			p.Detector.Index.Add(string(f.DocID), f.Date, slices.Clone(samples))
+		}
+		p.seen = seq
+		return nil
+	})
 }

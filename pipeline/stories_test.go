@@ -29,11 +29,11 @@ func TestDevelopmentsJoinTheThreadsFirstStory(t *testing.T) {
 		it   *storage.Item
 		want *storage.Development
 	}{
-		{mk("update", "update", "copy", 24), &storage.Development{Story: "update", Thread: "report"}},       // follows a copy: the copy's story
+		{mk("update", "update", "copy", 24), &storage.Development{Story: "update", Thread: "report"}},         // follows a copy: the copy's story
 		{mk("reaction", "reaction", "update", 30), &storage.Development{Story: "reaction", Thread: "report"}}, // a development's development: the first story
-		{mk("joined", "report", "update", 31), nil},                                                          // an item that joined a story starts no thread
-		{mk("lost", "lost", "nosuch", 32), nil},                                                              // follows nothing stored
-		{mk("self", "self", "self", 33), nil},                                                                // its own story
+		{mk("joined", "report", "update", 31), nil},                                                           // an item that joined a story starts no thread
+		{mk("lost", "lost", "nosuch", 32), nil},                                                               // follows nothing stored
+		{mk("self", "self", "self", 33), nil},                                                                 // its own story
 	} {
 		got, err := p.development(ctx, tc.it, map[string]string{"self": "self"}, map[string]string{})
 		if err != nil {

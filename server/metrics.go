@@ -69,7 +69,30 @@ func NewMetrics(st storage.Store, perFeed bool) *Metrics {
 	})
 	m.Registry.MustRegister(m.polls, m.fetchErrors, m.items, m.duplicates, m.alertsSent, m.alertsFailed, m.pollDuration, pending, stored,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	if f, ok := st.(leaseHolder); ok {
+		// A fleet's daemon: what it is doing now, each daemon its own.
+		held := func(alerts bool) func() float64 {
+			return func() float64 {
+				fl, al, err := f.Held(context.Background())
+				switch {
+				case err != nil:
+					return -1
+				case alerts:
+					return float64(al)
+				}
+				return float64(fl)
+			}
+		}
+		m.Registry.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "raqib_feed_leases", Help: "Feeds this daemon of the fleet is polling now."}, held(false)),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "raqib_alert_leases", Help: "Alerts this daemon of the fleet is delivering now."}, held(true)))
+	}
 	return m
+}
+
+// leaseHolder is a store several daemons share (storage/postgres).
+type leaseHolder interface {
+	Held(ctx context.Context) (feeds, alerts int, err error)
 }
 
 // ObservePoll records one feed poll (feeds.Poller.OnResult).

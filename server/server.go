@@ -228,6 +228,12 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, d.Damaged().Error(), http.StatusServiceUnavailable)
 		return
 	}
+	if h, ok := s.Store.(interface{ Healthy() error }); ok {
+		if err := h.Healthy(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+	}
 	if _, err := s.Store.ItemCount(r.Context()); err != nil {
 		http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
 		return

@@ -60,7 +60,6 @@ type FeedState struct {
 	FetchMS int64 `json:"fetch_ms,omitempty"`
 }
 
-// Item is one stored news item.
 // Media is a picture or an attachment of an item.
 type Media struct {
 	URL    string `json:"url"`
@@ -71,6 +70,7 @@ type Media struct {
 	Image bool `json:"image,omitempty"`
 }
 
+// Item is one stored news item.
 type Item struct {
 	ID      string   `json:"id"`
 	Seq     uint64   `json:"seq"`
@@ -314,7 +314,7 @@ type Store interface {
 	SplitItem(ctx context.Context, it *Item, alerts []*Alert) error
 	// RuleStories lists opt.Rule's stream: for each story (but a seed's:
 	// the desk knows it), its first item to match the rule (of opt.Feed, dated since opt.Since), newest first;
-	// opt.Match filters those, and opt.Limit counts what is left.
+	// opt.Query filters those, and opt.Limit counts what is left.
 	RuleStories(ctx context.Context, opt ListOptions) ([]*Item, error)
 
 	// PutSeeds stores seeds whose name or text are new; it returns how many.
@@ -334,8 +334,10 @@ type Store interface {
 	RecentFingerprints(ctx context.Context, fn func(data []byte) error) error
 
 	// Prune deletes items first seen before cutoff, with their fingerprints,
-	// except items that pending alerts still need. Their identity keys stay,
-	// so a feed that still lists an old item does not bring it back as new.
+	// except items that pending alerts still need. Their identity keys stay
+	// (LookupKeys gives Pruned) for one retention period more, so a feed
+	// that still lists an old item does not bring it back as new: a prune
+	// takes out the tombstones that prunes laid before its cutoff.
 	// Stories whose last item came before cutoff go too, with their alerts
 	// that are not pending. Seeds are never pruned. It returns how many
 	// items went.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,12 +28,14 @@ import (
 	"github.com/raqib/raqib/pipeline"
 	"github.com/raqib/raqib/storage"
 	"github.com/raqib/raqib/storage/boltstore"
+	"github.com/raqib/raqib/storage/postgres"
 )
 
 // app is what most commands need: configuration, store and pipeline.
 type app struct {
 	cfg        *config.Config
-	store      *boltstore.Bolt
+	store      storage.Store
+	bolt       *boltstore.Bolt // the store, when it is a BoltDB file
 	engine     *alerts.Engine
 	pipe       *pipeline.Pipeline
 	dispatcher *alerts.Dispatcher
@@ -77,11 +80,12 @@ func openStore(ctx context.Context, path string, log *slog.Logger, withDispatche
 	if err != nil {
 		return nil, err
 	}
-	st, err := boltstore.Open(cfg.Storage.Path)
+	a := &app{cfg: cfg, log: log, engine: engine}
+	st, err := a.openEngine(ctx)
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, store: st, log: log, engine: engine}
+	a.store = st
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
@@ -166,15 +170,20 @@ func newEngine(cfg *config.Config) (*alerts.Engine, error) {
 }
 
 func newDispatcher(cfg *config.Config, st storage.Store, log *slog.Logger) (*alerts.Dispatcher, error) {
-	senders, concurrency := map[string]alerts.Sender{}, map[string]int{}
+	senders, concurrency, timeouts := map[string]alerts.Sender{}, map[string]int{}, map[string]time.Duration{}
 	for _, ch := range cfg.Alerts.Channels {
 		s, err := alerts.NewSender(ch, log)
 		if err != nil {
 			return nil, &exitError{2, err}
 		}
 		senders[ch.Name], concurrency[ch.Name] = s, ch.Concurrency
+		if t := ch.Timeout.D(); t > 0 {
+			// The send cannot outlast its client's timeout; a little
+			// more leaves room for the item's lookups.
+			timeouts[ch.Name] = t + 5*time.Second
+		}
 	}
-	return &alerts.Dispatcher{Store: st, Senders: senders, Concurrency: concurrency, MaxAttempts: cfg.Alerts.MaxAttempts, Log: log}, nil
+	return &alerts.Dispatcher{Store: st, Senders: senders, Concurrency: concurrency, Timeouts: timeouts, MaxAttempts: cfg.Alerts.MaxAttempts, Log: log}, nil
 }
 
 func (a *app) close() {
@@ -237,9 +246,67 @@ func (a *app) maintain(ctx context.Context) (int, error) {
 	return pipeline.Prune(ctx, a.store, a.cfg.Storage.Retention.D(), time.Now(), a.log)
 }
 
+// openEngine opens the store storage.driver names.
+func (a *app) openEngine(ctx context.Context) (storage.Store, error) {
+	if a.cfg.Storage.Postgres() {
+		st, err := postgres.Open(ctx, a.cfg.Storage.DSN)
+		if err != nil {
+			return nil, err
+		}
+		st.Log = a.log
+		return st, nil
+	}
+	st, err := boltstore.Open(a.cfg.Storage.Path)
+	if err != nil {
+		return nil, err
+	}
+	a.bolt = st
+	return st, nil
+}
+
+// storeName is the store as messages name it.
+func (a *app) storeName() string {
+	if a.cfg.Storage.Postgres() {
+		return "postgres " + postgres.Redact(a.cfg.Storage.DSN)
+	}
+	return a.cfg.Storage.Path
+}
+
+// joinFleet names this process among the daemons sharing the store, if
+// they can share it, so that it leases what it polls and sends; the
+// dispatcher leases in its name.
+func (a *app) joinFleet(ctx context.Context, role string) error {
+	f := a.fleet()
+	if f == nil {
+		return nil
+	}
+	host, _ := os.Hostname()
+	now := time.Now()
+	d := storage.Daemon{ID: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), strconv.FormatInt(now.UnixMilli(), 36)), Host: host, PID: os.Getpid(), Version: feeds.Version + " " + role, Started: now}
+	if err := f.Join(ctx, d); err != nil {
+		return err
+	}
+	if a.dispatcher != nil {
+		a.dispatcher.Leases = f
+	}
+	a.log.Info("joined the fleet", "daemon", d.ID)
+	return nil
+}
+
+// fleet is the store when several daemons may share it.
+func (a *app) fleet() storage.Fleet {
+	f, _ := a.store.(storage.Fleet)
+	return f
+}
+
 func (a *app) poller() *feeds.Poller {
 	p := a.cfg.Poll
+	var leases feeds.FeedLeaser
+	if f := a.fleet(); f != nil {
+		leases = f
+	}
 	return &feeds.Poller{
+		Leases:     leases,
 		Store:      a.store,
 		Fetcher:    feeds.NewFetcher(feeds.FetchOptions{UserAgent: p.UserAgent, ConnectTimeout: p.Connect.D(), MaxBody: int64(p.MaxBody), PerHost: p.PerHost}),
 		Ingester:   a.pipe,
@@ -276,6 +343,9 @@ func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer a.close()
+	if err := a.joinFleet(ctx, "poll --once"); err != nil {
+		return err
+	}
 	list := enabledFeeds(a.cfg)
 	poller := a.poller()
 	lazy := &onFirstIngest{a: a}
@@ -332,7 +402,7 @@ func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return lazy.err
 	}
 	if storeErr != nil {
-		return fmt.Errorf("the store %s cannot be written (disk full? read-only?): %w", a.cfg.Storage.Path, storeErr)
+		return fmt.Errorf("the store %s cannot be written (disk full? read-only?): %w", a.storeName(), storeErr)
 	}
 	if n, err := a.maintain(ctx); err != nil {
 		return err

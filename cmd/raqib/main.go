@@ -52,6 +52,9 @@ Commands:
   match --query Q     test a rule query against files or standard input, like grep
   store backup FILE   write a consistent copy of the store, also while the daemon runs
   store check         read the whole store and report damage (--file PATH: another file)
+  store copy --to postgres [--dsn DSN]
+                      copy the BoltDB store into a PostgreSQL database (storage.dsn)
+  cluster status      the daemons sharing a PostgreSQL store, their leases and heartbeats
   webhook secret      print a fresh webhook secret (Standard Webhooks form: whsec_...)
   version             print the version
 
@@ -65,7 +68,8 @@ var groupUsage = map[string]string{
 	"alerts":  "raqib alerts list [--pending|--failed] | raqib alerts retry ID...",
 	"seeds":   "raqib seeds import [--config PATH]",
 	"items":   "raqib items not-duplicate [--config PATH] ITEM...",
-	"store":   "raqib store check [--file PATH] | raqib store backup FILE [--config PATH]",
+	"store":   "raqib store check [--file PATH] | raqib store backup FILE | raqib store copy --to postgres [--dsn DSN] [--config PATH]",
+	"cluster": "raqib cluster status [--json] [--config PATH]",
 	"webhook": "raqib webhook secret",
 }
 
@@ -153,6 +157,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return cmdMatch(ctx, rest, os.Stdin, stdout, stderr)
 	case "store":
 		return cmdStore(ctx, rest, stdout, stderr)
+	case "cluster":
+		return cmdCluster(ctx, rest, stdout, stderr)
 	case "webhook":
 		if len(rest) != 1 || rest[0] != "secret" {
 			return usageErr("usage: raqib webhook secret")

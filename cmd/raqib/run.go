@@ -29,11 +29,18 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if l, err = net.Listen("tcp", addr); err != nil {
 			return fmt.Errorf("server.listen %s: %w", addr, err)
 		}
-		forget, err := noteAddr(a.cfg, l)
-		if err != nil {
-			return err
+		// Read commands find a BoltDB daemon's API here; a PostgreSQL
+		// store they read directly.
+		if a.bolt != nil {
+			forget, err := noteAddr(a.cfg, l)
+			if err != nil {
+				return err
+			}
+			defer forget()
 		}
-		defer forget()
+	}
+	if err := a.joinFleet(ctx, "run"); err != nil {
+		return err
 	}
 	metrics := server.NewMetrics(a.store, a.cfg.Server.MetricsPerFeed)
 	poller := a.poller()
@@ -70,12 +77,15 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}()
 	served := make(chan error, 1)
 	if l != nil {
-		srv := &server.Server{Config: a.cfg, Store: a.store, Metrics: metrics, Log: log, Ready: sched.Running, NotDuplicate: a.pipe.NotDuplicate, Backup: a.store.Backup}
+		srv := &server.Server{Config: a.cfg, Store: a.store, Metrics: metrics, Log: log, Ready: sched.Running, NotDuplicate: a.pipe.NotDuplicate}
+		if a.bolt != nil {
+			srv.Backup = a.bolt.Backup
+		}
 		go func() { served <- srv.ListenAndServe(ctx, l) }()
-		log.Info("raqib started", "version", feeds.Version, "config", a.cfg.Path, "store", a.cfg.Storage.Path, "feeds", len(a.cfg.Feeds),
+		log.Info("raqib started", "version", feeds.Version, "config", a.cfg.Path, "store", a.storeName(), "feeds", len(a.cfg.Feeds),
 			"http", "http://"+l.Addr().String()+"/", "subscribe", "http://"+l.Addr().String()+"/feeds/all.atom")
 	} else {
-		log.Info("raqib started", "version", feeds.Version, "config", a.cfg.Path, "store", a.cfg.Storage.Path, "feeds", len(a.cfg.Feeds))
+		log.Info("raqib started", "version", feeds.Version, "config", a.cfg.Path, "store", a.storeName(), "feeds", len(a.cfg.Feeds))
 	}
 	serverDone := l == nil
 	select {

@@ -1,15 +1,19 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
+	"github.com/raqib/raqib/config"
 	"github.com/raqib/raqib/storage"
 	"github.com/raqib/raqib/storage/boltstore"
+	"github.com/raqib/raqib/storage/postgres"
 )
 
 func cmdStore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -19,9 +23,11 @@ func cmdStore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return cmdStoreCheck(ctx, args[1:], stdout, stderr)
 		case "backup":
 			return cmdStoreBackup(ctx, args[1:], stdout, stderr)
+		case "copy":
+			return cmdStoreCopy(ctx, args[1:], stdout, stderr)
 		}
 	}
-	return usageErr("usage: raqib store check [--file PATH] | raqib store backup FILE [--config PATH]")
+	return usageErr("usage: raqib store check [--file PATH] | raqib store backup FILE | raqib store copy --to postgres [--dsn DSN] [--config PATH]")
 }
 
 // cmdStoreCheck reads the whole store: bbolt's check of every page, then
@@ -37,6 +43,9 @@ func cmdStoreCheck(ctx context.Context, args []string, stdout, stderr io.Writer)
 		cfg, err := loadConfig(*cfgPath)
 		if err != nil {
 			return err
+		}
+		if cfg.Storage.Postgres() {
+			return usageErr("store check: the store is a PostgreSQL database (storage.driver postgres), which checks its own pages; check a BoltDB file with --file PATH")
 		}
 		path = cfg.Storage.Path
 	}
@@ -82,11 +91,15 @@ func cmdStoreBackup(ctx context.Context, args []string, stdout, stderr io.Writer
 		a.close()
 		return usageErr("store backup: %s is the store itself; name another file", target)
 	}
+	if a.bolt == nil && d == nil {
+		a.close()
+		return usageErr("store backup: the store is a PostgreSQL database (storage.driver postgres): back it up with pg_dump")
+	}
 	var n int64
 	if d != nil {
 		n, err = boltstore.WriteFileAtomically(target, func(w io.Writer) (int64, error) { return d.backup(ctx, w) })
 	} else {
-		n, err = a.store.BackupFile(ctx, target)
+		n, err = a.bolt.BackupFile(ctx, target)
 		a.close()
 	}
 	if err != nil {
@@ -131,6 +144,103 @@ func (d *daemon) backup(ctx context.Context, w io.Writer) (int64, error) {
 	n, err := io.Copy(w, resp.Body)
 	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
 		err = fmt.Errorf("the daemon sent %d bytes of %d", n, resp.ContentLength)
+	}
+	return n, err
+}
+
+// cmdStoreCopy copies the BoltDB store (storage.path) into an empty
+// PostgreSQL database, for a desk moving to several daemons.
+func cmdStoreCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cfgPath := flags("store copy", "store copy --to postgres [--dsn DSN] [--config PATH]", stderr)
+	to := fs.String("to", "", "the engine to copy into: postgres")
+	dsn := fs.String("dsn", "", "the database to copy into (default: storage.dsn)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *to != config.DriverPostgres {
+		return usageErr("store copy: --to postgres names the engine to copy into (the only one besides bolt)")
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	target := cmp.Or(*dsn, cfg.Storage.DSN)
+	if target == "" {
+		return usageErr("store copy: name the database to copy into: --dsn postgres://... or storage.dsn")
+	}
+	src, err := boltstore.Open(cfg.Storage.Path)
+	if errors.Is(err, storage.ErrInUse) {
+		return fmt.Errorf("%w: stop the daemon before copying its store", err)
+	}
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := postgres.Open(ctx, target)
+	if err != nil {
+		return err
+	}
+	defer dst.Close()
+	start := time.Now()
+	n, err := copyStore(ctx, src, dst)
+	if err != nil {
+		return fmt.Errorf("copy %s to %s: %w", cfg.Storage.Path, postgres.Redact(target), err)
+	}
+	fmt.Fprintf(stdout, "copied %s to %s: %d feeds, %d seeds, %d stories, %d items, %d keys, %d alerts, in %s\n",
+		cfg.Storage.Path, postgres.Redact(target), n.feeds, n.seeds, n.stories, n.items, n.keys, n.alerts, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+type copied struct{ feeds, seeds, stories, items, keys, alerts int }
+
+// copyStore moves every record of src into dst, which must be empty, a
+// few hundred records a transaction.
+func copyStore(ctx context.Context, src storage.Dumper, dst interface {
+	storage.Store
+	storage.Loader
+}) (copied, error) {
+	var n copied
+	if items, err := dst.ItemCount(ctx); err != nil || items > 0 {
+		if err == nil {
+			err = fmt.Errorf("the target holds %d items already: copy into an empty database", items)
+		}
+		return n, err
+	}
+	if feeds, err := dst.Feeds(ctx); err != nil || len(feeds) > 0 {
+		if err == nil {
+			err = fmt.Errorf("the target holds %d feeds already: copy into an empty database", len(feeds))
+		}
+		return n, err
+	}
+	const batch = 500
+	recs := make([]storage.Record, 0, batch)
+	err := src.Dump(ctx, func(r storage.Record) error {
+		switch {
+		case r.Feed != nil:
+			n.feeds++
+		case r.Seed != nil:
+			n.seeds++
+		case r.Story != nil:
+			n.stories++
+		case r.Item != nil:
+			n.items++
+		case r.Key != nil:
+			n.keys++
+		case r.Alert != nil:
+			n.alerts++
+		}
+		if recs = append(recs, r); len(recs) == batch {
+			err := dst.Load(ctx, recs)
+			recs = recs[:0]
+			return err
+		}
+		return nil
+	})
+	if err == nil && len(recs) > 0 {
+		err = dst.Load(ctx, recs)
+	}
+	if err == nil {
+		err = dst.Loaded(ctx)
 	}
 	return n, err
 }
