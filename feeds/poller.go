@@ -456,6 +456,13 @@ func Backoff(n int, max time.Duration) time.Duration {
 // feeds. The feeds whose last fetch took longest start first, so that the
 // slowest servers' waits overlap the rest of the cycle instead of ending it.
 func (p *Poller) PollAll(ctx context.Context, feeds []config.Feed, inFlight int, force bool) []Result {
+	return p.PollAllSince(ctx, feeds, inFlight, force, time.Time{})
+}
+
+// PollAllSince is PollAll in a fleet: a feed that another daemon has
+// polled since the given time is not polled again, so that one-shot runs
+// started together share the feeds.
+func (p *Poller) PollAllSince(ctx context.Context, feeds []config.Feed, inFlight int, force bool, since time.Time) []Result {
 	if inFlight < 1 {
 		inFlight = 1
 	}
@@ -468,7 +475,7 @@ func (p *Poller) PollAll(ctx context.Context, feeds []config.Feed, inFlight int,
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				results[i] = p.poll(ctx, feeds[i], force, states[i], time.Time{})
+				results[i] = p.poll(ctx, feeds[i], force, states[i], since)
 			}
 		}()
 	}

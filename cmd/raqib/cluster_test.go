@@ -323,3 +323,56 @@ alerts:
 		t.Errorf("polling the copy: %d, %d more 304s:\n%s%s", code, notModified.Load()-n, out, errOut)
 	}
 }
+
+// Two poll --once runs started together on one database share the feeds:
+// each feed is fetched once, by one of them.
+func TestOneShotPollsShareTheFeeds(t *testing.T) {
+	var mu sync.Mutex
+	fetched := map[string]int{}
+	fm := &farm{start: time.Now(), feeds: 12}
+	fm.frozen.Store(3)
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		fetched[r.URL.Path]++
+		mu.Unlock()
+		time.Sleep(200 * time.Millisecond)
+		var f int
+		fmt.Sscanf(r.URL.Path, "/f%d.xml", &f)
+		w.Write([]byte(fm.body(f)))
+	}))
+	defer site.Close()
+	var feedsYAML strings.Builder
+	for f := range fm.feeds {
+		fmt.Fprintf(&feedsYAML, "  - {name: outlet%d, url: \"%s/f%d.xml\"}\n", f, site.URL, f)
+	}
+	cfgPath := filepath.Join(t.TempDir(), "config.yaml")
+	writeFile(t, cfgPath, fmt.Sprintf("storage: {driver: postgres, dsn: \"%s\"}\npoll: {connections: 2}\nfeeds:\n%s", pgtest.FreshDB(t), feedsYAML.String()))
+	// The schema made beforehand, as the daemons of a fleet find it.
+	if _, errOut, code := raqib(t, "feeds", "list", "--config", cfgPath); code != 0 {
+		t.Fatal(errOut)
+	}
+	runs := make(chan string, 2)
+	for range 2 {
+		go func() {
+			out, err := exec.Command(binary, "poll", "--once", "--config", cfgPath).CombinedOutput()
+			if err != nil {
+				t.Errorf("poll --once: %v", err)
+			}
+			runs <- string(out)
+		}()
+	}
+	outs := <-runs + <-runs
+	mu.Lock()
+	defer mu.Unlock()
+	for f := range fm.feeds {
+		if n := fetched[fmt.Sprintf("/f%d.xml", f)]; n != 1 {
+			t.Errorf("feed %d fetched %d times", f, n)
+		}
+	}
+	if !strings.Contains(outs, "another daemon") {
+		t.Errorf("neither run says it left a feed to the other:\n%s", outs)
+	}
+	if e := exportJSON(t, cfgPath, "--all", "--limit", "0"); len(e.Items) != 3*fm.feeds {
+		t.Errorf("%d items stored, the farm served %d", len(e.Items), 3*fm.feeds)
+	}
+}

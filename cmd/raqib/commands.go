@@ -343,6 +343,7 @@ func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer a.close()
+	start := time.Now()
 	if err := a.joinFleet(ctx, "poll --once"); err != nil {
 		return err
 	}
@@ -368,7 +369,9 @@ func cmdPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		*quiet = true
 		defer bar.Finish()
 	}
-	results := poller.PollAll(ctx, list, a.cfg.Poll.Connections, true)
+	// In a fleet, a feed polled by anyone since this run began counts as
+	// polled: runs started together share the work.
+	results := poller.PollAllSince(ctx, list, a.cfg.Poll.Connections, true, start)
 	var items, stored, dups, failed, cut int
 	var storeErr error
 	for _, r := range results {

@@ -82,6 +82,11 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	if err != nil {
 		return fmt.Errorf("schema migrations: %w", err)
 	}
+	// Up takes goose's lock, which a second daemon waits for in steps of
+	// seconds: a schema already up to date is not worth the wait.
+	if pending, err := p.HasPending(ctx); err == nil && !pending {
+		return nil
+	}
 	if _, err := p.Up(ctx); err != nil {
 		var partial *goose.PartialError
 		if errors.As(err, &partial) {
