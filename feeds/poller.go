@@ -213,6 +213,7 @@ func (p *Poller) poll(ctx context.Context, f config.Feed, force bool, stored *st
 			p.OnResult(res)
 		}
 	}()
+	var releaseLease func()
 	if p.Leases != nil {
 		ok, err := p.Leases.LeaseFeed(ctx, f.Name, p.Timeout+leaseMargin)
 		if err != nil {
@@ -223,9 +224,14 @@ func (p *Poller) poll(ctx context.Context, f config.Feed, force bool, stored *st
 			res.Skipped = "another daemon is polling it"
 			return res
 		}
-		defer func() {
+		releaseLease = func() {
 			if err := p.Leases.ReleaseFeed(context.WithoutCancel(ctx), f.Name); err != nil {
 				p.log().Warn("releasing a feed's lease failed; it runs out by itself", "feed", f.Name, "error", err)
+			}
+		}
+		defer func() {
+			if releaseLease != nil {
+				releaseLease()
 			}
 		}()
 		stored = nil // another daemon may have polled it since it was read
@@ -291,10 +297,11 @@ func (p *Poller) poll(ctx context.Context, f config.Feed, force bool, stored *st
 	if resp.NotModified() {
 		res.NotModified = true
 		p.succeed(st, resp)
-		// In a fleet another daemon may poll the feed next, and must read
-		// this state: it is written now.
-		if quiet && p.Leases == nil && lastStatus == http.StatusNotModified && validators == [3]string{st.URL, st.ETag, st.LastModified} {
-			p.deferState(ctx, st)
+		if quiet && lastStatus == http.StatusNotModified && validators == [3]string{st.URL, st.ETag, st.LastModified} {
+			// In a fleet the lease is kept until the state is written:
+			// the daemon that polls the feed next must read it.
+			p.deferState(ctx, st, releaseLease)
+			releaseLease = nil
 			return res
 		}
 		if err := p.writeNow(st.Name, func() error { return p.Store.PutFeed(ctx, st) }); err != nil {

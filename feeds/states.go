@@ -25,6 +25,10 @@ const (
 type stateBuffer struct {
 	mu      sync.Mutex
 	pending map[string]*storage.FeedState
+	// leases are the fleet's leases of the feeds pending, given back once
+	// their states are written: another daemon polls a feed only after
+	// its state is there to read.
+	leases  map[string]func()
 	timer   *time.Timer
 	// order makes a state written now (a failure, new items) land after
 	// an older one of the same feed being written behind, never before.
@@ -40,19 +44,25 @@ func (p *Poller) writeNow(name string, write func() error) error {
 	defer b.order.RUnlock()
 	b.mu.Lock()
 	delete(b.pending, name)
+	delete(b.leases, name) // the poll writing now holds the lease, and gives it back
 	b.mu.Unlock()
 	return write()
 }
 
-// deferState queues a state to be written behind.
-func (p *Poller) deferState(ctx context.Context, st *storage.FeedState) {
+// deferState queues a state to be written behind, and, in a fleet, the
+// release of the feed's lease, to follow the write.
+func (p *Poller) deferState(ctx context.Context, st *storage.FeedState, release func()) {
 	b := &p.states
 	b.mu.Lock()
 	if b.pending == nil {
 		b.pending = map[string]*storage.FeedState{}
+		b.leases = map[string]func(){}
 	}
 	c := *st
 	b.pending[st.Name] = &c
+	if release != nil {
+		b.leases[st.Name] = release
+	}
 	full := len(b.pending) >= statesAtOnce
 	if b.timer == nil && !full {
 		b.timer = time.AfterFunc(statesDelay, func() { p.FlushStates(context.Background()) })
@@ -90,13 +100,17 @@ func (p *Poller) FlushStates(ctx context.Context) error {
 	for _, st := range b.pending {
 		batch = append(batch, st)
 	}
-	b.pending = nil
+	leases := b.leases
+	b.pending, b.leases = nil, nil
 	b.mu.Unlock()
 	if len(batch) == 0 {
 		return nil
 	}
 	// A stop still writes them: the transaction is short.
 	err := p.Store.PutFeeds(context.WithoutCancel(ctx), batch)
+	for _, release := range leases {
+		release()
+	}
 	if err != nil {
 		p.log().Warn("saving polled feeds' times failed; they are saved on their next poll", "feeds", len(batch), "error", err)
 	}

@@ -21,9 +21,13 @@ const storyLock = 0x72617169_62000001
 
 // Join records the daemon and keeps its heartbeat until Close.
 func (s *Store) Join(ctx context.Context, d storage.Daemon) error {
-	if _, err := s.pool.Exec(ctx, `INSERT INTO daemons (id, host, pid, version, started, heartbeat) VALUES ($1, $2, $3, $4, $5, now())
-		ON CONFLICT (id) DO UPDATE SET host = EXCLUDED.host, pid = EXCLUDED.pid, version = EXCLUDED.version, started = EXCLUDED.started, heartbeat = now()`,
-		d.ID, d.Host, d.PID, d.Version, d.Started); err != nil {
+	beat := func(ctx context.Context) error {
+		_, err := s.pool.Exec(ctx, `INSERT INTO daemons (id, host, pid, version, started, heartbeat) VALUES ($1, $2, $3, $4, $5, now())
+			ON CONFLICT (id) DO UPDATE SET host = EXCLUDED.host, pid = EXCLUDED.pid, version = EXCLUDED.version, started = EXCLUDED.started, heartbeat = now()`,
+			d.ID, d.Host, d.PID, d.Version, d.Started)
+		return err
+	}
+	if err := beat(ctx); err != nil {
 		return fmt.Errorf("join the fleet as %s: %w", d.ID, err)
 	}
 	if _, err := s.pool.Exec(ctx, `DELETE FROM daemons WHERE heartbeat < now() - $1 * interval '1 microsecond'`, goneFor.Microseconds()); err != nil {
@@ -40,7 +44,8 @@ func (s *Store) Join(ctx context.Context, d storage.Daemon) error {
 				return
 			case <-t.C:
 				ctx, cancel := context.WithTimeout(context.Background(), heartbeatEvery)
-				if _, err := s.pool.Exec(ctx, `UPDATE daemons SET heartbeat = now() WHERE id = $1`, d.ID); err != nil {
+				// The whole row: a server that crashed lost it.
+				if err := beat(ctx); err != nil {
 					s.log().Warn("heartbeat failed", "daemon", d.ID, "error", err)
 				} else {
 					s.lastBeat.Store(time.Now().UnixNano())
