@@ -479,6 +479,13 @@ var ErrNotDuplicate = errors.New("already a story of its own")
 func (p *Pipeline) NotDuplicate(ctx context.Context, id string) (*storage.Item, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.fleet != nil {
+		unlock, err := p.fleet.LockStories(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
 	it, err := p.Store.Item(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("item %s: %w", id, err)

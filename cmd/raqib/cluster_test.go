@@ -210,6 +210,32 @@ server: {listen: ""}
 		return count("SELECT count(*) FROM items") == total && count("SELECT count(*) FROM alerts WHERE state <> 'delivered'") == 0
 	}, daemons[0].logs)
 
+	// The fleet as cluster status tells it: five daemons started, the
+	// three running up (the killed ones are up until their heartbeat is
+	// 30 s old).
+	status, errOut, code := raqib(t, "cluster", "status", "--json", "--config", cfgPath)
+	var rows []struct {
+		Daemon struct {
+			ID string `json:"id"`
+		} `json:"daemon"`
+		Up bool `json:"up"`
+	}
+	if err := json.Unmarshal([]byte(status), &rows); code != 0 || err != nil {
+		t.Fatalf("cluster status: %d %v %s", code, err, errOut)
+	}
+	up := 0
+	for _, r := range rows {
+		if r.Up {
+			up++
+		}
+	}
+	if len(rows) != 5 || up < 3 {
+		t.Errorf("cluster status lists %d daemons, %d up; want 5, the 3 running up:\n%s", len(rows), up, status)
+	}
+	text, _, _ := raqib(t, "cluster", "status", "--config", cfgPath)
+	if !strings.Contains(text, "FEEDS POLLING") || strings.Count(text, " up ") < 3 {
+		t.Errorf("cluster status:\n%s", text)
+	}
 	e := exportJSON(t, cfgPath, "--all", "--limit", "0")
 	urls, storyOf, reportOf := map[string]int{}, map[string]string{}, map[string]string{}
 	for _, it := range e.Items {
@@ -230,10 +256,10 @@ server: {listen: ""}
 	hookMu.Lock()
 	defer hookMu.Unlock()
 	var alertIDs []string
-	rows, _ := db.Query(ctx, "SELECT id FROM alerts")
-	for rows.Next() {
+	alertRows, _ := db.Query(ctx, "SELECT id FROM alerts")
+	for alertRows.Next() {
 		var id string
-		rows.Scan(&id)
+		alertRows.Scan(&id)
 		alertIDs = append(alertIDs, id)
 	}
 	for _, id := range alertIDs {

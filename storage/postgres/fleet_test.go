@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -222,5 +223,20 @@ func TestPrintsAfterAndAlertLeases(t *testing.T) {
 	var unjoined Store
 	if _, err := unjoined.LeaseAlerts(ctx, ids, time.Minute); err == nil || errors.Is(err, context.Canceled) {
 		t.Errorf("a store that has not joined leased: %v", err)
+	}
+}
+
+func TestHealthyFollowsTheHeartbeat(t *testing.T) {
+	a, _ := twoDaemons(t)
+	if err := a.Healthy(); err != nil {
+		t.Fatalf("just joined: %v", err)
+	}
+	a.lastBeat.Store(time.Now().Add(-time.Minute).UnixNano())
+	if err := a.Healthy(); err == nil || !strings.Contains(err.Error(), "heartbeat") {
+		t.Errorf("a minute without a heartbeat: %v", err)
+	}
+	var reader Store // a read command joins nothing and is always healthy
+	if err := reader.Healthy(); err != nil {
+		t.Errorf("a store that has not joined: %v", err)
 	}
 }
