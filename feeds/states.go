@@ -28,8 +28,8 @@ type stateBuffer struct {
 	// leases are the fleet's leases of the feeds pending, given back once
 	// their states are written: another daemon polls a feed only after
 	// its state is there to read.
-	leases  map[string]func()
-	timer   *time.Timer
+	leases map[string]func()
+	timer  *time.Timer
 	// order makes a state written now (a failure, new items) land after
 	// an older one of the same feed being written behind, never before.
 	order sync.RWMutex
