@@ -194,18 +194,21 @@ const minContain = 15
 // not compared further.
 const minWordCos = 0.3
 
-// Add puts a stored document into the index and, when it starts a story,
+// Add puts a stored document into the index (false when the id is
+// indexed already, which changes nothing) and, when it starts a story,
 // its words into the document frequencies. A duplicate is indexed by its
 // shingles only: a story copied a hundred times would otherwise make its
 // own names common (a rewrite, found by them, would then not be found),
 // and the story's first copies stand for it.
-func (d *Detector) Add(id string, date time.Time, doc *Doc, story bool) {
+func (d *Detector) Add(id string, date time.Time, doc *Doc, story bool) (added bool) {
 	if !story {
-		d.Index.Add(id, date, doc.Samples())
-		return
+		return d.Index.Add(id, date, doc.Samples())
 	}
-	d.Index.Add(id, date, d.IndexKeys(doc))
+	if !d.Index.Add(id, date, d.IndexKeys(doc)) {
+		return false
+	}
 	if d.DocFreq != nil {
 		d.DocFreq.Add(doc.Print.Words)
 	}
+	return true
 }

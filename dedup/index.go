@@ -40,13 +40,14 @@ func (ix *Index) Len() int {
 	return ix.docs.live
 }
 
-// Add indexes a document's samples; a zero date marks a document that
+// Add indexes a document's samples (false, and nothing changes, when
+// its id is indexed already); a zero date marks a document that
 // never leaves the window (a seed).
-func (ix *Index) Add(id string, date time.Time, samples []uint32) {
+func (ix *Index) Add(id string, date time.Time, samples []uint32) (added bool) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if _, ok := ix.docs.find([]byte(id)); ok {
-		return
+		return false
 	}
 	ord := ix.docs.add([]byte(id), date)
 	for _, s := range samples {
@@ -58,6 +59,7 @@ func (ix *Index) Add(id string, date time.Time, samples []uint32) {
 	if n := len(ix.delta.entries); n > 65536 && n > ix.base.len()/4 {
 		ix.merge()
 	}
+	return true
 }
 
 // Loading at start is two passes over the stored documents: Count each

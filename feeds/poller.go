@@ -64,8 +64,9 @@ type Poller struct {
 	// hold up the feeds behind it.
 	Workers int
 	// Leases, when several daemons share the store, makes a feed polled
-	// by one of them at a time.
+	// by one of them at a time; Daemon is this one's id in the fleet.
 	Leases FeedLeaser
+	Daemon string
 
 	budgetOnce sync.Once
 	parsing    *budget
@@ -201,6 +202,25 @@ func (p *Poller) PollScheduled(ctx context.Context, f config.Feed, since time.Ti
 	return p.poll(ctx, f, false, nil, since)
 }
 
+// renewLease renews the feed's lease at a third of its length until done.
+func (p *Poller) renewLease(ctx context.Context, feed string, done <-chan struct{}) {
+	ttl := p.Timeout + leaseMargin
+	t := time.NewTicker(ttl / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if ok, err := p.Leases.LeaseFeed(ctx, feed, ttl); err != nil || !ok {
+				p.log().Warn("renewing a feed's lease failed", "feed", feed, "held", ok, "error", err)
+			}
+		}
+	}
+}
+
 // poll is Poll with the feed's stored state read beforehand (nil: read it
 // now), as PollAll reads every feed's in one transaction, and the tick of
 // a scheduled poll (zero for none).
@@ -224,7 +244,20 @@ func (p *Poller) poll(ctx context.Context, f config.Feed, force bool, stored *st
 			res.Skipped = "another daemon is polling it"
 			return res
 		}
+		// A poll may outlast its lease (a worker's wait, a commit behind
+		// the story lock): renew it while the poll runs, so that no other
+		// daemon polls the feed meanwhile.
+		renewing, renewed := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(renewed)
+			p.renewLease(ctx, f.Name, renewing)
+		}()
+		// Renewal stops, and its last call returns, before the lease is
+		// released: a late renewal must not take the lease back.
+		stopRenewing := sync.OnceFunc(func() { close(renewing); <-renewed })
+		defer stopRenewing()
 		releaseLease = func() {
+			stopRenewing()
 			if err := p.Leases.ReleaseFeed(context.WithoutCancel(ctx), f.Name); err != nil {
 				p.log().Warn("releasing a feed's lease failed; it runs out by itself", "feed", f.Name, "error", err)
 			}
@@ -250,7 +283,7 @@ func (p *Poller) poll(ctx context.Context, f config.Feed, force bool, stored *st
 		res.Skipped = "disabled: " + st.Disabled
 		return res
 	}
-	if p.Leases != nil && !tick.IsZero() && !st.LastPoll.Before(tick) {
+	if p.Leases != nil && !tick.IsZero() && st.PolledBy != p.Daemon && !st.LastPoll.Before(tick) {
 		res.Skipped = "polled by another daemon at " + st.LastPoll.Format(time.RFC3339)
 		return res
 	}
@@ -279,7 +312,7 @@ func (p *Poller) poll(ctx context.Context, f config.Feed, force bool, stored *st
 	}
 	var took time.Duration
 	resp, err := p.Fetcher.Fetch(ctx, Request{URL: st.URL, Configured: f.URL, ETag: st.ETag, LastModified: st.LastModified, Timeout: p.Timeout, BeforeBody: admit, Took: &took})
-	st.LastPoll = start
+	st.LastPoll, st.PolledBy = start, p.Daemon
 	st.Polls++
 	st.FetchMS = took.Milliseconds()
 	if err != nil {

@@ -46,11 +46,11 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		}
 		var busy atomic.Bool
 		offset := Offset(f.Name, jitterFor(spec, s.Jitter, time.Now()))
-		// A poll by another daemon of the fleet within half the feed's
-		// interval stands for this tick's.
-		recent := halfInterval(spec)
 		job := func() {
-			tick := time.Now().Add(-recent)
+			// A poll by another daemon of the fleet within half the
+			// feed's interval (the one that starts now) stands for this
+			// tick's.
+			tick := time.Now().Add(-halfInterval(spec))
 			if !busy.CompareAndSwap(false, true) {
 				return // the previous poll of this feed is still running
 			}

@@ -310,8 +310,14 @@ func (p *Pipeline) Stage(ctx context.Context, items []*storage.Item) (func(conte
 func (p *Pipeline) commit(ctx context.Context, feed *storage.FeedState, ready []prepared) (*storage.CommitResult, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.fleet != nil {
-		unlock, err := p.fleet.LockStories(ctx)
+	f := p.fleet
+	if f == nil {
+		// A pipeline built without New (a one-shot command's) still
+		// decides under the fleet's lock.
+		f, _ = p.Store.(storage.Fleet)
+	}
+	if f != nil {
+		unlock, err := f.LockStories(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -379,8 +385,12 @@ func (p *Pipeline) commit(ctx context.Context, feed *storage.FeedState, ready []
 		}
 		cluster[it.ID] = it.Cluster
 		local[it.ID] = &doc.Print
-		p.Detector.Add(it.ID, now, doc, !v.Duplicate)
-		indexed = append(indexed, it.ID)
+		// Only what this commit put in the index comes out again when its
+		// item is skipped: an item of the same id another feed (or daemon)
+		// stored before stays indexed.
+		if p.Detector.Add(it.ID, now, doc, !v.Duplicate) {
+			indexed = append(indexed, it.ID)
+		}
 		if p.Matcher != nil && len(it.Rules) > 0 {
 			batch.Alerts = append(batch.Alerts, p.Matcher.Alerts(it)...)
 		}
@@ -394,8 +404,14 @@ func (p *Pipeline) commit(ctx context.Context, feed *storage.FeedState, ready []
 	for _, it := range res.Stored {
 		p.seen = max(p.seen, it.Seq) // under the story lock nobody else committed since catchUp
 	}
+	ours := make(map[string]bool, len(indexed))
+	for _, id := range indexed {
+		ours[id] = true
+	}
 	for _, it := range res.Skipped {
-		p.Detector.Index.Remove(it.ID)
+		if ours[it.ID] {
+			p.Detector.Index.Remove(it.ID)
+		}
 	}
 	for _, it := range res.Stored {
 		if fp := local[it.ID]; fp != nil {
@@ -479,8 +495,14 @@ var ErrNotDuplicate = errors.New("already a story of its own")
 func (p *Pipeline) NotDuplicate(ctx context.Context, id string) (*storage.Item, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.fleet != nil {
-		unlock, err := p.fleet.LockStories(ctx)
+	f := p.fleet
+	if f == nil {
+		// A pipeline built without New (a one-shot command's) still
+		// decides under the fleet's lock.
+		f, _ = p.Store.(storage.Fleet)
+	}
+	if f != nil {
+		unlock, err := f.LockStories(ctx)
 		if err != nil {
 			return nil, err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,5 +65,43 @@ func TestDevelopmentsJoinTheThreadsFirstStory(t *testing.T) {
 	report, _ := st.Cluster(ctx, "report")
 	if !reflect.DeepEqual(report.Developments, []string{"update", "reaction"}) {
 		t.Errorf("the report's thread: %v", report.Developments)
+	}
+}
+
+// Two feeds list one article (the same id and keys): the second listing is
+// skipped, and the article stays in the dedup index, so that a later copy
+// still joins its story.
+func TestASkippedRelistingKeepsTheIndexEntry(t *testing.T) {
+	ctx := context.Background()
+	p, st := open(t, filepath.Join(t.TempDir(), "raqib.db"))
+	defer st.Close()
+	body := strings.Join(story, "\n")
+	first := item("a", "same", "فيضانات درنة", body)
+	again := item("b", "same", "فيضانات درنة", body)
+	again.Keys = first.Keys
+	// Both fetched before either commits, as two feeds polled at once (or
+	// two daemons) are.
+	commitFirst, err := p.Stage(ctx, []*storage.Item{first})
+	if err != nil {
+		t.Fatal(err)
+	}
+	commitAgain, err := p.Stage(ctx, []*storage.Item{again})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := commitFirst(ctx, &storage.FeedState{Name: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := commitAgain(ctx, &storage.FeedState{Name: "b"})
+	if err != nil || len(res.Skipped) != 1 {
+		t.Fatalf("the relisting: %+v %v", res, err)
+	}
+	copyOf := item("c", "copy", "درنة: ارتفاع عدد الضحايا", body+"\nوأكد مسؤول محلي الأرقام.")
+	res, err = p.Ingest(ctx, &storage.FeedState{Name: "c"}, []*storage.Item{copyOf})
+	if err != nil || len(res.Stored) != 1 {
+		t.Fatalf("the copy: %+v %v", res, err)
+	}
+	if got := res.Stored[0]; got.Cluster != "same" {
+		t.Errorf("the copy made story %q (%s), want the article's", got.Cluster, got.Reason)
 	}
 }

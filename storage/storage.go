@@ -43,11 +43,13 @@ type FeedState struct {
 	LastModified  string    `json:"last_modified,omitempty"`
 	BodyHash      string    `json:"body_hash,omitempty"`
 	LastPoll      time.Time `json:"last_poll,omitzero"`
-	LastSuccess   time.Time `json:"last_success,omitzero"`
-	LastStatus    int       `json:"last_status,omitempty"`
-	LastError     string    `json:"last_error,omitempty"`
-	LastErrorAt   time.Time `json:"last_error_at,omitzero"`
-	Failures      int       `json:"failures,omitempty"`
+	// PolledBy is the daemon of a fleet that made the last poll.
+	PolledBy    string    `json:"polled_by,omitempty"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	LastStatus  int       `json:"last_status,omitempty"`
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	Failures    int       `json:"failures,omitempty"`
 	// RetryAfter is the earliest next poll, after backoff or Retry-After.
 	RetryAfter time.Time `json:"retry_after,omitzero"`
 	// Disabled holds the reason the feed is no longer polled (410 Gone).

@@ -86,7 +86,7 @@ func cmdAlertsRetry(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	defer a.close()
-	d, err := newDispatcher(a.cfg, a.store, log)
+	d, err := a.sharedDispatcher(ctx, "alerts retry", log)
 	if err != nil {
 		return err
 	}

@@ -36,6 +36,7 @@ type app struct {
 	cfg        *config.Config
 	store      storage.Store
 	bolt       *boltstore.Bolt // the store, when it is a BoltDB file
+	daemon     string          // this process's id in the fleet, once joined
 	engine     *alerts.Engine
 	pipe       *pipeline.Pipeline
 	dispatcher *alerts.Dispatcher
@@ -286,11 +287,29 @@ func (a *app) joinFleet(ctx context.Context, role string) error {
 	if err := f.Join(ctx, d); err != nil {
 		return err
 	}
+	a.daemon = d.ID
 	if a.dispatcher != nil {
 		a.dispatcher.Leases = f
 	}
 	a.log.Info("joined the fleet", "daemon", d.ID)
 	return nil
+}
+
+// sharedDispatcher is a one-shot command's dispatcher: in a fleet it joins
+// and leases what it sends, so that a daemon sending the same alert at the
+// same moment does not send it too.
+func (a *app) sharedDispatcher(ctx context.Context, role string, log *slog.Logger) (*alerts.Dispatcher, error) {
+	d, err := newDispatcher(a.cfg, a.store, log)
+	if err != nil {
+		return nil, err
+	}
+	if f := a.fleet(); f != nil {
+		if err := a.joinFleet(ctx, role); err != nil {
+			return nil, err
+		}
+		d.Leases = f
+	}
+	return d, nil
 }
 
 // fleet is the store when several daemons may share it.
@@ -307,6 +326,7 @@ func (a *app) poller() *feeds.Poller {
 	}
 	return &feeds.Poller{
 		Leases:     leases,
+		Daemon:     a.daemon,
 		Store:      a.store,
 		Fetcher:    feeds.NewFetcher(feeds.FetchOptions{UserAgent: p.UserAgent, ConnectTimeout: p.Connect.D(), MaxBody: int64(p.MaxBody), PerHost: p.PerHost}),
 		Ingester:   a.pipe,

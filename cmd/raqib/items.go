@@ -61,7 +61,7 @@ func cmdItems(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	// The alerts it raises go out now, as a retry's do.
-	d, err := newDispatcher(a.cfg, a.store, log)
+	d, err := a.sharedDispatcher(ctx, "items not-duplicate", log)
 	if err != nil {
 		return err
 	}

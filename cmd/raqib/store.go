@@ -153,7 +153,7 @@ func (d *daemon) backup(ctx context.Context, w io.Writer) (int64, error) {
 func cmdStoreCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, cfgPath := flags("store copy", "store copy --to postgres [--dsn DSN] [--config PATH]", stderr)
 	to := fs.String("to", "", "the engine to copy into: postgres")
-	dsn := fs.String("dsn", "", "the database to copy into (default: storage.dsn)")
+	dsn := fs.String("dsn", "", "the database to copy into (default: storage.dsn; prefer that, from an environment variable: a --dsn with a password is visible to others in ps)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -193,6 +193,30 @@ func cmdStoreCopy(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 type copied struct{ feeds, seeds, stories, items, keys, alerts int }
 
+// emptyTarget refuses a database that holds any record: a copy merged
+// into another store's records would be neither store.
+func emptyTarget(ctx context.Context, dst storage.Store) error {
+	held := func(what string) error {
+		return fmt.Errorf("the target holds %s already: copy into an empty database (drop and recreate it)", what)
+	}
+	if items, err := dst.ItemCount(ctx); err != nil || items > 0 {
+		return cmp.Or(err, held(fmt.Sprint(items, " items")))
+	}
+	if feeds, err := dst.Feeds(ctx); err != nil || len(feeds) > 0 {
+		return cmp.Or(err, held(fmt.Sprint(len(feeds), " feeds")))
+	}
+	if seeds, err := dst.Seeds(ctx); err != nil || len(seeds) > 0 {
+		return cmp.Or(err, held(fmt.Sprint(len(seeds), " seeds")))
+	}
+	if stories, err := dst.Clusters(ctx, time.Time{}, 1); err != nil || len(stories) > 0 {
+		return cmp.Or(err, held("stories"))
+	}
+	if alerts, _, err := dst.ListAlerts(ctx, storage.AlertListOptions{Limit: 1}); err != nil || len(alerts) > 0 {
+		return cmp.Or(err, held("alerts"))
+	}
+	return nil
+}
+
 // copyStore moves every record of src into dst, which must be empty, a
 // few hundred records a transaction.
 func copyStore(ctx context.Context, src storage.Dumper, dst interface {
@@ -200,16 +224,7 @@ func copyStore(ctx context.Context, src storage.Dumper, dst interface {
 	storage.Loader
 }) (copied, error) {
 	var n copied
-	if items, err := dst.ItemCount(ctx); err != nil || items > 0 {
-		if err == nil {
-			err = fmt.Errorf("the target holds %d items already: copy into an empty database", items)
-		}
-		return n, err
-	}
-	if feeds, err := dst.Feeds(ctx); err != nil || len(feeds) > 0 {
-		if err == nil {
-			err = fmt.Errorf("the target holds %d feeds already: copy into an empty database", len(feeds))
-		}
+	if err := emptyTarget(ctx, dst); err != nil {
 		return n, err
 	}
 	const batch = 500

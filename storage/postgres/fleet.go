@@ -173,8 +173,12 @@ func (s *Store) LockStories(ctx context.Context) (func(), error) {
 		return nil, fmt.Errorf("lock stories: %w", err)
 	}
 	return func() {
-		if _, err := conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, int64(storyLock)); err != nil {
-			conn.Hijack().Close(context.Background())
+		// An unlock that cannot reach the server in time closes the
+		// connection instead, which unlocks too.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock($1)`, int64(storyLock)); err != nil {
+			conn.Hijack().Close(ctx)
 			return
 		}
 		conn.Release()

@@ -50,6 +50,18 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: storage.dsn: %w", err)
 	}
+	// The story lock lives on a connection: if a daemon's machine
+	// vanishes without closing it, the server should notice within
+	// seconds, not after the system's TCP timeout of hours. A DSN that
+	// sets these keeps its own.
+	for k, v := range map[string]string{
+		"tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5",
+		"tcp_keepalives_count": "3", "tcp_user_timeout": "30000",
+	} {
+		if _, ok := cfg.ConnConfig.RuntimeParams[k]; !ok {
+			cfg.ConnConfig.RuntimeParams[k] = v
+		}
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", Redact(dsn), err)
