@@ -57,6 +57,9 @@ type Server struct {
 	// Backup writes a consistent copy of the store (GET /api/backup); nil
 	// answers 404.
 	Backup func(ctx context.Context, w io.Writer, size func(int64)) (int64, error)
+	// WakeAlerts, when set, starts a delivery round now (after a retry
+	// from the alerts page).
+	WakeAlerts func()
 
 	// Limits of the expensive requests (the feeds and the /api listings),
 	// so that readers that ask and do not read hold a bounded memory; see
@@ -82,6 +85,7 @@ type Server struct {
 
 	limOnce sync.Once
 	lim     *limiter
+	web     webState
 }
 
 // Handler routes requests.
@@ -101,7 +105,8 @@ func (s *Server) Handler() http.Handler {
 	if s.Metrics != nil {
 		mux.Handle("GET /metrics", s.protect(promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}).ServeHTTP))
 	}
-	mux.HandleFunc("GET /{$}", s.index)
+	mux.HandleFunc("GET /about", s.index)
+	s.webRoutes(mux)
 	return s.cors(mux)
 }
 

@@ -77,7 +77,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}()
 	served := make(chan error, 1)
 	if l != nil {
-		srv := &server.Server{Config: a.cfg, Store: a.store, Metrics: metrics, Log: log, Ready: sched.Running, NotDuplicate: a.pipe.NotDuplicate}
+		srv := &server.Server{Config: a.cfg, Store: a.store, Metrics: metrics, Log: log, Ready: sched.Running, NotDuplicate: a.pipe.NotDuplicate, WakeAlerts: a.dispatcher.Wake}
 		if a.bolt != nil {
 			srv.Backup = a.bolt.Backup
 		}

@@ -1,0 +1,300 @@
+package server
+
+import (
+	"cmp"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/raqib/raqib/storage"
+	"github.com/raqib/raqib/textnorm"
+)
+
+//go:embed web
+var webFiles embed.FS
+
+// The pages run no script and load nothing from elsewhere: a publisher's
+// markup that slipped through could not run, and a desk offline loses
+// nothing.
+const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+const (
+	csrfCookie    = "raqib_csrf"
+	sessionCookie = "raqib_session"
+	langCookie    = "raqib_lang"
+)
+
+// webState is what the pages parse once.
+type webState struct {
+	once  sync.Once
+	pages map[string]*template.Template
+	err   error
+}
+
+func (s *Server) webRoutes(mux *http.ServeMux) {
+	static, _ := fs.Sub(webFiles, "web")
+	mux.Handle("GET /static/style.css", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.HandleFunc("GET /{$}", s.page(s.storiesPage))
+	mux.HandleFunc("GET /stories/{id}", s.page(s.storyPage))
+	mux.HandleFunc("GET /alerts", s.page(s.alertsPage))
+	mux.HandleFunc("GET /rules", s.page(s.rulesPage))
+	mux.HandleFunc("GET /feeds", s.page(s.feedsPage))
+	mux.HandleFunc("GET /login", s.loginPage)
+	mux.HandleFunc("POST /login", s.login)
+	mux.HandleFunc("POST /settings/lang", s.action(s.setLang))
+	mux.HandleFunc("POST /alerts/retry", s.action(s.retryAlert))
+	mux.HandleFunc("POST /stories/{id}/not-duplicate", s.action(s.notDuplicateAction))
+}
+
+func (s *Server) templates() (map[string]*template.Template, error) {
+	s.web.once.Do(func() {
+		funcs := template.FuncMap{
+			"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+			"pct":  func(f float64) string { return fmt.Sprintf("%.0f%%", 100*f) },
+			"text": itemText,
+		}
+		s.web.pages = map[string]*template.Template{}
+		for _, name := range []string{"stories", "story", "alerts", "rules", "feeds", "login"} {
+			t, err := template.New("layout.html").Funcs(funcs).ParseFS(webFiles, "web/layout.html", "web/"+name+".html")
+			if err != nil {
+				s.web.err = fmt.Errorf("page %s: %w", name, err)
+				return
+			}
+			s.web.pages[name] = t
+		}
+	})
+	return s.web.pages, s.web.err
+}
+
+// itemText is an item's text for the page: its publisher's HTML reduced
+// to text, which the template then escapes, and shortened.
+func itemText(it *storage.Item) string {
+	t := cmp.Or(it.Content, it.Summary)
+	if textnorm.LooksLikeHTML(t) {
+		t = textnorm.HTMLToText(t)
+	}
+	if r := []rune(t); len(r) > 1200 {
+		t = string(r[:1200]) + " …"
+	}
+	return t
+}
+
+// view is what every page's layout reads.
+type view struct {
+	Page, Title, Path, CSRF string
+	L                       lang
+}
+
+type pageFunc func(w http.ResponseWriter, r *http.Request, v view) (name string, data any, err error)
+
+// page serves a page: the session when the server has a token, the
+// page's headers, its language, and its template.
+func (s *Server) page(fn pageFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.signedIn(r) {
+			http.Redirect(w, r, "/login?back="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		v := view{Path: r.URL.RequestURI(), CSRF: csrfToken(w, r), L: pickLang(r)}
+		name, data, err := fn(w, r, v)
+		if err != nil {
+			var he httpError
+			if errors.As(err, &he) {
+				s.pageHeaders(w)
+				http.Error(w, he.msg, he.code)
+				return
+			}
+			s.fail(w, err)
+			return
+		}
+		s.render(w, name, data)
+	}
+}
+
+type httpError struct {
+	code int
+	msg  string
+}
+
+func (e httpError) Error() string { return e.msg }
+
+func (s *Server) pageHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", pageCSP)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cache-Control", "no-store")
+}
+
+func (s *Server) render(w http.ResponseWriter, name string, data any) {
+	pages, err := s.templates()
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	var b strings.Builder
+	if err := pages[name].Execute(&b, data); err != nil {
+		s.fail(w, fmt.Errorf("render %s: %w", name, err))
+		return
+	}
+	s.pageHeaders(w)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write([]byte(b.String()))
+}
+
+// csrfToken is the browser's double-submit token: a random cookie that
+// every form carries back. Another site's page can make the browser
+// post, but cannot read the cookie to put it in the form.
+func csrfToken(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) == 32 {
+		return c.Value
+	}
+	b := make([]byte, 16)
+	rand.Read(b)
+	tok := hex.EncodeToString(b)
+	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: tok, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	r.AddCookie(&http.Cookie{Name: csrfCookie, Value: tok})
+	return tok
+}
+
+// action guards a page's POST: the session, the CSRF token, and a
+// request from the page's own site.
+func (s *Server) action(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		c, err := r.Cookie(csrfCookie)
+		form := r.PostFormValue("csrf")
+		if err != nil || form == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) != 1 {
+			http.Error(w, "the form is out of date or from another site: reload the page and try again", http.StatusForbidden)
+			return
+		}
+		if o := r.Header.Get("Origin"); o != "" && o != "null" {
+			if u, err := url.Parse(o); err != nil || u.Host != r.Host {
+				http.Error(w, "actions are not taken for another site's page", http.StatusForbidden)
+				return
+			}
+		}
+		if !s.signedIn(r) {
+			http.Error(w, "sign in first (/login)", http.StatusUnauthorized)
+			return
+		}
+		h(w, r)
+	}
+}
+
+// session is the cookie value that stands for the token: derived from it,
+// so that a changed token ends every session, and not the token itself.
+func (s *Server) session() string {
+	m := hmac.New(sha256.New, []byte(s.Config.Server.Token))
+	m.Write([]byte("raqib web session"))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func (s *Server) signedIn(r *http.Request) bool {
+	if s.Config.Server.Token == "" {
+		return true
+	}
+	c, err := r.Cookie(sessionCookie)
+	return err == nil && subtle.ConstantTimeCompare([]byte(c.Value), []byte(s.session())) == 1
+}
+
+// back is where to go after a form: a path on this site only.
+func back(v string) string {
+	if !strings.HasPrefix(v, "/") || strings.HasPrefix(v, "//") || strings.HasPrefix(v, "/\\") {
+		return "/"
+	}
+	return v
+}
+
+type loginView struct {
+	view
+	Back, Error string
+}
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	v := view{Page: "login", Path: r.URL.RequestURI(), CSRF: csrfToken(w, r), L: pickLang(r)}
+	v.Title = v.L.T("Sign in")
+	s.render(w, "login", loginView{view: v, Back: back(r.URL.Query().Get("back"))})
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	c, err := r.Cookie(csrfCookie)
+	if err != nil || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostFormValue("csrf"))) != 1 {
+		http.Error(w, "the form is out of date: reload the page and try again", http.StatusForbidden)
+		return
+	}
+	tok := s.Config.Server.Token
+	if tok == "" || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(r.PostFormValue("token"))), []byte(tok)) != 1 {
+		v := view{Page: "login", Path: "/login", CSRF: c.Value, L: pickLang(r)}
+		v.Title = v.L.T("Sign in")
+		w.WriteHeader(http.StatusUnauthorized)
+		s.render(w, "login", loginView{view: v, Back: back(r.PostFormValue("back")), Error: v.L.T("That is not the server's token.")})
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: s.session(), Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: 30 * 24 * 3600})
+	http.Redirect(w, r, back(r.PostFormValue("back")), http.StatusSeeOther)
+}
+
+func (s *Server) setLang(w http.ResponseWriter, r *http.Request) {
+	l := "ar"
+	if r.PostFormValue("lang") == "en" {
+		l = "en"
+	}
+	http.SetCookie(w, &http.Cookie{Name: langCookie, Value: l, Path: "/", SameSite: http.SameSiteLaxMode, MaxAge: 365 * 24 * 3600})
+	http.Redirect(w, r, back(r.PostFormValue("back")), http.StatusSeeOther)
+}
+
+// retryAlert sends a failed alert again: pending, its attempts anew, due
+// now; the dispatcher's next round (WakeAlerts, when set, starts one)
+// takes it under its own id.
+func (s *Server) retryAlert(w http.ResponseWriter, r *http.Request) {
+	id := r.PostFormValue("id")
+	a, err := s.Store.Alert(r.Context(), id)
+	if errors.Is(err, storage.ErrNotFound) {
+		http.Error(w, "no alert "+id, http.StatusNotFound)
+		return
+	} else if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if a.State != storage.AlertDelivered {
+		a.State, a.Attempts, a.NextTry = storage.AlertPending, 0, time.Now()
+		if err := s.Store.UpdateAlert(r.Context(), a); err != nil {
+			s.fail(w, err)
+			return
+		}
+		if s.WakeAlerts != nil {
+			s.WakeAlerts()
+		}
+	}
+	http.Redirect(w, r, "/alerts?done=retry", http.StatusSeeOther)
+}
+
+func (s *Server) notDuplicateAction(w http.ResponseWriter, r *http.Request) {
+	if s.NotDuplicate == nil {
+		http.Error(w, "this server cannot split stories (it does not run the pipeline)", http.StatusServiceUnavailable)
+		return
+	}
+	it, err := s.NotDuplicate(r.Context(), r.PostFormValue("item"))
+	if errors.Is(err, storage.ErrNotFound) {
+		http.Error(w, "no item "+r.PostFormValue("item"), http.StatusNotFound)
+		return
+	} else if err != nil {
+		s.fail(w, err)
+		return
+	}
+	http.Redirect(w, r, "/stories/"+url.PathEscape(cmp.Or(it.Cluster, r.PathValue("id")))+"?done=split", http.StatusSeeOther)
+}

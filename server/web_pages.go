@@ -1,0 +1,403 @@
+package server
+
+import (
+	"cmp"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/raqib/raqib/config"
+	"github.com/raqib/raqib/rules"
+	"github.com/raqib/raqib/storage"
+)
+
+// storiesShown bounds the home page; storiesScanned how many items a
+// filtered listing reads to find them.
+const (
+	storiesShown   = 50
+	storiesScanned = 2000
+)
+
+type window struct{ Value, Label string }
+
+var windows = []window{{"24h", "last 24 hours"}, {"7d", "last 7 days"}, {"30d", "last 30 days"}, {"all", "all time"}}
+
+type storyRow struct {
+	*storage.Cluster
+	Rules []string
+}
+
+type storiesView struct {
+	view
+	Q, Rule, Feed, Since, Order, Error string
+	Rules, FeedNames                   []string
+	Windows                            []window
+	Stories                            []storyRow
+}
+
+func sinceOf(v string) (string, time.Time) {
+	switch v {
+	case "24h":
+		return v, time.Now().Add(-24 * time.Hour)
+	case "30d":
+		return v, time.Now().Add(-30 * 24 * time.Hour)
+	case "all":
+		return v, time.Time{}
+	}
+	return "7d", time.Now().Add(-7 * 24 * time.Hour)
+}
+
+func (s *Server) storiesPage(w http.ResponseWriter, r *http.Request, v view) (string, any, error) {
+	q := r.URL.Query()
+	v.Page, v.Title = "stories", v.L.T("Stories")
+	sv := storiesView{view: v, Q: strings.TrimSpace(q.Get("q")), Rule: q.Get("rule"), Feed: q.Get("feed"), Order: q.Get("order"), Windows: windows}
+	var since time.Time
+	sv.Since, since = sinceOf(q.Get("since"))
+	for _, rl := range s.Config.Alerts.Rules {
+		sv.Rules = append(sv.Rules, rl.Name)
+	}
+	for _, f := range s.Config.Feeds {
+		sv.FeedNames = append(sv.FeedNames, f.Name)
+	}
+	ctx := r.Context()
+	var stories []*storage.Cluster
+	if sv.Q == "" && sv.Rule == "" && sv.Feed == "" {
+		var err error
+		if stories, err = s.Store.Clusters(ctx, since, storiesShown); err != nil {
+			return "", nil, err
+		}
+	} else {
+		opt := storage.ListOptions{Limit: storiesScanned, Rule: sv.Rule, Feed: sv.Feed, Since: since, WithDuplicates: sv.Feed != ""}
+		if sv.Q != "" {
+			n, err := rules.Parse(sv.Q)
+			if err != nil {
+				sv.Error = err.Error()
+				return "stories", sv, nil
+			}
+			opt.Query = n
+		}
+		its, err := s.Store.Items(ctx, opt)
+		if err != nil {
+			return "", nil, err
+		}
+		seen := map[string]bool{}
+		for _, it := range its {
+			if seen[it.Cluster] || len(stories) == storiesShown {
+				continue
+			}
+			seen[it.Cluster] = true
+			c, err := s.Store.Cluster(ctx, it.Cluster)
+			if errors.Is(err, storage.ErrNotFound) {
+				continue
+			} else if err != nil {
+				return "", nil, err
+			}
+			stories = append(stories, c)
+		}
+	}
+	if sv.Order == "size" {
+		slices.SortStableFunc(stories, func(a, b *storage.Cluster) int { return b.Size - a.Size })
+	}
+	ids := make([]string, len(stories))
+	for i, c := range stories {
+		ids[i] = c.ID
+	}
+	items, err := s.Store.StoryItems(ctx, time.Time{}, ids)
+	if err != nil {
+		return "", nil, err
+	}
+	for _, c := range stories {
+		row := storyRow{Cluster: c}
+		for _, it := range items[c.ID] {
+			for _, rl := range it.Rules {
+				if !slices.Contains(row.Rules, rl) {
+					row.Rules = append(row.Rules, rl)
+				}
+			}
+		}
+		sv.Stories = append(sv.Stories, row)
+	}
+	return "stories", sv, nil
+}
+
+type storyView struct {
+	view
+	Story        *storage.Cluster
+	Items        []*storage.Item
+	Developments []*storage.Item
+	Flash        string
+}
+
+func (s *Server) storyPage(w http.ResponseWriter, r *http.Request, v view) (string, any, error) {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	c, err := s.Store.Cluster(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return "", nil, httpError{http.StatusNotFound, "no story " + id}
+	} else if err != nil {
+		return "", nil, err
+	}
+	v.Page, v.Title = "story", c.Title
+	sv := storyView{view: v, Story: c}
+	if r.URL.Query().Get("done") == "split" {
+		sv.Flash = v.L.T("The item is a story of its own now.")
+	}
+	items, err := s.Store.StoryItems(ctx, time.Time{}, append([]string{id}, c.Developments...))
+	if err != nil {
+		return "", nil, err
+	}
+	// The report first, its copies after it, as they came.
+	sv.Items = items[id]
+	slices.SortStableFunc(sv.Items, func(a, b *storage.Item) int { return a.Date().Compare(b.Date()) })
+	for _, d := range c.Developments {
+		if its := items[d]; len(its) > 0 {
+			sv.Developments = append(sv.Developments, its[0])
+		}
+	}
+	return "story", sv, nil
+}
+
+type alertRow struct {
+	*storage.Alert
+	Title string
+}
+
+type alertsView struct {
+	view
+	State  string
+	States []string
+	Alerts []alertRow
+	Flash  string
+}
+
+func (s *Server) alertsPage(w http.ResponseWriter, r *http.Request, v view) (string, any, error) {
+	v.Page, v.Title = "alerts", v.L.T("Alerts")
+	av := alertsView{view: v, States: []string{storage.AlertFailed, storage.AlertPending, storage.AlertDelivered}}
+	switch st := r.URL.Query().Get("state"); st {
+	case storage.AlertFailed, storage.AlertPending, storage.AlertDelivered:
+		av.State = st
+	case "":
+	default:
+		return "", nil, httpError{http.StatusBadRequest, "state: use pending, delivered or failed"}
+	}
+	if r.URL.Query().Get("done") == "retry" {
+		av.Flash = v.L.T("The alert is queued to be sent again.")
+	}
+	as, _, err := s.Store.ListAlerts(r.Context(), storage.AlertListOptions{State: av.State, Limit: 200})
+	if err != nil {
+		return "", nil, err
+	}
+	// Failed first, then pending: what needs the desk.
+	order := map[string]int{storage.AlertFailed: 0, storage.AlertPending: 1, storage.AlertDelivered: 2}
+	slices.SortStableFunc(as, func(a, b *storage.Alert) int { return order[a.State] - order[b.State] })
+	titles := map[string]string{}
+	for _, a := range as {
+		t, ok := titles[a.ItemID]
+		if !ok {
+			if it, err := s.Store.Item(r.Context(), a.ItemID); err == nil {
+				t = it.Title
+			}
+			titles[a.ItemID] = t
+		}
+		av.Alerts = append(av.Alerts, alertRow{Alert: a, Title: t})
+	}
+	return "alerts", av, nil
+}
+
+type ruleRow struct {
+	config.Rule
+	Day, Week string
+}
+
+type triedItem struct {
+	Title, Feed, Story string
+	Context            []segment
+}
+
+// segment is a piece of a match's context, a matched word or not.
+type segment struct {
+	Text string
+	Hit  bool
+}
+
+type rulesView struct {
+	view
+	Q, Error string
+	RuleRows []ruleRow
+	Tried    []triedItem
+}
+
+// rulesCounted bounds the items counted for a rule's figures.
+const rulesCounted = 1000
+
+func (s *Server) rulesPage(w http.ResponseWriter, r *http.Request, v view) (string, any, error) {
+	ctx := r.Context()
+	v.Page, v.Title = "rules", v.L.T("Rules")
+	rv := rulesView{view: v, Q: strings.TrimSpace(r.URL.Query().Get("q"))}
+	count := func(rule string, since time.Time) (string, error) {
+		its, err := s.Store.Items(ctx, storage.ListOptions{Rule: rule, Since: since, Limit: rulesCounted})
+		if len(its) == rulesCounted {
+			return "1000+", err
+		}
+		return strconv.Itoa(len(its)), err
+	}
+	for _, rl := range s.Config.Alerts.Rules {
+		row := ruleRow{Rule: rl}
+		var err error
+		if row.Day, err = count(rl.Name, time.Now().Add(-24*time.Hour)); err != nil {
+			return "", nil, err
+		}
+		if row.Week, err = count(rl.Name, time.Now().Add(-7*24*time.Hour)); err != nil {
+			return "", nil, err
+		}
+		rv.RuleRows = append(rv.RuleRows, row)
+	}
+	if rv.Q == "" {
+		return "rules", rv, nil
+	}
+	n, err := rules.Parse(rv.Q)
+	if err != nil {
+		rv.Error = err.Error()
+		w.WriteHeader(http.StatusBadRequest)
+		return "rules", rv, nil
+	}
+	its, err := s.Store.Items(ctx, storage.ListOptions{Query: n, Since: time.Now().Add(-7 * 24 * time.Hour), Limit: 50})
+	if err != nil {
+		return "", nil, err
+	}
+	for _, it := range its {
+		text := it.Title + " \n " + itemText(it)
+		t := rules.NewText("", text)
+		ok, hits := t.Match(n)
+		ti := triedItem{Title: it.Title, Feed: it.Feed, Story: it.Cluster}
+		if ok {
+			ti.Context = segments(rules.ContextIn(text, t, hits, 8))
+		}
+		rv.Tried = append(rv.Tried, ti)
+	}
+	return "rules", rv, nil
+}
+
+// segments splits a context, its matched words in [brackets], into
+// pieces the template marks.
+func segments(ctx string) []segment {
+	var out []segment
+	for ctx != "" {
+		i := strings.IndexByte(ctx, '[')
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(ctx[i:], ']')
+		if j < 0 {
+			break
+		}
+		out = append(out, segment{Text: ctx[:i]}, segment{Text: ctx[i+1 : i+j], Hit: true})
+		ctx = ctx[i+j+1:]
+	}
+	if ctx != "" {
+		out = append(out, segment{Text: ctx})
+	}
+	return out
+}
+
+type feedRow struct {
+	Name, Health, LastError, SparkLabel string
+	Failures                            int
+	LastSuccess, Next                   time.Time
+	PerDay                              float64
+	Spark                               []int
+}
+
+type feedsView struct {
+	view
+	FeedRows []feedRow
+}
+
+// sparkDays is the sparkline's length; feedsScanned bounds the items read
+// for it.
+const (
+	sparkDays    = 14
+	feedsScanned = 50000
+)
+
+func (s *Server) feedsPage(w http.ResponseWriter, r *http.Request, v view) (string, any, error) {
+	ctx := r.Context()
+	v.Page, v.Title = "feeds", v.L.T("Feeds")
+	now := time.Now()
+	from := now.Truncate(24*time.Hour).AddDate(0, 0, -(sparkDays - 1))
+	days := map[string][]int{}
+	its, err := s.Store.Items(ctx, storage.ListOptions{Since: from, WithDuplicates: true, Limit: feedsScanned})
+	if err != nil {
+		return "", nil, err
+	}
+	for _, it := range its {
+		d := int(it.Fetched.Sub(from) / (24 * time.Hour))
+		if d < 0 || d >= sparkDays {
+			continue
+		}
+		if days[it.Feed] == nil {
+			days[it.Feed] = make([]int, sparkDays)
+		}
+		days[it.Feed][d]++
+	}
+	rank := map[string]int{"failing": 0, "late": 1, "disabled": 2, "new": 3, "healthy": 4}
+	var rows []feedRow
+	for _, f := range s.Config.Feeds {
+		st, err := s.Store.Feed(ctx, f.Name)
+		if errors.Is(err, storage.ErrNotFound) {
+			st = &storage.FeedState{Name: f.Name}
+		} else if err != nil {
+			return "", nil, err
+		}
+		secrets := append(config.URLSecrets(st.URL), config.URLSecrets(f.URL)...)
+		row := feedRow{Name: f.Name, LastSuccess: st.LastSuccess, Failures: st.Failures, LastError: config.RedactText(st.LastError, secrets)}
+		var interval time.Duration
+		if sch, err := config.ParseSchedule(cmp.Or(f.Schedule, s.Config.Poll.Schedule)); err == nil {
+			row.Next = sch.Next(now)
+			interval = config.Interval(sch, now)
+		}
+		if st.RetryAfter.After(row.Next) {
+			row.Next = st.RetryAfter
+		}
+		switch {
+		case st.Disabled != "" || !f.IsEnabled():
+			row.Health, row.Next = "disabled", time.Time{}
+			row.LastError = cmp.Or(config.RedactText(st.Disabled, secrets), row.LastError)
+		case st.Failures > 0 || (st.LastError != "" && st.LastErrorAt.After(st.LastSuccess)):
+			row.Health = "failing"
+		case st.LastSuccess.IsZero():
+			row.Health = "new"
+		case interval > 0 && now.Sub(st.LastSuccess) > 3*interval+time.Hour:
+			row.Health = "late"
+		default:
+			row.Health = "healthy"
+		}
+		counts := days[f.Name]
+		if counts == nil {
+			counts = make([]int, sparkDays)
+		}
+		top, total := 0, 0
+		for _, n := range counts {
+			top, total = max(top, n), total+n
+		}
+		row.PerDay = float64(total) / sparkDays
+		parts := make([]string, len(counts))
+		for i, n := range counts {
+			parts[i] = strconv.Itoa(n)
+		}
+		row.SparkLabel = strings.Join(parts, ", ")
+		for _, n := range counts {
+			h := 0
+			if top > 0 && n > 0 {
+				h = max(1, (8*n+top-1)/top)
+			}
+			row.Spark = append(row.Spark, h)
+		}
+		rows = append(rows, row)
+	}
+	slices.SortStableFunc(rows, func(a, b feedRow) int { return rank[a.Health] - rank[b.Health] })
+	return "feeds", feedsView{view: v, FeedRows: rows}, nil
+}

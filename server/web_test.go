@@ -1,0 +1,178 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/raqib/raqib/storage"
+)
+
+// browser is a client that keeps cookies, as a browser does, and does not
+// follow redirects, so that a test sees them.
+func browser(t *testing.T) *http.Client {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+func open(t *testing.T, c *http.Client, u string) (int, string, http.Header) {
+	t.Helper()
+	r, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.StatusCode, body(t, r), r.Header
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
+
+func submit(t *testing.T, c *http.Client, page, action string, form url.Values) *http.Response {
+	t.Helper()
+	_, b, _ := open(t, c, page)
+	m := csrfField.FindStringSubmatch(b)
+	if m == nil {
+		t.Fatalf("%s has no form token", page)
+	}
+	form.Set("csrf", m[1])
+	r, err := c.PostForm(action, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	return r
+}
+
+func TestPages(t *testing.T) {
+	srv, _, s := newServerAndHandler(t, "")
+	c := browser(t)
+	code, b, h := open(t, c, srv.URL+"/")
+	if code != 200 || !strings.Contains(h.Get("Content-Security-Policy"), "default-src 'none'") || !strings.Contains(b, `lang="ar" dir="rtl"`) {
+		t.Fatalf("stories page: %d %q\n%s", code, h.Get("Content-Security-Policy"), b)
+	}
+	if !strings.Contains(b, "مجلس الأمن يناقش ليبيا") || !strings.Contains(b, "Oil prices rise") || !strings.Contains(b, `href="/stories/1"`) {
+		t.Errorf("the stories page lacks a story:\n%s", b)
+	}
+	if _, b, _ := open(t, c, srv.URL+"/?rule=libya"); !strings.Contains(b, `href="/stories/1"`) || strings.Contains(b, "Oil prices rise") {
+		t.Errorf("filtered by rule:\n%s", b)
+	}
+	code, b, _ = open(t, c, srv.URL+"/stories/1")
+	if code != 200 || !strings.Contains(b, `<bdi class="outlet">a</bdi>`) || !strings.Contains(b, `<bdi class="outlet">b</bdi>`) || !strings.Contains(b, "/stories/1/not-duplicate") {
+		t.Errorf("a story's page: %d\n%s", code, b)
+	}
+	if code, _, _ := open(t, c, srv.URL+"/stories/nope"); code != 404 {
+		t.Errorf("an unknown story: %d", code)
+	}
+	_, b, _ = open(t, c, srv.URL+"/rules?q="+url.QueryEscape("طرابلس"))
+	if !strings.Contains(b, "<mark>طرابلس</mark>") {
+		t.Errorf("the try box marks no match:\n%s", b)
+	}
+	code, b, _ = open(t, c, srv.URL+"/rules?q="+url.QueryEscape("ليبيا AND ("))
+	if code != 400 || !strings.Contains(b, "position") {
+		t.Errorf("a bad query: %d\n%s", code, b)
+	}
+	// English, from the page's own button.
+	if r := submit(t, c, srv.URL+"/feeds", srv.URL+"/settings/lang", url.Values{"lang": {"en"}, "back": {"/feeds"}}); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/feeds" {
+		t.Errorf("switching language: %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+	if _, b, _ := open(t, c, srv.URL+"/feeds"); !strings.Contains(b, `lang="en" dir="ltr"`) || !strings.Contains(b, "last success") {
+		t.Errorf("the English interface:\n%s", b)
+	}
+
+	// A failing feed comes first.
+	ctx := context.Background()
+	if err := s.Store.PutFeed(ctx, &storage.FeedState{Name: "b", URL: "https://b.example/rss", LastError: "HTTP 500", LastErrorAt: time.Now(), Failures: 3, LastSuccess: time.Now().Add(-time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Store.PutFeed(ctx, &storage.FeedState{Name: "a", URL: "https://a.example/rss", LastSuccess: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	_, b, _ = open(t, c, srv.URL+"/feeds")
+	if ia, ib := strings.Index(b, "<bdi>a</bdi>"), strings.Index(b, "<bdi>b</bdi>"); ib < 0 || ia < ib || !strings.Contains(b, "HTTP 500") {
+		t.Errorf("the failing feed is not first (a at %d, b at %d):\n%s", ia, ib, b)
+	}
+
+	// A failed alert is retried from the page.
+	as, err := s.Store.Alerts(ctx, storage.AlertPending)
+	if err != nil || len(as) == 0 {
+		t.Fatalf("alerts: %v %v", as, err)
+	}
+	a := as[0]
+	a.State, a.Attempts, a.LastError = storage.AlertFailed, 5, "HTTP 502 from the webhook"
+	if err := s.Store.UpdateAlert(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if _, b, _ := open(t, c, srv.URL+"/alerts?state=failed"); !strings.Contains(b, "HTTP 502 from the webhook") || !strings.Contains(b, "Retry") {
+		t.Errorf("the failed alert:\n%s", b)
+	}
+	r, err := c.PostForm(srv.URL+"/alerts/retry", url.Values{"id": {a.ID}, "csrf": {"0123456789abcdef0123456789abcdef"}})
+	if err != nil || r.StatusCode != http.StatusForbidden {
+		t.Errorf("a retry with a wrong form token: %v %v", r.StatusCode, err)
+	}
+	if r := submit(t, c, srv.URL+"/alerts", srv.URL+"/alerts/retry", url.Values{"id": {a.ID}}); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("retry: %d", r.StatusCode)
+	}
+	if got, _ := s.Store.Alert(ctx, a.ID); got.State != storage.AlertPending || got.Attempts != 0 {
+		t.Errorf("after the retry: %+v", got)
+	}
+
+	// Not a duplicate, from the story's page.
+	if r := submit(t, c, srv.URL+"/stories/1", srv.URL+"/stories/1/not-duplicate", url.Values{"item": {"3"}}); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/stories/3?done=split" {
+		t.Errorf("not a duplicate: %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+	if c, _ := s.Store.Cluster(ctx, "3"); c == nil || c.Size != 1 {
+		t.Errorf("the split story: %+v", c)
+	}
+}
+
+// A publisher's markup reaches the page as text: no element of it.
+func TestPagesShowPublishersMarkupAsText(t *testing.T) {
+	srv, _, s := newServerAndHandler(t, "")
+	it := &storage.Item{ID: "x1", Feed: "a", Title: `<img src=x onerror=alert(1)>عنوان`, Content: `<p>نص</p><script>alert("raqib")</script><a href="javascript:alert(2)">رابط</a>`,
+		URL: "javascript:alert(3)", Fetched: time.Now(), Keys: []string{"url:x1"}, Cluster: "x1"}
+	if _, err := s.Store.Commit(context.Background(), &storage.Batch{Feed: &storage.FeedState{Name: "a"}, Items: []*storage.Item{it}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/", "/stories/x1"} {
+		_, b, _ := open(t, browser(t), srv.URL+path)
+		if !strings.Contains(b, "عنوان") || strings.Contains(b, "<script") || strings.Contains(b, "<img") || strings.Contains(b, "javascript:") {
+			t.Errorf("%s lets the publisher's markup through:\n%s", path, b)
+		}
+	}
+}
+
+// With server.token the pages ask for it once and keep a session cookie.
+func TestPagesSignIn(t *testing.T) {
+	srv, _, _ := newServerAndHandler(t, "t0ken")
+	c := browser(t)
+	r, err := c.Get(srv.URL + "/alerts")
+	if err != nil || r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/login") {
+		t.Fatalf("a page without a session: %v %v", r.StatusCode, err)
+	}
+	if r := submit(t, c, srv.URL+"/login?back=/alerts", srv.URL+"/login", url.Values{"token": {"wrong"}, "back": {"/alerts"}}); r.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a wrong token: %d", r.StatusCode)
+	}
+	r = submit(t, c, srv.URL+"/login?back=/alerts", srv.URL+"/login", url.Values{"token": {"t0ken"}, "back": {"//evil.example/"}})
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/" {
+		t.Errorf("sign in: %d to %q", r.StatusCode, r.Header.Get("Location"))
+	}
+	var session *http.Cookie
+	for _, ck := range r.Cookies() {
+		if ck.Name == sessionCookie {
+			session = ck
+		}
+	}
+	if session == nil || !session.HttpOnly || session.SameSite != http.SameSiteStrictMode || session.Value == "t0ken" {
+		t.Errorf("the session cookie: %+v", session)
+	}
+	if code, b, _ := open(t, c, srv.URL+"/alerts"); code != 200 || !strings.Contains(b, "libya") {
+		t.Errorf("a page with a session: %d\n%s", code, b)
+	}
+}
