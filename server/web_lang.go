@@ -54,6 +54,8 @@ func (l lang) T(s string) string {
 		if t, ok := arabic[s]; ok {
 			return t
 		}
+	} else if s == "other-language" {
+		return "العربية"
 	}
 	return s
 }
