@@ -29,7 +29,7 @@ func (l lang) Other() string {
 var arabic = map[string]string{
 	"raqib": "رقيب", "Stories": "القصص", "Alerts": "التنبيهات", "Rules": "القواعد", "Feeds": "المصادر",
 	"other-language": "English", "search (the rule language)": "بحث (بلغة القواعد)",
-	"any rule": "كل القواعد", "any feed": "كل المصادر", "newest first": "الأحدث أولاً", "largest first": "الأكبر أولاً",
+	"any rule": "كل القواعد", "any feed": "كل المصادر", "any tag": "كل الوسوم", "newest first": "الأحدث أولاً", "largest first": "الأكبر أولاً",
 	"Show": "عرض", "No stories yet.": "لا قصص بعد.", "copy": "نسخة", "copies": "نسخ",
 	"develops": "تطوّر لـ", "an earlier story": "قصة سابقة", "later development": "تطوّر لاحق", "later developments": "تطوّرات لاحقة",
 	"first seen": "أول ظهور", "similarity": "التشابه", "the report": "الخبر الأصلي", "Not a duplicate": "ليست نسخة",

@@ -32,10 +32,10 @@ type storyRow struct {
 
 type storiesView struct {
 	view
-	Q, Rule, Feed, Since, Order, Error string
-	Rules, FeedNames                   []string
-	Windows                            []window
-	Stories                            []storyRow
+	Q, Rule, Feed, Tag, Since, Order, Error string
+	Rules, FeedNames, Tags                  []string
+	Windows                                 []window
+	Stories                                 []storyRow
 }
 
 func sinceOf(v string) (string, time.Time) {
@@ -53,24 +53,34 @@ func sinceOf(v string) (string, time.Time) {
 func (s *Server) storiesPage(w http.ResponseWriter, r *http.Request, v view) (string, any, error) {
 	q := r.URL.Query()
 	v.Page, v.Title = "stories", v.L.T("Stories")
-	sv := storiesView{view: v, Q: strings.TrimSpace(q.Get("q")), Rule: q.Get("rule"), Feed: q.Get("feed"), Order: q.Get("order"), Windows: windows}
+	sv := storiesView{view: v, Q: strings.TrimSpace(q.Get("q")), Rule: q.Get("rule"), Feed: q.Get("feed"), Tag: q.Get("tag"), Order: q.Get("order"), Windows: windows}
 	var since time.Time
 	sv.Since, since = sinceOf(q.Get("since"))
 	for _, rl := range s.Config.Alerts.Rules {
 		sv.Rules = append(sv.Rules, rl.Name)
 	}
+	tagged := map[string]bool{}
 	for _, f := range s.Config.Feeds {
 		sv.FeedNames = append(sv.FeedNames, f.Name)
+		for _, tg := range f.Tags {
+			if !slices.Contains(sv.Tags, tg) {
+				sv.Tags = append(sv.Tags, tg)
+			}
+			if tg == sv.Tag {
+				tagged[f.Name] = true
+			}
+		}
 	}
+	slices.Sort(sv.Tags)
 	ctx := r.Context()
 	var stories []*storage.Cluster
-	if sv.Q == "" && sv.Rule == "" && sv.Feed == "" {
+	if sv.Q == "" && sv.Rule == "" && sv.Feed == "" && sv.Tag == "" {
 		var err error
 		if stories, err = s.Store.Clusters(ctx, since, storiesShown); err != nil {
 			return "", nil, err
 		}
 	} else {
-		opt := storage.ListOptions{Limit: storiesScanned, Rule: sv.Rule, Feed: sv.Feed, Since: since, WithDuplicates: sv.Feed != ""}
+		opt := storage.ListOptions{Limit: storiesScanned, Rule: sv.Rule, Feed: sv.Feed, Since: since, WithDuplicates: sv.Feed != "" || sv.Tag != ""}
 		if sv.Q != "" {
 			n, err := rules.Parse(sv.Q)
 			if err != nil {
@@ -85,7 +95,7 @@ func (s *Server) storiesPage(w http.ResponseWriter, r *http.Request, v view) (st
 		}
 		seen := map[string]bool{}
 		for _, it := range its {
-			if seen[it.Cluster] || len(stories) == storiesShown {
+			if seen[it.Cluster] || len(stories) == storiesShown || sv.Tag != "" && !tagged[it.Feed] {
 				continue
 			}
 			seen[it.Cluster] = true

@@ -63,6 +63,10 @@ func TestPages(t *testing.T) {
 	if _, b, _ := open(t, c, srv.URL+"/?rule=libya"); !strings.Contains(b, `href="/stories/1"`) || strings.Contains(b, "Oil prices rise") {
 		t.Errorf("filtered by rule:\n%s", b)
 	}
+	s.Config.Feeds[1].Tags = []string{"gulf"}
+	if _, b, _ := open(t, c, srv.URL+"/?tag=gulf"); !strings.Contains(b, `href="/stories/1"`) || strings.Contains(b, "Oil prices rise") || !strings.Contains(b, `<option selected>gulf</option>`) {
+		t.Errorf("filtered by tag:\n%s", b)
+	}
 	code, b, _ = open(t, c, srv.URL+"/stories/1")
 	if code != 200 || !strings.Contains(b, `<bdi class="outlet">a</bdi>`) || !strings.Contains(b, `<bdi class="outlet">b</bdi>`) || !strings.Contains(b, "/stories/1/not-duplicate") {
 		t.Errorf("a story's page: %d\n%s", code, b)
