@@ -2,6 +2,7 @@ package server
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -111,11 +112,7 @@ func (s *Server) storiesPage(w http.ResponseWriter, r *http.Request, v view) (st
 	if sv.Order == "size" {
 		slices.SortStableFunc(stories, func(a, b *storage.Cluster) int { return b.Size - a.Size })
 	}
-	ids := make([]string, len(stories))
-	for i, c := range stories {
-		ids[i] = c.ID
-	}
-	items, err := s.Store.StoryItems(ctx, time.Time{}, ids)
+	items, err := s.storyItems(ctx, stories)
 	if err != nil {
 		return "", nil, err
 	}
@@ -155,7 +152,13 @@ func (s *Server) storyPage(w http.ResponseWriter, r *http.Request, v view) (stri
 	if r.URL.Query().Get("done") == "split" {
 		sv.Flash = v.L.T("The item is a story of its own now.")
 	}
-	items, err := s.Store.StoryItems(ctx, time.Time{}, append([]string{id}, c.Developments...))
+	stories := []*storage.Cluster{c}
+	for _, d := range c.Developments {
+		if dc, err := s.Store.Cluster(ctx, d); err == nil {
+			stories = append(stories, dc)
+		}
+	}
+	items, err := s.storyItems(ctx, stories)
 	if err != nil {
 		return "", nil, err
 	}
@@ -410,4 +413,48 @@ func (s *Server) feedsPage(w http.ResponseWriter, r *http.Request, v view) (stri
 	}
 	slices.SortStableFunc(rows, func(a, b feedRow) int { return rank[a.Health] - rank[b.Health] })
 	return "feeds", feedsView{view: v, FeedRows: rows}, nil
+}
+
+// storyMargin is how far before a story's first item its copies are
+// looked for first: a copy may carry an earlier date than the item that
+// began the story; one dated earlier still sends storyItems back to the
+// start.
+const storyMargin = time.Hour
+
+// storyItems reads the stories' items from shortly before the earliest
+// of them, as a page needs them fast in a large store; a story that
+// holds more items than that finds is read again from the start, so that
+// no copy is left off.
+func (s *Server) storyItems(ctx context.Context, stories []*storage.Cluster) (map[string][]*storage.Item, error) {
+	if len(stories) == 0 {
+		return nil, nil
+	}
+	since := stories[0].First
+	ids := make([]string, len(stories))
+	for i, c := range stories {
+		ids[i] = c.ID
+		if c.First.Before(since) {
+			since = c.First
+		}
+	}
+	items, err := s.Store.StoryItems(ctx, since.Add(-storyMargin), ids)
+	if err != nil {
+		return nil, err
+	}
+	var short []string
+	for _, c := range stories {
+		if len(items[c.ID]) < c.Size {
+			short = append(short, c.ID)
+		}
+	}
+	if len(short) > 0 {
+		more, err := s.Store.StoryItems(ctx, time.Time{}, short)
+		if err != nil {
+			return nil, err
+		}
+		for id, its := range more {
+			items[id] = its
+		}
+	}
+	return items, nil
 }
