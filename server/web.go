@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"cmp"
 	"crypto/hmac"
 	"crypto/rand"
@@ -145,14 +146,14 @@ func (s *Server) render(w http.ResponseWriter, name string, data any) {
 		s.fail(w, err)
 		return
 	}
-	var b strings.Builder
+	var b bytes.Buffer
 	if err := pages[name].Execute(&b, data); err != nil {
 		s.fail(w, fmt.Errorf("render %s: %w", name, err))
 		return
 	}
 	s.pageHeaders(w)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Write([]byte(b.String()))
+	w.Write(b.Bytes())
 }
 
 // csrfToken is the browser's double-submit token: a random cookie that
@@ -166,8 +167,14 @@ func csrfToken(w http.ResponseWriter, r *http.Request) string {
 	rand.Read(b)
 	tok := hex.EncodeToString(b)
 	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: tok, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
-	r.AddCookie(&http.Cookie{Name: csrfCookie, Value: tok})
 	return tok
+}
+
+// csrfOK reports whether a form carries back the browser's token.
+func csrfOK(r *http.Request) bool {
+	c, err := r.Cookie(csrfCookie)
+	form := r.PostFormValue("csrf")
+	return err == nil && form != "" && subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) == 1
 }
 
 // action guards a page's POST: the session, the CSRF token, and a
@@ -175,9 +182,7 @@ func csrfToken(w http.ResponseWriter, r *http.Request) string {
 func (s *Server) action(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-		c, err := r.Cookie(csrfCookie)
-		form := r.PostFormValue("csrf")
-		if err != nil || form == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) != 1 {
+		if !csrfOK(r) {
 			http.Error(w, "the form is out of date or from another site: reload the page and try again", http.StatusForbidden)
 			return
 		}
@@ -231,14 +236,13 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
-	c, err := r.Cookie(csrfCookie)
-	if err != nil || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostFormValue("csrf"))) != 1 {
+	if !csrfOK(r) {
 		http.Error(w, "the form is out of date: reload the page and try again", http.StatusForbidden)
 		return
 	}
 	tok := s.Config.Server.Token
 	if tok == "" || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(r.PostFormValue("token"))), []byte(tok)) != 1 {
-		v := view{Page: "login", Path: "/login", CSRF: c.Value, L: pickLang(r)}
+		v := view{Page: "login", Path: "/login", CSRF: r.PostFormValue("csrf"), L: pickLang(r)}
 		v.Title = v.L.T("Sign in")
 		w.WriteHeader(http.StatusUnauthorized)
 		s.render(w, "login", loginView{view: v, Back: back(r.PostFormValue("back")), Error: v.L.T("That is not the server's token.")})
