@@ -35,6 +35,7 @@ var arabic = map[string]string{
 	"first seen": "أول ظهور", "similarity": "التشابه", "the report": "الخبر الأصلي", "Not a duplicate": "ليست نسخة",
 	"Later developments": "التطوّرات اللاحقة", "pending": "قيد الانتظار", "failed": "فشل", "delivered": "أُرسل",
 	"No alerts.": "لا تنبيهات.", "rule": "القاعدة", "channel": "القناة", "story": "القصة", "state": "الحالة",
+	"Digests waiting": "الملخّصات المنتظرة", "stories": "القصص", "leaves": "موعد الإرسال",
 	"attempts": "المحاولات", "next try": "المحاولة التالية", "last error": "آخر خطأ", "Retry": "أعد المحاولة",
 	"Try a rule": "جرّب قاعدة", "Try": "جرّب", "try": "جرّب", "match in the last 7 days": "تطابق في آخر 7 أيام",
 	"matches in the last 7 days": "تطابقات في آخر 7 أيام", "query": "الاستعلام", "channels": "القنوات",

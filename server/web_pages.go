@@ -15,10 +15,11 @@ import (
 	"github.com/raqib/raqib/storage"
 )
 
-// storiesShown bounds the home page; storiesScanned how many items a
-// filtered listing reads to find them.
+// storiesShown bounds the home page; a filtered listing reads items
+// storiesPage at a time, and storiesScanned at most, to find them.
 const (
 	storiesShown   = 50
+	storiesPage    = 100
 	storiesScanned = 2000
 )
 
@@ -81,7 +82,7 @@ func (s *Server) storiesPage(w http.ResponseWriter, r *http.Request, v view) (st
 			return "", nil, err
 		}
 	} else {
-		opt := storage.ListOptions{Limit: storiesScanned, Rule: sv.Rule, Feed: sv.Feed, Since: since, WithDuplicates: sv.Feed != "" || sv.Tag != ""}
+		opt := storage.ListOptions{Rule: sv.Rule, Feed: sv.Feed, Since: since, WithDuplicates: sv.Feed != "" || sv.Tag != ""}
 		if sv.Q != "" {
 			n, err := rules.Parse(sv.Q)
 			if err != nil {
@@ -90,44 +91,83 @@ func (s *Server) storiesPage(w http.ResponseWriter, r *http.Request, v view) (st
 			}
 			opt.Query = n
 		}
-		its, err := s.Store.Items(ctx, opt)
-		if err != nil {
+		var err error
+		if stories, err = s.filteredStories(ctx, opt, tagged, sv.Tag != ""); err != nil {
 			return "", nil, err
-		}
-		seen := map[string]bool{}
-		for _, it := range its {
-			if seen[it.Cluster] || len(stories) == storiesShown || sv.Tag != "" && !tagged[it.Feed] {
-				continue
-			}
-			seen[it.Cluster] = true
-			c, err := s.Store.Cluster(ctx, it.Cluster)
-			if errors.Is(err, storage.ErrNotFound) {
-				continue
-			} else if err != nil {
-				return "", nil, err
-			}
-			stories = append(stories, c)
 		}
 	}
 	if sv.Order == "size" {
 		slices.SortStableFunc(stories, func(a, b *storage.Cluster) int { return b.Size - a.Size })
 	}
-	items, err := s.storyItems(ctx, stories)
+	ids := make([]string, len(stories))
+	for i, c := range stories {
+		ids[i] = c.ID
+	}
+	matched, err := s.Store.StoryRules(ctx, ids)
 	if err != nil {
 		return "", nil, err
 	}
 	for _, c := range stories {
-		row := storyRow{Cluster: c}
-		for _, it := range items[c.ID] {
-			for _, rl := range it.Rules {
-				if !slices.Contains(row.Rules, rl) {
-					row.Rules = append(row.Rules, rl)
-				}
-			}
-		}
-		sv.Stories = append(sv.Stories, row)
+		sv.Stories = append(sv.Stories, storyRow{Cluster: c, Rules: matched[c.ID]})
 	}
 	return "stories", sv, nil
+}
+
+// filteredStories finds the stories of the items a listing selects, a
+// page of items at a time, until the page of stories is full or
+// storiesScanned items are read. A rule's stories come from its stream,
+// which reads its index without decoding the items it passes.
+func (s *Server) filteredStories(ctx context.Context, opt storage.ListOptions, tagged map[string]bool, byTag bool) ([]*storage.Cluster, error) {
+	var stories []*storage.Cluster
+	seen := map[string]bool{}
+	add := func(it *storage.Item) error {
+		if seen[it.Cluster] || byTag && !tagged[it.Feed] {
+			return nil
+		}
+		seen[it.Cluster] = true
+		c, err := s.Store.Cluster(ctx, it.Cluster)
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		stories = append(stories, c)
+		return nil
+	}
+	if opt.Rule != "" && !byTag {
+		opt.Limit = storiesShown
+		its, err := s.Store.RuleStories(ctx, opt)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range its {
+			if err := add(it); err != nil {
+				return nil, err
+			}
+		}
+		return stories, nil
+	}
+	opt.Limit = storiesPage
+	for read := 0; read < storiesScanned && len(stories) < storiesShown; {
+		its, err := s.Store.Items(ctx, opt)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range its {
+			if len(stories) == storiesShown {
+				break
+			}
+			if err := add(it); err != nil {
+				return nil, err
+			}
+		}
+		read += len(its)
+		if len(its) < opt.Limit {
+			break
+		}
+		opt.Before = s.Store.Cursor(its[len(its)-1])
+	}
+	return stories, nil
 }
 
 type storyView struct {
@@ -178,12 +218,21 @@ type alertRow struct {
 	Title string
 }
 
+// digestRow is a digest waiting: the stories of a rule due to leave by a
+// channel at one time, sent as one message.
+type digestRow struct {
+	Rule, Channel string
+	Stories       int
+	Leaves        time.Time
+}
+
 type alertsView struct {
 	view
-	State  string
-	States []string
-	Alerts []alertRow
-	Flash  string
+	State   string
+	States  []string
+	Alerts  []alertRow
+	Digests []digestRow
+	Flash   string
 }
 
 func (s *Server) alertsPage(w http.ResponseWriter, r *http.Request, v view) (string, any, error) {
@@ -203,6 +252,9 @@ func (s *Server) alertsPage(w http.ResponseWriter, r *http.Request, v view) (str
 	if err != nil {
 		return "", nil, err
 	}
+	if av.Digests, err = s.digests(r.Context()); err != nil {
+		return "", nil, err
+	}
 	// Failed first, then pending: what needs the desk.
 	order := map[string]int{storage.AlertFailed: 0, storage.AlertPending: 1, storage.AlertDelivered: 2}
 	slices.SortStableFunc(as, func(a, b *storage.Alert) int { return order[a.State] - order[b.State] })
@@ -218,6 +270,43 @@ func (s *Server) alertsPage(w http.ResponseWriter, r *http.Request, v view) (str
 		av.Alerts = append(av.Alerts, alertRow{Alert: a, Title: t})
 	}
 	return "alerts", av, nil
+}
+
+// digests groups the pending digest alerts as the outbox sends them: by
+// rule, channel and due time. One that failed leaves at its next try.
+func (s *Server) digests(ctx context.Context) ([]digestRow, error) {
+	pending, err := s.Store.Alerts(ctx, storage.AlertPending)
+	if err != nil {
+		return nil, err
+	}
+	type key struct {
+		rule, channel string
+		due           int64
+	}
+	rows := map[key]*digestRow{}
+	for _, a := range pending {
+		if a.Digest.IsZero() {
+			continue
+		}
+		k := key{a.Rule, a.Channel, a.Digest.UnixNano()}
+		row := rows[k]
+		if row == nil {
+			row = &digestRow{Rule: a.Rule, Channel: a.Channel, Leaves: a.Digest}
+			rows[k] = row
+		}
+		row.Stories++
+		if a.NextTry.After(row.Leaves) {
+			row.Leaves = a.NextTry
+		}
+	}
+	out := make([]digestRow, 0, len(rows))
+	for _, row := range rows {
+		out = append(out, *row)
+	}
+	slices.SortFunc(out, func(a, b digestRow) int {
+		return cmp.Or(a.Leaves.Compare(b.Leaves), cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.Channel, b.Channel))
+	})
+	return out, nil
 }
 
 type ruleRow struct {
@@ -329,12 +418,8 @@ type feedsView struct {
 	FeedRows []feedRow
 }
 
-// sparkDays is the sparkline's length; feedsScanned bounds the items read
-// for it.
-const (
-	sparkDays    = 14
-	feedsScanned = 50000
-)
+// sparkDays is the sparkline's length.
+const sparkDays = 14
 
 func (s *Server) feedsPage(w http.ResponseWriter, r *http.Request, v view) (string, any, error) {
 	ctx := r.Context()
@@ -342,28 +427,34 @@ func (s *Server) feedsPage(w http.ResponseWriter, r *http.Request, v view) (stri
 	now := time.Now()
 	from := now.Truncate(24*time.Hour).AddDate(0, 0, -(sparkDays - 1))
 	days := map[string][]int{}
-	its, err := s.Store.Items(ctx, storage.ListOptions{Since: from, WithDuplicates: true, Limit: feedsScanned})
+	counted, err := s.Store.FeedDays(ctx, from)
 	if err != nil {
 		return "", nil, err
 	}
-	for _, it := range its {
-		d := int(it.Fetched.Sub(from) / (24 * time.Hour))
+	for _, fd := range counted {
+		d := int(fd.Day.Sub(from) / (24 * time.Hour))
 		if d < 0 || d >= sparkDays {
 			continue
 		}
-		if days[it.Feed] == nil {
-			days[it.Feed] = make([]int, sparkDays)
+		if days[fd.Feed] == nil {
+			days[fd.Feed] = make([]int, sparkDays)
 		}
-		days[it.Feed][d]++
+		days[fd.Feed][d] += fd.Items
+	}
+	states, err := s.Store.Feeds(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	stateOf := map[string]*storage.FeedState{}
+	for _, st := range states {
+		stateOf[st.Name] = st
 	}
 	rank := map[string]int{"failing": 0, "late": 1, "disabled": 2, "new": 3, "healthy": 4}
 	var rows []feedRow
 	for _, f := range s.Config.Feeds {
-		st, err := s.Store.Feed(ctx, f.Name)
-		if errors.Is(err, storage.ErrNotFound) {
+		st := stateOf[f.Name]
+		if st == nil {
 			st = &storage.FeedState{Name: f.Name}
-		} else if err != nil {
-			return "", nil, err
 		}
 		secrets := append(config.URLSecrets(st.URL), config.URLSecrets(f.URL)...)
 		row := feedRow{Name: f.Name, LastSuccess: st.LastSuccess, Failures: st.Failures, LastError: config.RedactText(st.LastError, secrets)}
@@ -415,46 +506,11 @@ func (s *Server) feedsPage(w http.ResponseWriter, r *http.Request, v view) (stri
 	return "feeds", feedsView{view: v, FeedRows: rows}, nil
 }
 
-// storyMargin is how far before a story's first item its copies are
-// looked for first: a copy may carry an earlier date than the item that
-// began the story; one dated earlier still sends storyItems back to the
-// start.
-const storyMargin = time.Hour
-
-// storyItems reads the stories' items from shortly before the earliest
-// of them, as a page needs them fast in a large store; a story that
-// holds more items than that finds is read again from the start, so that
-// no copy is left off.
+// storyItems reads the stories' items.
 func (s *Server) storyItems(ctx context.Context, stories []*storage.Cluster) (map[string][]*storage.Item, error) {
-	if len(stories) == 0 {
-		return nil, nil
-	}
-	since := stories[0].First
 	ids := make([]string, len(stories))
 	for i, c := range stories {
 		ids[i] = c.ID
-		if c.First.Before(since) {
-			since = c.First
-		}
 	}
-	items, err := s.Store.StoryItems(ctx, since.Add(-storyMargin), ids)
-	if err != nil {
-		return nil, err
-	}
-	var short []string
-	for _, c := range stories {
-		if len(items[c.ID]) < c.Size {
-			short = append(short, c.ID)
-		}
-	}
-	if len(short) > 0 {
-		more, err := s.Store.StoryItems(ctx, time.Time{}, short)
-		if err != nil {
-			return nil, err
-		}
-		for id, its := range more {
-			items[id] = its
-		}
-	}
-	return items, nil
+	return s.Store.StoryItems(ctx, time.Time{}, ids)
 }

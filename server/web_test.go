@@ -60,6 +60,9 @@ func TestPages(t *testing.T) {
 	if !strings.Contains(b, "مجلس الأمن يناقش ليبيا") || !strings.Contains(b, "Oil prices rise") || !strings.Contains(b, `href="/stories/1"`) {
 		t.Errorf("the stories page lacks a story:\n%s", b)
 	}
+	if n := strings.Count(b, `<span class="rule" dir="auto">libya</span>`); n != 1 {
+		t.Errorf("the libya story should show its rule once, on its row: %d times\n%s", n, b)
+	}
 	if _, b, _ := open(t, c, srv.URL+"/?rule=libya"); !strings.Contains(b, `href="/stories/1"`) || strings.Contains(b, "Oil prices rise") {
 		t.Errorf("filtered by rule:\n%s", b)
 	}
@@ -99,6 +102,10 @@ func TestPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, b, _ = open(t, c, srv.URL+"/feeds")
+	// The sparkline ends today: a brought 2 items, b 1.
+	if !strings.Contains(b, `aria-label="0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2"`) || !strings.Contains(b, `aria-label="0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1"`) {
+		t.Errorf("the feeds' sparklines:\n%s", b)
+	}
 	if ia, ib := strings.Index(b, "<bdi>a</bdi>"), strings.Index(b, "<bdi>b</bdi>"); ib < 0 || ia < ib || !strings.Contains(b, "HTTP 500") {
 		t.Errorf("the failing feed is not first (a at %d, b at %d):\n%s", ia, ib, b)
 	}
@@ -125,6 +132,22 @@ func TestPages(t *testing.T) {
 	}
 	if got, _ := s.Store.Alert(ctx, a.ID); got.State != storage.AlertPending || got.Attempts != 0 {
 		t.Errorf("after the retry: %+v", got)
+	}
+
+	// A digest waiting: its stories counted by rule, channel and due time.
+	due := time.Now().Add(3 * time.Hour).Truncate(time.Minute)
+	for i, story := range []string{"1", "2"} {
+		d := &storage.Alert{ID: "digest-" + story, Rule: "libya", Channel: "morning", ItemID: story, Cluster: story, State: storage.AlertPending, Created: time.Now(), Digest: due}
+		if i == 1 {
+			d.Rule = "oil"
+		}
+		if err := s.Store.UpdateAlert(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, b, _ = open(t, c, srv.URL+"/alerts")
+	if n := strings.Count(b, `<tr class="digest">`); n != 2 || !strings.Contains(b, `<td dir="auto">morning</td><td>1</td><td><time datetime="`+due.UTC().Format(time.RFC3339)) {
+		t.Errorf("the digests waiting (%d rows):\n%s", n, b)
 	}
 
 	// Not a duplicate, from the story's page.

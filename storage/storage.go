@@ -269,6 +269,13 @@ type Development struct {
 	Thread string
 }
 
+// FeedDay is how many items a feed brought in a day.
+type FeedDay struct {
+	Feed  string
+	Day   time.Time // midnight UTC
+	Items int
+}
+
 // AlertListOptions selects alerts, newest first.
 type AlertListOptions struct {
 	State string // pending, delivered, failed; "" for all
@@ -309,6 +316,9 @@ type Store interface {
 	Clusters(ctx context.Context, since time.Time, limit int) ([]*Cluster, error)
 	// StoryItems lists, newest first, the items dated since of each story.
 	StoryItems(ctx context.Context, since time.Time, stories []string) (map[string][]*Item, error)
+	// StoryRules lists the rules each story's items matched, sorted; a
+	// story whose items matched none is left out.
+	StoryRules(ctx context.Context, stories []string) (map[string][]string, error)
 	// SplitItem makes a stored item a story of its own, as the desk says
 	// it is: it is saved as given (its Cluster its own id, no longer a
 	// duplicate), taken out of the story it was in, and alerts are queued
@@ -318,6 +328,11 @@ type Store interface {
 	// the desk knows it), its first item to match the rule (of opt.Feed, dated since opt.Since), newest first;
 	// opt.Query filters those, and opt.Limit counts what is left.
 	RuleStories(ctx context.Context, opt ListOptions) ([]*Item, error)
+
+	// FeedDays counts the items each feed brought a day (a UTC day, by
+	// when raqib first saw them), from since's day on. Counts outlive the
+	// items: pruning takes out only the days before its cutoff's.
+	FeedDays(ctx context.Context, since time.Time) ([]FeedDay, error)
 
 	// PutSeeds stores seeds whose name or text are new; it returns how many.
 	PutSeeds(ctx context.Context, seeds []*Seed) (int, error)

@@ -233,7 +233,7 @@ func (s *Bolt) Check(ctx context.Context, problem func(string)) (int, error) {
 // checkRecords checks that every item is known by its id and found by its
 // indexes, and that every id names a stored item.
 func checkRecords(ctx context.Context, tx *bolt.Tx, report func(string, ...any)) error {
-	items, ids, bt, fetched := tx.Bucket(bItems), tx.Bucket(bIDs), tx.Bucket(bByTime), tx.Bucket(bFetched)
+	items, ids, bt, fetched, byStory := tx.Bucket(bItems), tx.Bucket(bIDs), tx.Bucket(bByTime), tx.Bucket(bFetched), tx.Bucket(bByStory)
 	seen := 0
 	err := items.ForEach(func(k, v []byte) error {
 		if seen++; seen%4096 == 0 && ctx.Err() != nil {
@@ -253,6 +253,9 @@ func checkRecords(ctx context.Context, tx *bolt.Tx, report func(string, ...any))
 		}
 		if fetched.Get(timeKey(it.Fetched, seq)) == nil {
 			report("item %s: missing from the fetched index", it.ID)
+		}
+		if byStory.Get(storyKey(it.Cluster, seq)) == nil {
+			report("item %s: missing from its story's index", it.ID)
 		}
 		return nil
 	})

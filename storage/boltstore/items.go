@@ -114,10 +114,16 @@ func (s *Bolt) Commit(_ context.Context, batch *storage.Batch) (*storage.CommitR
 					return err
 				}
 			}
+			if err := tx.Bucket(bByStory).Put(storyKey(it.Cluster, seq), rulesValue(it.Rules)); err != nil {
+				return err
+			}
 			if err := addToCluster(tx, it); err != nil {
 				return err
 			}
 			res.Stored = append(res.Stored, it)
+		}
+		if err := countDays(tx, res.Stored); err != nil {
+			return err
 		}
 		stored := map[string]bool{}
 		for _, it := range res.Stored {

@@ -32,6 +32,7 @@ var migrations = []migration{
 		return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put([]byte("schema"), u64(6)) })
 	}},
 	{6, 7, func(s *Bolt, _ uint64) error { return s.migrateFetchedIndex() }},
+	{7, 8, func(s *Bolt, _ uint64) error { return s.migrateStoryIndex() }},
 }
 
 type migration struct {

@@ -50,6 +50,9 @@ func (s *Bolt) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 	if err := s.pruneStories(ctx, cutoff, pendingStories); err != nil {
 		return total, fmt.Errorf("prune stories: %w", err)
 	}
+	if err := s.update(func(tx *bolt.Tx) error { return pruneFeedDays(tx, cutoff) }); err != nil {
+		return total, fmt.Errorf("prune feed days: %w", err)
+	}
 	// The keys' tombstones stay one retention period more.
 	if err := s.sweepTombs(ctx, cutoff); err != nil {
 		return total, fmt.Errorf("prune identity keys: %w", err)
@@ -166,6 +169,7 @@ func (s *Bolt) pruneItems(tx *bolt.Tx, dead *[][]byte, limit int) (int, error) {
 		}{
 			{bItems, seqKey}, {bIDs, []byte(it.ID)}, {bPrints, seqKey}, {bSamples, seqKey},
 			{bByTime, timeKey(it.Date(), seq)}, {bByFeed, indexKey(it.Feed, it.Date(), seq)},
+			{bByStory, storyKey(it.Cluster, seq)},
 		} {
 			if err := tx.Bucket(del.b).Delete(del.key); err != nil {
 				return n, err

@@ -3,6 +3,7 @@ package boltstore
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -56,10 +57,21 @@ func (s *Bolt) SplitItem(_ context.Context, it *storage.Item, alerts []*storage.
 		if err := ids.Put([]byte(it.ID), append(bytes.Clone(seq), it.Cluster...)); err != nil {
 			return err
 		}
+		for _, r := range old.Rules { // the rules as they are now, below
+			if err := tx.Bucket(bByRule).Delete(indexKey(r, old.Date(), it.Seq)); err != nil {
+				return err
+			}
+		}
 		for _, r := range it.Rules {
 			if err := tx.Bucket(bByRule).Put(indexKey(r, it.Date(), it.Seq), []byte(it.Cluster)); err != nil {
 				return err
 			}
+		}
+		if err := tx.Bucket(bByStory).Delete(storyKey(old.Cluster, it.Seq)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bByStory).Put(storyKey(it.Cluster, it.Seq), rulesValue(it.Rules)); err != nil {
+			return err
 		}
 		if old.Cluster != it.Cluster {
 			if err := leaveStory(tx, old); err != nil {
@@ -89,9 +101,7 @@ func (s *Bolt) SplitItem(_ context.Context, it *storage.Item, alerts []*storage.
 }
 
 // leaveStory takes an item out of its story: the story's size drops and
-// its outlets are those of the items left, read from the ids bucket (a
-// desk's correction is rare; the scan is the price of not keeping an
-// index by story).
+// its outlets are those of the items left, read from the story index.
 func leaveStory(tx *bolt.Tx, it *storage.Item) error {
 	cb := tx.Bucket(bClusters)
 	c, err := getJSON[storage.Cluster](cb, []byte(it.Cluster))
@@ -104,26 +114,21 @@ func leaveStory(tx *bolt.Tx, it *storage.Item) error {
 	before := c.Updated
 	c.Size = max(0, c.Size-1)
 	feeds := map[string]bool{}
+	if bytes.HasPrefix([]byte(c.ID), []byte("seed:")) {
+		feeds["seeds"] = true
+	}
 	items := tx.Bucket(bItems)
-	err = tx.Bucket(bIDs).ForEach(func(k, v []byte) error {
-		if string(k) == it.ID || (len(v) > 8 && string(v[8:]) != c.ID) {
-			return nil
+	prefix := append([]byte(c.ID), 0)
+	cur := tx.Bucket(bByStory).Cursor()
+	for k, _ := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = cur.Next() {
+		if binary.BigEndian.Uint64(k[len(prefix):]) == it.Seq {
+			continue
 		}
-		// A file from before ids held the story: the item says.
-		m, err := getJSON[storage.Item](items, seqOf(v))
+		m, err := getJSON[storage.Item](items, k[len(prefix):])
 		if err != nil {
 			return err
 		}
-		if m.Cluster == c.ID {
-			feeds[m.Feed] = true
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if bytes.HasPrefix([]byte(c.ID), []byte("seed:")) {
-		feeds["seeds"] = true
+		feeds[m.Feed] = true
 	}
 	kept := c.Feeds[:0]
 	for _, f := range c.Feeds {

@@ -237,6 +237,11 @@ func (s *Store) commit(ctx context.Context, batch *storage.Batch) (*storage.Comm
 			SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::bigint[], $7::bigint[], $8::bytea[], $9::bytea[], $10::bytea[])
 			ON CONFLICT (id) DO NOTHING`, cols...)
 	}
+	if len(res.Stored) > 0 {
+		feeds, days, counts := feedDays(res.Stored)
+		queue(len(feeds), `INSERT INTO feed_days (feed, day, items) SELECT * FROM unnest($1::text[], $2::integer[], $3::bigint[])
+			ON CONFLICT (feed, day) DO UPDATE SET items = feed_days.items + EXCLUDED.items`, feeds, days, counts)
+	}
 	if len(keyRows) > 0 {
 		sortBy(keyRows, keyItems)
 		queue(len(keyRows), `INSERT INTO keys (key, item) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (key) DO NOTHING`, keyRows, keyItems)

@@ -52,6 +52,9 @@ func (s *Store) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 	if err := s.pruneAlerts(ctx, cutoff); err != nil {
 		return n, fmt.Errorf("prune alerts: %w", err)
 	}
+	if _, err := s.pool.Exec(ctx, `DELETE FROM feed_days WHERE day < $1`, dayOf(cutoff)); err != nil {
+		return n, fmt.Errorf("prune feed days: %w", err)
+	}
 	// The keys' tombstones stay one retention period more.
 	if err := s.sweepTombs(ctx, cutoff); err != nil {
 		return n, fmt.Errorf("prune identity keys: %w", err)

@@ -163,6 +163,7 @@ func split(ctx context.Context, tx pgx.Tx, it *storage.Item, alerts []*storage.A
 	}
 	b := &pgx.Batch{}
 	b.Queue(`UPDATE items SET story = $2, duplicate = $3, doc = $4 WHERE seq = $1`, seq, it.Cluster, it.DuplicateOf != "", doc)
+	b.Queue(`DELETE FROM item_rules WHERE seq = $1`, seq) // the rules as they are now, below
 	for _, r := range dedupe(it.Rules) {
 		b.Queue(`INSERT INTO item_rules (rule, date_ns, seq, story) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (rule, date_ns, seq) DO UPDATE SET story = EXCLUDED.story`, r, it.Date().UnixNano(), seq, it.Cluster)

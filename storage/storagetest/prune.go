@@ -245,6 +245,7 @@ func testPruneListings(t *testing.T, s storage.Store) {
 	l.checkItems(t)
 	l.checkRuleStories(t)
 	checkStoryItems(t, l)
+	checkStoryRules(t, l)
 	var stories []string
 	for id, c := range before {
 		kept := !c.Updated.Before(cutoff) || storage.IsSeedStory(id)

@@ -59,6 +59,8 @@ var cases = []struct {
 	{"ClustersListing", testClustersListing},
 	{"StoryItems", testStoryItems},
 	{"SplitItem", testSplitItem},
+	{"StoryRules", testStoryRules},
+	{"FeedDays", testFeedDays},
 
 	// Item listings.
 	{"ItemsListing", testItemsListing},

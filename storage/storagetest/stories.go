@@ -146,6 +146,11 @@ func checkStoryItems(t *testing.T, l *listing) {
 	}
 }
 
+func withRules(it *storage.Item, rules ...string) *storage.Item {
+	it.Rules = rules
+	return it
+}
+
 func testSplitItem(t *testing.T, s storage.Store) {
 	ctx := t.Context()
 	mk := func(id, feed, cluster, dupOf string, h float64) *storage.Item {
@@ -156,7 +161,7 @@ func testSplitItem(t *testing.T, s storage.Store) {
 		mk("report", "agency", "report", "", 0),
 		mk("copy1", "daily", "report", "report", 1),
 		mk("copy2", "daily", "report", "report", 2),
-		mk("copy3", "portal", "report", "report", 3),
+		withRules(mk("copy3", "portal", "report", "report", 3), "quake", "tsunami"),
 		mk("update", "agency", "update", "", 24),
 		mk("reaction", "portal", "reaction", "", 30),
 	}
@@ -184,6 +189,7 @@ func testSplitItem(t *testing.T, s storage.Store) {
 		t.Fatal(err)
 	}
 	it.Cluster, it.DuplicateOf, it.Similarity, it.Reason = it.ID, "", 0, "the desk"
+	it.Rules = []string{"quake"} // matched again as a story of its own
 	want := *it
 	alert := &storage.Alert{ID: "al_split", Rule: "quake", Channel: "log", ItemID: it.ID, Cluster: it.ID, State: storage.AlertPending, Created: at(40)}
 	alertWant := *alert
@@ -235,6 +241,9 @@ func testSplitItem(t *testing.T, s storage.Store) {
 	if !sameStrings(itemIDs(rs), []string{"reaction", "update", "copy3", "report"}) {
 		t.Errorf("the rule's stream: %v, want [reaction update copy3 report]", itemIDs(rs))
 	}
+	if ts, err := s.RuleStories(ctx, storage.ListOptions{Rule: "tsunami"}); err != nil || len(ts) != 0 {
+		t.Errorf("the stream of a rule the split item no longer matches: %v, %v", itemIDs(ts), err)
+	}
 	all, err := s.Items(ctx, storage.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -248,6 +257,11 @@ func testSplitItem(t *testing.T, s storage.Store) {
 	}
 	if !sameStrings(itemIDs(si["report"]), []string{"copy2", "copy1", "report"}) || !sameStrings(itemIDs(si["copy3"]), []string{"copy3"}) {
 		t.Errorf("the stories' items: report %v, copy3 %v", itemIDs(si["report"]), itemIDs(si["copy3"]))
+	}
+	// The rule only the split item matched leaves the story with it,
+	// and one it no longer matches goes.
+	if sr, err := s.StoryRules(ctx, []string{"report", "copy3"}); err != nil || !slices.Equal(sr["report"], []string{"quake"}) || !slices.Equal(sr["copy3"], []string{"quake"}) {
+		t.Errorf("the stories' rules after the split: %v, %v", sr, err)
 	}
 	if n, err := s.ItemCount(ctx); err != nil || n != len(batch) {
 		t.Errorf("ItemCount after the split: %d, %v", n, err)

@@ -1,0 +1,220 @@
+package boltstore
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/raqib/raqib/storage"
+	bolt "go.etcd.io/bbolt"
+	bolterr "go.etcd.io/bbolt/errors"
+)
+
+// Two indexes answer the desk's pages without reading the history: a
+// story's items (and the rules they matched), and the items each feed
+// brought a day. Without them a page of stories read every item since the
+// oldest story on it, and the feeds page every item of the last weeks.
+var (
+	bByStory  = []byte("bystory")  // story id | 0 | seq (8) -> the item's rules, each ended by 0
+	bFeedDays = []byte("feeddays") // feed name | 0 | day (4: days since 1970, UTC) -> items (uvarint)
+)
+
+func storyKey(story string, seq uint64) []byte {
+	k := make([]byte, 0, len(story)+9)
+	k = append(k, story...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+func rulesValue(rules []string) []byte {
+	var v []byte
+	for _, r := range rules {
+		v = append(append(v, r...), 0)
+	}
+	if v == nil {
+		v = []byte{} // bbolt stores an empty value; nil is refused
+	}
+	return v
+}
+
+// dayOf is the UTC day of a time, as the feeddays index counts.
+func dayOf(t time.Time) uint32 {
+	if d := t.Unix() / 86400; d > 0 {
+		return uint32(d)
+	}
+	return 0
+}
+
+func feedDayKey(feed string, day uint32) []byte {
+	k := make([]byte, 0, len(feed)+5)
+	k = append(k, feed...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint32(k, day)
+}
+
+// countDays adds items to their feeds' days.
+func countDays(tx *bolt.Tx, items []*storage.Item) error {
+	counts := map[string]uint64{}
+	for _, it := range items {
+		counts[string(feedDayKey(it.Feed, dayOf(it.Fetched)))]++
+	}
+	b := tx.Bucket(bFeedDays)
+	for k, n := range counts {
+		if v := b.Get([]byte(k)); v != nil {
+			was, _ := binary.Uvarint(v)
+			n += was
+		}
+		if err := b.Put([]byte(k), binary.AppendUvarint(nil, n)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// StoryItems lists, newest first, the items dated since that belong to
+// the given stories, read from the story index.
+func (s *Bolt) StoryItems(_ context.Context, since time.Time, stories []string) (map[string][]*storage.Item, error) {
+	if len(stories) == 0 {
+		return nil, nil
+	}
+	out := map[string][]*storage.Item{}
+	err := s.view(func(tx *bolt.Tx) error {
+		items := tx.Bucket(bItems)
+		c := tx.Bucket(bByStory).Cursor()
+		for _, id := range stories {
+			if _, done := out[id]; done {
+				continue
+			}
+			prefix := append([]byte(id), 0)
+			var its []*storage.Item
+			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+				it, err := getJSON[storage.Item](items, k[len(prefix):])
+				if err != nil {
+					return fmt.Errorf("story %s: item %x: %w", id, k[len(prefix):], err)
+				}
+				if since.IsZero() || !it.Date().Before(since) {
+					its = append(its, it)
+				}
+			}
+			slices.SortFunc(its, func(a, b *storage.Item) int {
+				if c := b.Date().Compare(a.Date()); c != 0 {
+					return c
+				}
+				return cmp.Compare(b.Seq, a.Seq)
+			})
+			if len(its) > 0 {
+				out[id] = its
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// StoryRules lists the rules each story's items matched, from the story
+// index's values: no item is decoded.
+func (s *Bolt) StoryRules(_ context.Context, stories []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	err := s.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bByStory).Cursor()
+		for _, id := range stories {
+			prefix := append([]byte(id), 0)
+			var rules []string
+			for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+				for r := range strings.SplitSeq(string(v), "\x00") {
+					if r != "" && !slices.Contains(rules, r) {
+						rules = append(rules, r)
+					}
+				}
+			}
+			if len(rules) > 0 {
+				slices.Sort(rules)
+				out[id] = rules
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// FeedDays counts the items each feed brought a day, from since's day on.
+func (s *Bolt) FeedDays(_ context.Context, since time.Time) ([]storage.FeedDay, error) {
+	from := dayOf(since)
+	var out []storage.FeedDay
+	err := s.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bFeedDays).ForEach(func(k, v []byte) error {
+			if len(k) < 5 || k[len(k)-5] != 0 {
+				return fmt.Errorf("list feed days: damaged index entry %q", k)
+			}
+			day := binary.BigEndian.Uint32(k[len(k)-4:])
+			if day < from {
+				return nil
+			}
+			n, _ := binary.Uvarint(v)
+			out = append(out, storage.FeedDay{Feed: string(k[:len(k)-5]), Day: time.Unix(int64(day)*86400, 0).UTC(), Items: int(n)})
+			return nil
+		})
+	})
+	return out, err
+}
+
+// pruneFeedDays deletes the days before cutoff's.
+func pruneFeedDays(tx *bolt.Tx, cutoff time.Time) error {
+	floor := dayOf(cutoff)
+	var dead [][]byte
+	b := tx.Bucket(bFeedDays)
+	if err := b.ForEach(func(k, _ []byte) error {
+		if len(k) >= 4 && binary.BigEndian.Uint32(k[len(k)-4:]) < floor {
+			dead = append(dead, bytes.Clone(k))
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, k := range dead {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// migrateStoryIndex builds the story and feed-day indexes (schema 8)
+// from the items. Each chunk's counts are added in the transaction that
+// notes how far the pass went, so a pass resumed after a crash counts no
+// item twice.
+func (s *Bolt) migrateStoryIndex() error {
+	// A pass begins from empty indexes, whatever a file held before.
+	if err := s.update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bMeta).Get([]byte("migrate.bystory")) != nil {
+			return nil // a pass under way
+		}
+		for _, b := range [][]byte{bByStory, bFeedDays} {
+			if err := tx.DeleteBucket(b); err != nil && !errors.Is(err, bolterr.ErrBucketNotFound) {
+				return err
+			}
+			if _, err := tx.CreateBucket(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return s.buildIndexes([]indexStep{{bItems, []byte("migrate.bystory"), func(tx *bolt.Tx, k, v []byte) error {
+		f, err := decodeJSON[indexedFields](v)
+		if err != nil {
+			return fmt.Errorf("item %x: %w", k, err)
+		}
+		if err := tx.Bucket(bByStory).Put(storyKey(f.Cluster, binary.BigEndian.Uint64(k)), rulesValue(f.Rules)); err != nil {
+			return err
+		}
+		return countDays(tx, []*storage.Item{{Feed: f.Feed, Fetched: f.Fetched}})
+	}}}, 8)
+}
