@@ -23,6 +23,10 @@ const (
 	storiesScanned = 2000
 )
 
+// storiesSearched bounds the items a search reads for a page (a variable
+// for the tests).
+var storiesSearched = 500
+
 type window struct{ Value, Label string }
 
 var windows = []window{{"24h", "last 24 hours"}, {"7d", "last 7 days"}, {"30d", "last 30 days"}, {"all", "all time"}}
@@ -35,9 +39,13 @@ type storyRow struct {
 type storiesView struct {
 	view
 	Q, Rule, Feed, Tag, Since, Order, Error string
-	Rules, FeedNames, Tags                  []string
-	Windows                                 []window
-	Stories                                 []storyRow
+	// More is set when a search stopped before the end of its window:
+	// MoreURL goes on from where it stopped, dated Reached.
+	More, MoreURL          string
+	Reached                time.Time
+	Rules, FeedNames, Tags []string
+	Windows                []window
+	Stories                []storyRow
 }
 
 func sinceOf(v string) (string, time.Time) {
@@ -78,7 +86,11 @@ func (s *Server) storiesPage(w http.ResponseWriter, r *http.Request, v view) (st
 	var stories []*storage.Cluster
 	if sv.Q == "" && sv.Rule == "" && sv.Feed == "" && sv.Tag == "" {
 		var err error
-		if stories, err = s.Store.Clusters(ctx, since, storiesShown); err != nil {
+		list := s.Store.LatestClusters
+		if sv.Order == "size" {
+			list = s.Store.Clusters
+		}
+		if stories, err = list(ctx, since, storiesShown); err != nil {
 			return "", nil, err
 		}
 	} else {
@@ -91,9 +103,18 @@ func (s *Server) storiesPage(w http.ResponseWriter, r *http.Request, v view) (st
 			}
 			opt.Query = n
 		}
+		opt.Before = q.Get("before")
 		var err error
-		if stories, err = s.filteredStories(ctx, opt, tagged, sv.Tag != ""); err != nil {
+		stories, sv.More, sv.Reached, err = s.filteredStories(ctx, opt, tagged, sv.Tag != "")
+		if errors.Is(err, storage.ErrBadCursor) {
+			return "", nil, httpError{http.StatusBadRequest, "before: not a place in the listing; follow the page's link"}
+		} else if err != nil {
 			return "", nil, err
+		}
+		if sv.More != "" {
+			next := r.URL.Query()
+			next.Set("before", sv.More)
+			sv.MoreURL = "/?" + next.Encode()
 		}
 	}
 	if sv.Order == "size" {
@@ -114,11 +135,13 @@ func (s *Server) storiesPage(w http.ResponseWriter, r *http.Request, v view) (st
 }
 
 // filteredStories finds the stories of the items a listing selects, a
-// page of items at a time, until the page of stories is full or
-// storiesScanned items are read. A rule's stories come from its stream,
-// which reads its index without decoding the items it passes.
-func (s *Server) filteredStories(ctx context.Context, opt storage.ListOptions, tagged map[string]bool, byTag bool) ([]*storage.Cluster, error) {
-	var stories []*storage.Cluster
+// page of items at a time, until the page of stories is full or the
+// listing has read storiesScanned items (storiesSearched with a query,
+// which reads each item's text). A search cut short says where it
+// stopped: more is the cursor to go on from, reached the date it read
+// back to. A rule's stories come from its stream, which reads its index
+// without decoding the items it passes.
+func (s *Server) filteredStories(ctx context.Context, opt storage.ListOptions, tagged map[string]bool, byTag bool) (stories []*storage.Cluster, more string, reached time.Time, err error) {
 	seen := map[string]bool{}
 	add := func(it *storage.Item) error {
 		if seen[it.Cluster] || byTag && !tagged[it.Feed] {
@@ -138,36 +161,47 @@ func (s *Server) filteredStories(ctx context.Context, opt storage.ListOptions, t
 		opt.Limit = storiesShown
 		its, err := s.Store.RuleStories(ctx, opt)
 		if err != nil {
-			return nil, err
+			return nil, "", time.Time{}, err
 		}
 		for _, it := range its {
 			if err := add(it); err != nil {
-				return nil, err
+				return nil, "", time.Time{}, err
 			}
 		}
-		return stories, nil
+		return stories, "", time.Time{}, nil
 	}
-	opt.Limit = storiesPage
-	for read := 0; read < storiesScanned && len(stories) < storiesShown; {
+	// The query is matched here, so that the listing's place is known
+	// whether an item matched or not.
+	query := storage.ListOptions{Query: opt.Query}
+	opt.Query, opt.Limit = nil, storiesPage
+	budget := storiesScanned
+	if query.Query != nil {
+		budget = storiesSearched
+	}
+	for read := 0; len(stories) < storiesShown; {
 		its, err := s.Store.Items(ctx, opt)
 		if err != nil {
-			return nil, err
+			return nil, "", time.Time{}, err
 		}
 		for _, it := range its {
 			if len(stories) == storiesShown {
-				break
+				return stories, "", time.Time{}, nil
 			}
-			if err := add(it); err != nil {
-				return nil, err
+			if read++; query.Matches(it) {
+				if err := add(it); err != nil {
+					return nil, "", time.Time{}, err
+				}
+			}
+			if read == budget {
+				return stories, s.Store.Cursor(it), it.Date(), nil
 			}
 		}
-		read += len(its)
 		if len(its) < opt.Limit {
 			break
 		}
 		opt.Before = s.Store.Cursor(its[len(its)-1])
 	}
-	return stories, nil
+	return stories, "", time.Time{}, nil
 }
 
 type storyView struct {
@@ -328,12 +362,18 @@ type segment struct {
 type rulesView struct {
 	view
 	Q, Error string
+	Read     int // the items the try box read
 	RuleRows []ruleRow
 	Tried    []triedItem
 }
 
-// rulesCounted bounds the items counted for a rule's figures.
-const rulesCounted = 1000
+// rulesCounted bounds the items counted for a rule's figures; the try box
+// reads the latest rulesTried items and shows rulesShown matches at most.
+const (
+	rulesCounted = 1000
+	rulesTried   = 500
+	rulesShown   = 50
+)
 
 func (s *Server) rulesPage(w http.ResponseWriter, r *http.Request, v view) (string, any, error) {
 	ctx := r.Context()
@@ -366,19 +406,24 @@ func (s *Server) rulesPage(w http.ResponseWriter, r *http.Request, v view) (stri
 		w.WriteHeader(http.StatusBadRequest)
 		return "rules", rv, nil
 	}
-	its, err := s.Store.Items(ctx, storage.ListOptions{Query: n, Since: time.Now().Add(-7 * 24 * time.Hour), Limit: 50})
+	// The latest items, matched here: a query that matches little does
+	// not read the history.
+	its, err := s.Store.Items(ctx, storage.ListOptions{Since: time.Now().Add(-7 * 24 * time.Hour), Limit: rulesTried})
 	if err != nil {
 		return "", nil, err
 	}
+	rv.Read = len(its)
 	for _, it := range its {
 		text := it.Title + " \n " + itemText(it)
 		t := rules.NewText("", text)
 		ok, hits := t.Match(n)
-		ti := triedItem{Title: it.Title, Feed: it.Feed, Story: it.Cluster}
-		if ok {
-			ti.Context = segments(rules.ContextIn(text, t, hits, 8))
+		if !ok {
+			continue
 		}
-		rv.Tried = append(rv.Tried, ti)
+		rv.Tried = append(rv.Tried, triedItem{Title: it.Title, Feed: it.Feed, Story: it.Cluster, Context: segments(rules.ContextIn(text, t, hits, 8))})
+		if len(rv.Tried) == rulesShown {
+			break
+		}
 	}
 	return "rules", rv, nil
 }

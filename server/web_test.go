@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"html"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -156,6 +157,45 @@ func TestPages(t *testing.T) {
 	}
 	if c, _ := s.Store.Cluster(ctx, "3"); c == nil || c.Size != 1 {
 		t.Errorf("the split story: %+v", c)
+	}
+}
+
+// A search reads a bounded number of items a page and links to where it
+// stopped, so that a query matching little does not read the history.
+func TestPagesSearchFurtherBack(t *testing.T) {
+	defer func(n int) { storiesSearched = n }(storiesSearched)
+	storiesSearched = 1
+	srv, _, _ := newServerAndHandler(t, "")
+	c := browser(t)
+	u := srv.URL + "/?q=" + url.QueryEscape("ليبيا")
+	var pages []string
+	for len(pages) < 5 && u != "" {
+		code, b, _ := open(t, c, u)
+		if code != 200 {
+			t.Fatalf("%s: %d\n%s", u, code, b)
+		}
+		pages = append(pages, b)
+		u = ""
+		if i := strings.Index(b, `<a href="/?`); i >= 0 && strings.Contains(b, `rel="next"`) {
+			href := b[i+len(`<a href="`):]
+			u = srv.URL + html.UnescapeString(href[:strings.IndexByte(href, '"')])
+		}
+	}
+	// Newest first, one item a page, copies left out: the oil story's
+	// item (no match), item 1 (story 1's report), then the end.
+	if len(pages) != 3 {
+		t.Fatalf("%d pages, want 3", len(pages))
+	}
+	for i, want := range []bool{false, true, false} {
+		if got := strings.Contains(pages[i], `href="/stories/1"`); got != want {
+			t.Errorf("page %d shows story 1: %v, want %v\n%s", i+1, got, want, pages[i])
+		}
+		if strings.Contains(pages[i], "Oil prices rise") {
+			t.Errorf("page %d shows the story that does not match:\n%s", i+1, pages[i])
+		}
+	}
+	if code, _, _ := open(t, c, srv.URL+"/?q=x&before=nonsense"); code != http.StatusBadRequest {
+		t.Errorf("a made-up place to go on from: %d", code)
 	}
 }
 

@@ -314,6 +314,9 @@ type Store interface {
 	Cluster(ctx context.Context, id string) (*Cluster, error)
 	// Clusters lists the stories updated since, the largest first.
 	Clusters(ctx context.Context, since time.Time, limit int) ([]*Cluster, error)
+	// LatestClusters lists the stories updated since, the last updated
+	// first (of one time, the greatest id first).
+	LatestClusters(ctx context.Context, since time.Time, limit int) ([]*Cluster, error)
 	// StoryItems lists, newest first, the items dated since of each story.
 	StoryItems(ctx context.Context, since time.Time, stories []string) (map[string][]*Item, error)
 	// StoryRules lists the rules each story's items matched, sorted; a

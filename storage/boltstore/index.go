@@ -20,7 +20,15 @@ var (
 	bByRule    = []byte("byrule")    // rule name | 0 | date nanos (8) | seq (8) -> story id
 	bByFeed    = []byte("byfeed")    // feed name | 0 | date nanos (8) | seq (8) -> nothing
 	bStoryTime = []byte("storytime") // updated nanos (8) | story id -> size (uvarint)
+	bStorySize = []byte("storysize") // ^size (4) | updated nanos (8) | story id -> nothing
 )
+
+// sizeKey orders stories the largest first, then as the storytime index
+// (its key, timeID) does.
+func sizeKey(size uint64, timeID []byte) []byte {
+	k := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(timeID)), ^uint32(min(size, 1<<32-1)))
+	return append(k, timeID...)
+}
 
 // indexKey orders a rule's or a feed's items as bytime orders all items.
 func indexKey(name string, date time.Time, seq uint64) []byte {
@@ -44,8 +52,14 @@ func timeIDKey(updated time.Time, id string) []byte {
 // putCluster stores a story and keeps its place in the storytime index;
 // before is the story's last update as stored, zero for a new story.
 func putCluster(tx *bolt.Tx, c *storage.Cluster, before time.Time, existed bool) error {
-	st := tx.Bucket(bStoryTime)
+	st, sz := tx.Bucket(bStoryTime), tx.Bucket(bStorySize)
 	if existed {
+		if v := st.Get(timeIDKey(before, c.ID)); v != nil {
+			size, _ := binary.Uvarint(v)
+			if err := sz.Delete(sizeKey(size, timeIDKey(before, c.ID))); err != nil {
+				return err
+			}
+		}
 		if err := st.Delete(timeIDKey(before, c.ID)); err != nil {
 			return err
 		}
@@ -53,60 +67,69 @@ func putCluster(tx *bolt.Tx, c *storage.Cluster, before time.Time, existed bool)
 	if err := st.Put(timeIDKey(c.Updated, c.ID), binary.AppendUvarint(nil, uint64(c.Size))); err != nil {
 		return err
 	}
+	if err := sz.Put(sizeKey(uint64(c.Size), timeIDKey(c.Updated, c.ID)), nil); err != nil {
+		return err
+	}
 	return putJSON(tx.Bucket(bClusters), []byte(c.ID), c)
 }
 
 // Clusters lists the stories updated since, the largest first and, of one
-// size, the latest. It reads the storytime index back to since and decodes
-// only the stories it returns.
+// size, the latest. It reads the storysize index a size at a time, each
+// from its latest story back to since, and decodes only the stories it
+// returns.
 func (s *Bolt) Clusters(_ context.Context, since time.Time, limit int) ([]*storage.Cluster, error) {
-	type entry struct {
-		size    uint64
-		updated []byte // the key's time, which orders as the time does
-		id      string
-	}
-	before := func(a, b entry) bool { // a lists before b
-		if a.size != b.size {
-			return a.size > b.size
-		}
-		return bytes.Compare(a.updated, b.updated) > 0
-	}
 	var out []*storage.Cluster
 	err := s.view(func(tx *bolt.Tx) error {
-		var best []entry // sorted; at most limit when limit > 0
-		floor := timeIDKey(since, "")
-		c := tx.Bucket(bStoryTime).Cursor()
-		for k, v := c.Last(); k != nil && bytes.Compare(k[:8], floor) >= 0; k, v = c.Prev() {
-			size, n := binary.Uvarint(v)
-			if n <= 0 || len(k) < 8 {
+		floor := timeIDKey(since, "")[:8]
+		cb := tx.Bucket(bClusters)
+		c := tx.Bucket(bStorySize).Cursor()
+		for k, _ := c.First(); k != nil && (limit <= 0 || len(out) < limit); {
+			if len(k) < 12 {
 				return fmt.Errorf("list stories: damaged index entry %q", k)
 			}
-			e := entry{size, k[:8], string(k[8:])}
-			if limit <= 0 {
-				best = append(best, e) // all of them: sorted once below
-				continue
+			size := binary.BigEndian.Uint32(k)
+			// The next size's first key, and this size's last before it.
+			var next []byte
+			if size < 1<<32-1 {
+				next = binary.BigEndian.AppendUint32(nil, size+1)
 			}
-			if len(best) == limit && !before(e, best[limit-1]) {
-				continue
+			e := k
+			if next != nil {
+				e, _ = lastBefore(c, next)
+			} else {
+				e, _ = c.Last()
 			}
-			i := sort.Search(len(best), func(i int) bool { return before(e, best[i]) })
-			best = append(best, entry{})
-			copy(best[i+1:], best[i:])
-			best[i] = e
-			if len(best) > limit {
-				best = best[:limit]
+			for ; e != nil && binary.BigEndian.Uint32(e) == size && bytes.Compare(e[4:12], floor) >= 0 && (limit <= 0 || len(out) < limit); e, _ = c.Prev() {
+				st, err := getJSON[storage.Cluster](cb, e[12:])
+				if err != nil {
+					return fmt.Errorf("list stories: story %s: %w", e[12:], err)
+				}
+				out = append(out, st)
 			}
+			if next == nil {
+				break
+			}
+			k, _ = c.Seek(next)
 		}
-		if limit <= 0 {
-			sort.SliceStable(best, func(i, j int) bool { return before(best[i], best[j]) })
-		}
+		return nil
+	})
+	return out, err
+}
+
+// LatestClusters lists the stories updated since, the latest first, read
+// back from the end of the storytime index.
+func (s *Bolt) LatestClusters(_ context.Context, since time.Time, limit int) ([]*storage.Cluster, error) {
+	var out []*storage.Cluster
+	err := s.view(func(tx *bolt.Tx) error {
+		floor := timeIDKey(since, "")
 		cb := tx.Bucket(bClusters)
-		for _, e := range best {
-			c, err := getJSON[storage.Cluster](cb, []byte(e.id))
+		c := tx.Bucket(bStoryTime).Cursor()
+		for k, _ := c.Last(); k != nil && bytes.Compare(k[:8], floor) >= 0 && (limit <= 0 || len(out) < limit); k, _ = c.Prev() {
+			st, err := getJSON[storage.Cluster](cb, k[8:])
 			if err != nil {
-				return fmt.Errorf("list stories: story %s: %w", e.id, err)
+				return fmt.Errorf("list stories: story %s: %w", k[8:], err)
 			}
-			out = append(out, c)
+			out = append(out, st)
 		}
 		return nil
 	})

@@ -33,6 +33,7 @@ var migrations = []migration{
 	}},
 	{6, 7, func(s *Bolt, _ uint64) error { return s.migrateFetchedIndex() }},
 	{7, 8, func(s *Bolt, _ uint64) error { return s.migrateStoryIndex() }},
+	{8, 9, func(s *Bolt, _ uint64) error { return s.migrateSizeIndex() }},
 }
 
 type migration struct {
@@ -235,6 +236,22 @@ func (s *Bolt) buildIndexes(steps []indexStep, version uint64) error {
 		}
 		return meta.Put([]byte("schema"), u64(version))
 	})
+}
+
+// migrateSizeIndex builds the stories' size index (schema 9) from the
+// storytime index, which holds each story's size: no story is decoded.
+func (s *Bolt) migrateSizeIndex() error {
+	mark := []byte("migrate.storysize")
+	if err := s.emptyBefore(mark, bStorySize); err != nil {
+		return err
+	}
+	return s.buildIndexes([]indexStep{{bStoryTime, mark, func(tx *bolt.Tx, k, v []byte) error {
+		size, n := binary.Uvarint(v)
+		if n <= 0 || len(k) < 8 {
+			return fmt.Errorf("story index entry %q: damaged", k)
+		}
+		return tx.Bucket(bStorySize).Put(sizeKey(size, k), nil)
+	}}}, 9)
 }
 
 // migrateAlertIndex builds the alerts' time index (schema 5).

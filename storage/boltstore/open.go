@@ -35,11 +35,11 @@ var (
 	bPending  = []byte("pending")  // alert id -> nothing: the outbox's pending alerts
 	bSamples  = []byte("samples")  // item seq (8) -> date (8) | id length (uvarint) | id | samples; seed id -> date (8) | samples
 	bFetched  = []byte("fetched")  // time first seen (timeKey) | seq (8) -> nothing: what pruning reads
-	allBucket = [][]byte{bMeta, bFeeds, bItems, bIDs, bKeys, bByTime, bClusters, bSeeds, bPrints, bAlerts, bPending, bSamples, bByRule, bByFeed, bStoryTime, bTombs, bAlertTime, bFetched, bByStory, bFeedDays}
+	allBucket = [][]byte{bMeta, bFeeds, bItems, bIDs, bKeys, bByTime, bClusters, bSeeds, bPrints, bAlerts, bPending, bSamples, bByRule, bByFeed, bStoryTime, bTombs, bAlertTime, bFetched, bByStory, bFeedDays, bStorySize}
 )
 
 // SchemaVersion is written to the meta bucket; Open migrates older files.
-const SchemaVersion = 8
+const SchemaVersion = 9
 
 // Bolt is the embedded BoltDB store.
 type Bolt struct {

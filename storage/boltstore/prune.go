@@ -220,6 +220,10 @@ func (s *Bolt) pruneStories(ctx context.Context, cutoff time.Time, keep map[stri
 			}
 		}
 		for _, k := range dead {
+			size, _ := binary.Uvarint(st.Get(k))
+			if err := tx.Bucket(bStorySize).Delete(sizeKey(size, k)); err != nil {
+				return false, err
+			}
 			if err := st.Delete(k); err != nil {
 				return false, err
 			}

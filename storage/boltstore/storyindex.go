@@ -190,21 +190,7 @@ func pruneFeedDays(tx *bolt.Tx, cutoff time.Time) error {
 // notes how far the pass went, so a pass resumed after a crash counts no
 // item twice.
 func (s *Bolt) migrateStoryIndex() error {
-	// A pass begins from empty indexes, whatever a file held before.
-	if err := s.update(func(tx *bolt.Tx) error {
-		if tx.Bucket(bMeta).Get([]byte("migrate.bystory")) != nil {
-			return nil // a pass under way
-		}
-		for _, b := range [][]byte{bByStory, bFeedDays} {
-			if err := tx.DeleteBucket(b); err != nil && !errors.Is(err, bolterr.ErrBucketNotFound) {
-				return err
-			}
-			if _, err := tx.CreateBucket(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
+	if err := s.emptyBefore([]byte("migrate.bystory"), bByStory, bFeedDays); err != nil {
 		return err
 	}
 	return s.buildIndexes([]indexStep{{bItems, []byte("migrate.bystory"), func(tx *bolt.Tx, k, v []byte) error {
@@ -217,4 +203,24 @@ func (s *Bolt) migrateStoryIndex() error {
 		}
 		return countDays(tx, []*storage.Item{{Feed: f.Feed, Fetched: f.Fetched}})
 	}}}, 8)
+}
+
+// emptyBefore empties the buckets an index pass builds, unless the pass
+// is under way (its mark is in meta): a pass begins from empty indexes,
+// whatever a file held before.
+func (s *Bolt) emptyBefore(mark []byte, buckets ...[]byte) error {
+	return s.update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bMeta).Get(mark) != nil {
+			return nil
+		}
+		for _, b := range buckets {
+			if err := tx.DeleteBucket(b); err != nil && !errors.Is(err, bolterr.ErrBucketNotFound) {
+				return err
+			}
+			if _, err := tx.CreateBucket(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

@@ -80,3 +80,38 @@ func TestMigrateStoryIndex(t *testing.T) {
 		})
 	}
 }
+
+// A schema 8 file has no size index; Open builds it from the storytime
+// index, and the largest stories list as before.
+func TestMigrateSizeIndex(t *testing.T) {
+	ctx := context.Background()
+	s, path := listingStore(t)
+	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	list := func(s *Bolt) [][]string {
+		var out [][]string
+		for _, since := range []time.Time{{}, base.Add(20 * time.Hour)} {
+			for _, limit := range []int{0, 2, 5} {
+				cs, err := s.Clusters(ctx, since, limit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, clusterIDs(cs))
+			}
+		}
+		return out
+	}
+	want := list(s)
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bStorySize); err != nil {
+			return err
+		}
+		return tx.Bucket(bMeta).Put([]byte("schema"), u64(8))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s = reopenMigrating(t, s, path, 3)
+	if got := list(s); !reflect.DeepEqual(got, want) {
+		t.Errorf("the largest stories after the migration:\n got %v\nwant %v", got, want)
+	}
+	checkListings(t, s)
+}

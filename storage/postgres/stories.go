@@ -33,7 +33,14 @@ func (s *Store) Cluster(ctx context.Context, id string) (*storage.Cluster, error
 // size, the latest (then the greatest id, as the embedded engine lists
 // them), from the stories_by_size index.
 func (s *Store) Clusters(ctx context.Context, since time.Time, limit int) ([]*storage.Cluster, error) {
-	sql := `SELECT id, doc FROM stories WHERE updated_ns >= $1 ORDER BY size DESC, updated_ns DESC, id DESC`
+	return s.clusters(ctx, `SELECT id, doc FROM stories WHERE updated_ns >= $1 ORDER BY size DESC, updated_ns DESC, id DESC`, since, limit)
+}
+
+func (s *Store) LatestClusters(ctx context.Context, since time.Time, limit int) ([]*storage.Cluster, error) {
+	return s.clusters(ctx, `SELECT id, doc FROM stories WHERE updated_ns >= $1 ORDER BY updated_ns DESC, id DESC`, since, limit)
+}
+
+func (s *Store) clusters(ctx context.Context, sql string, since time.Time, limit int) ([]*storage.Cluster, error) {
 	args := []any{orderNanos(since)}
 	if limit > 0 {
 		sql += " LIMIT $2"

@@ -57,6 +57,7 @@ var cases = []struct {
 	// Stories.
 	{"Clusters", testClusters},
 	{"ClustersListing", testClustersListing},
+	{"LatestClusters", testLatestClusters},
 	{"StoryItems", testStoryItems},
 	{"SplitItem", testSplitItem},
 	{"StoryRules", testStoryRules},

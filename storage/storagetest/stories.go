@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"testing"
@@ -72,6 +73,35 @@ func testClusters(t *testing.T, s storage.Store) {
 	// No item's id but a story's first names a story.
 	_, err := s.Cluster(ctx, "b")
 	wantNotFound(t, "Cluster(b), an item that joined a story", err)
+}
+
+func testLatestClusters(t *testing.T, s storage.Store) {
+	l := newListing(t, s)
+	for _, since := range []time.Time{{}, l.base.Add(20 * time.Hour), l.base.Add(100 * time.Hour)} {
+		for _, limit := range []int{0, 1, 3, 100} {
+			var want []*storage.Cluster
+			for _, c := range l.wantStories() {
+				if !c.Updated.Before(since) {
+					want = append(want, c)
+				}
+			}
+			slices.SortFunc(want, func(a, b *storage.Cluster) int { return cmp.Or(b.Updated.Compare(a.Updated), cmp.Compare(b.ID, a.ID)) })
+			if limit > 0 && len(want) > limit {
+				want = want[:limit]
+			}
+			got, err := s.LatestClusters(t.Context(), since, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(clusterIDs(got), clusterIDs(want)) {
+				t.Errorf("LatestClusters(since %v, limit %d):\n got %v\nwant %v", since, limit, clusterIDs(got), clusterIDs(want))
+				continue
+			}
+			for i := range got {
+				checkFields(t, fmt.Sprintf("LatestClusters(since %v, limit %d)[%d]", since, limit, i), got[i], want[i])
+			}
+		}
+	}
 }
 
 func testClustersListing(t *testing.T, s storage.Store) {
