@@ -22,7 +22,7 @@ import (
 // oldest story on it, and the feeds page every item of the last weeks.
 var (
 	bByStory  = []byte("bystory")  // story id | 0 | seq (8) -> the item's rules, each ended by 0
-	bFeedDays = []byte("feeddays") // feed name | 0 | day (4: days since 1970, UTC) -> items (uvarint)
+	bFeedDays = []byte("feeddays") // day (4: days since 1970, UTC) | feed name -> items (uvarint)
 )
 
 func storyKey(story string, seq uint64) []byte {
@@ -51,11 +51,10 @@ func dayOf(t time.Time) uint32 {
 	return 0
 }
 
+// feedDayKey puts the day first: the days since one, and the days before
+// a prune's cutoff, are each one run of keys.
 func feedDayKey(feed string, day uint32) []byte {
-	k := make([]byte, 0, len(feed)+5)
-	k = append(k, feed...)
-	k = append(k, 0)
-	return binary.BigEndian.AppendUint32(k, day)
+	return append(binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(feed)), day), feed...)
 }
 
 // countDays adds items to their feeds' days.
@@ -145,40 +144,28 @@ func (s *Bolt) StoryRules(_ context.Context, stories []string) (map[string][]str
 
 // FeedDays counts the items each feed brought a day, from since's day on.
 func (s *Bolt) FeedDays(_ context.Context, since time.Time) ([]storage.FeedDay, error) {
-	from := dayOf(since)
 	var out []storage.FeedDay
 	err := s.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bFeedDays).ForEach(func(k, v []byte) error {
-			if len(k) < 5 || k[len(k)-5] != 0 {
+		c := tx.Bucket(bFeedDays).Cursor()
+		for k, v := c.Seek(binary.BigEndian.AppendUint32(nil, dayOf(since))); k != nil; k, v = c.Next() {
+			if len(k) < 4 {
 				return fmt.Errorf("list feed days: damaged index entry %q", k)
 			}
-			day := binary.BigEndian.Uint32(k[len(k)-4:])
-			if day < from {
-				return nil
-			}
 			n, _ := binary.Uvarint(v)
-			out = append(out, storage.FeedDay{Feed: string(k[:len(k)-5]), Day: time.Unix(int64(day)*86400, 0).UTC(), Items: int(n)})
-			return nil
-		})
+			day := binary.BigEndian.Uint32(k)
+			out = append(out, storage.FeedDay{Feed: string(k[4:]), Day: time.Unix(int64(day)*86400, 0).UTC(), Items: int(n)})
+		}
+		return nil
 	})
 	return out, err
 }
 
 // pruneFeedDays deletes the days before cutoff's.
 func pruneFeedDays(tx *bolt.Tx, cutoff time.Time) error {
-	floor := dayOf(cutoff)
-	var dead [][]byte
-	b := tx.Bucket(bFeedDays)
-	if err := b.ForEach(func(k, _ []byte) error {
-		if len(k) >= 4 && binary.BigEndian.Uint32(k[len(k)-4:]) < floor {
-			dead = append(dead, bytes.Clone(k))
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	for _, k := range dead {
-		if err := b.Delete(k); err != nil {
+	floor := binary.BigEndian.AppendUint32(nil, dayOf(cutoff))
+	c := tx.Bucket(bFeedDays).Cursor()
+	for k, _ := c.First(); k != nil && bytes.Compare(k, floor) < 0; k, _ = c.First() {
+		if err := c.Delete(); err != nil {
 			return err
 		}
 	}
