@@ -35,6 +35,7 @@ var arabic = map[string]string{
 	"first seen": "أول ظهور", "similarity": "التشابه", "the report": "الخبر الأصلي", "Not a duplicate": "ليست نسخة",
 	"Later developments": "التطوّرات اللاحقة", "pending": "قيد الانتظار", "failed": "فشل", "delivered": "أُرسل",
 	"No alerts.": "لا تنبيهات.", "rule": "القاعدة", "channel": "القناة", "story": "القصة", "state": "الحالة",
+	"all": "الكل", "previous": "السابق", "next": "التالي",
 	"Searched back to": "بُحث حتى", "Search further back": "ابحث أبعد",
 	"Digests waiting": "الملخّصات المنتظرة", "stories": "القصص", "leaves": "موعد الإرسال",
 	"attempts": "المحاولات", "next try": "المحاولة التالية", "last error": "آخر خطأ", "Retry": "أعد المحاولة",

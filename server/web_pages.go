@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -458,13 +459,30 @@ type feedRow struct {
 	Spark                               []int
 }
 
-type feedsView struct {
-	view
-	FeedRows []feedRow
+// healthTab is a filter of the feeds page, with how many feeds it holds.
+type healthTab struct {
+	Health string
+	Feeds  int
 }
 
-// sparkDays is the sparkline's length.
+type feedsView struct {
+	view
+	Health   string
+	Tabs     []healthTab
+	FeedRows []feedRow
+	// Prev and Next are the neighbouring pages' links, when there are.
+	Prev, Next string
+	From, To   int // the rows shown, counted from 1
+	Of         int
+}
+
+// sparkDays is the sparkline's length; feedsShown the rows of a page.
 const sparkDays = 14
+
+// feedsShown is a page of the feeds page (a variable for the tests).
+var feedsShown = 500
+
+var healths = []string{"failing", "late", "disabled", "new", "healthy"}
 
 func (s *Server) feedsPage(w http.ResponseWriter, r *http.Request, v view) (string, any, error) {
 	ctx := r.Context()
@@ -548,7 +566,51 @@ func (s *Server) feedsPage(w http.ResponseWriter, r *http.Request, v view) (stri
 		rows = append(rows, row)
 	}
 	slices.SortStableFunc(rows, func(a, b feedRow) int { return rank[a.Health] - rank[b.Health] })
-	return "feeds", feedsView{view: v, FeedRows: rows}, nil
+	fv := feedsView{view: v, Health: r.URL.Query().Get("health")}
+	if fv.Health != "" && !slices.Contains(healths, fv.Health) {
+		return "", nil, httpError{http.StatusBadRequest, "health: use " + strings.Join(healths, ", ")}
+	}
+	count := map[string]int{}
+	for _, row := range rows {
+		count[row.Health]++
+	}
+	fv.Tabs = append(fv.Tabs, healthTab{"", len(rows)})
+	for _, h := range healths {
+		if count[h] > 0 {
+			fv.Tabs = append(fv.Tabs, healthTab{h, count[h]})
+		}
+	}
+	if fv.Health != "" {
+		rows = slices.DeleteFunc(rows, func(row feedRow) bool { return row.Health != fv.Health })
+	}
+	// A page at a time: a desk of thousands of feeds reads the failing
+	// ones first, without a page of megabytes.
+	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	page = max(1, page)
+	link := func(p int) string {
+		q := url.Values{}
+		if fv.Health != "" {
+			q.Set("health", fv.Health)
+		}
+		if p > 1 {
+			q.Set("page", strconv.Itoa(p))
+		}
+		if len(q) == 0 {
+			return "/feeds"
+		}
+		return "/feeds?" + q.Encode()
+	}
+	fv.Of = len(rows)
+	start := min((page-1)*feedsShown, len(rows))
+	end := min(start+feedsShown, len(rows))
+	fv.FeedRows, fv.From, fv.To = rows[start:end], start+1, end
+	if page > 1 {
+		fv.Prev = link(page - 1)
+	}
+	if end < len(rows) {
+		fv.Next = link(page + 1)
+	}
+	return "feeds", fv, nil
 }
 
 // storyItems reads the stories' items.

@@ -35,6 +35,11 @@ func open(t *testing.T, c *http.Client, u string) (int, string, http.Header) {
 
 var csrfField = regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
 
+func open2(t *testing.T, c *http.Client, u string) (int, string) {
+	code, b, _ := open(t, c, u)
+	return code, b
+}
+
 func submit(t *testing.T, c *http.Client, page, action string, form url.Values) *http.Response {
 	t.Helper()
 	_, b, _ := open(t, c, page)
@@ -110,6 +115,25 @@ func TestPages(t *testing.T) {
 	if ia, ib := strings.Index(b, "<bdi>a</bdi>"), strings.Index(b, "<bdi>b</bdi>"); ib < 0 || ia < ib || !strings.Contains(b, "HTTP 500") {
 		t.Errorf("the failing feed is not first (a at %d, b at %d):\n%s", ia, ib, b)
 	}
+
+	// A page at a time, and by health.
+	func() {
+		defer func(n int) { feedsShown = n }(feedsShown)
+		feedsShown = 1
+		_, b := open2(t, c, srv.URL+"/feeds")
+		if !strings.Contains(b, "<bdi>b</bdi>") || strings.Contains(b, "<bdi>a</bdi>") || !strings.Contains(b, `href="/feeds?page=2" rel="next"`) || !strings.Contains(b, "failing (1)") || !strings.Contains(b, "healthy (1)") {
+			t.Errorf("the first page of feeds, one a page:\n%s", b)
+		}
+		if _, b := open2(t, c, srv.URL+"/feeds?page=2"); !strings.Contains(b, "<bdi>a</bdi>") || strings.Contains(b, "<bdi>b</bdi>") || !strings.Contains(b, `href="/feeds" rel="prev"`) || strings.Contains(b, `rel="next"`) {
+			t.Errorf("the second page of feeds:\n%s", b)
+		}
+		if _, b := open2(t, c, srv.URL+"/feeds?health=healthy"); !strings.Contains(b, "<bdi>a</bdi>") || strings.Contains(b, "<bdi>b</bdi>") || strings.Contains(b, `rel="next"`) {
+			t.Errorf("the healthy feeds:\n%s", b)
+		}
+		if code, _ := open2(t, c, srv.URL+"/feeds?health=sick"); code != http.StatusBadRequest {
+			t.Errorf("an unknown health: %d", code)
+		}
+	}()
 
 	// A failed alert is retried from the page.
 	as, err := s.Store.Alerts(ctx, storage.AlertPending)
