@@ -276,6 +276,18 @@ type FeedDay struct {
 	Items int
 }
 
+// DayOf is the day FeedDays counts a time in: whole UTC days since 1970,
+// the times before it in day 0. Both engines key their counts by it.
+func DayOf(t time.Time) uint32 {
+	if d := t.Unix() / 86400; d > 0 {
+		return uint32(d)
+	}
+	return 0
+}
+
+// DayStart is a day's midnight, UTC.
+func DayStart(day uint32) time.Time { return time.Unix(int64(day)*86400, 0).UTC() }
+
 // AlertListOptions selects alerts, newest first.
 type AlertListOptions struct {
 	State string // pending, delivered, failed; "" for all

@@ -93,7 +93,7 @@ func (s *Bolt) Clusters(_ context.Context, since time.Time, limit int) ([]*stora
 			if size < 1<<32-1 {
 				next = binary.BigEndian.AppendUint32(nil, size+1)
 			}
-			e := k
+			var e []byte
 			if next != nil {
 				e, _ = lastBefore(c, next)
 			} else {

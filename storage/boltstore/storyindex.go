@@ -37,18 +37,7 @@ func rulesValue(rules []string) []byte {
 	for _, r := range rules {
 		v = append(append(v, r...), 0)
 	}
-	if v == nil {
-		v = []byte{} // bbolt stores an empty value; nil is refused
-	}
 	return v
-}
-
-// dayOf is the UTC day of a time, as the feeddays index counts.
-func dayOf(t time.Time) uint32 {
-	if d := t.Unix() / 86400; d > 0 {
-		return uint32(d)
-	}
-	return 0
 }
 
 // feedDayKey puts the day first: the days since one, and the days before
@@ -61,7 +50,7 @@ func feedDayKey(feed string, day uint32) []byte {
 func countDays(tx *bolt.Tx, items []*storage.Item) error {
 	counts := map[string]uint64{}
 	for _, it := range items {
-		counts[string(feedDayKey(it.Feed, dayOf(it.Fetched)))]++
+		counts[string(feedDayKey(it.Feed, storage.DayOf(it.Fetched)))]++
 	}
 	b := tx.Bucket(bFeedDays)
 	for k, n := range counts {
@@ -147,13 +136,13 @@ func (s *Bolt) FeedDays(_ context.Context, since time.Time) ([]storage.FeedDay, 
 	var out []storage.FeedDay
 	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bFeedDays).Cursor()
-		for k, v := c.Seek(binary.BigEndian.AppendUint32(nil, dayOf(since))); k != nil; k, v = c.Next() {
+		for k, v := c.Seek(binary.BigEndian.AppendUint32(nil, storage.DayOf(since))); k != nil; k, v = c.Next() {
 			if len(k) < 4 {
 				return fmt.Errorf("list feed days: damaged index entry %q", k)
 			}
 			n, _ := binary.Uvarint(v)
 			day := binary.BigEndian.Uint32(k)
-			out = append(out, storage.FeedDay{Feed: string(k[4:]), Day: time.Unix(int64(day)*86400, 0).UTC(), Items: int(n)})
+			out = append(out, storage.FeedDay{Feed: string(k[4:]), Day: storage.DayStart(day), Items: int(n)})
 		}
 		return nil
 	})
@@ -162,7 +151,7 @@ func (s *Bolt) FeedDays(_ context.Context, since time.Time) ([]storage.FeedDay, 
 
 // pruneFeedDays deletes the days before cutoff's.
 func pruneFeedDays(tx *bolt.Tx, cutoff time.Time) error {
-	floor := binary.BigEndian.AppendUint32(nil, dayOf(cutoff))
+	floor := binary.BigEndian.AppendUint32(nil, storage.DayOf(cutoff))
 	c := tx.Bucket(bFeedDays).Cursor()
 	for k, _ := c.First(); k != nil && bytes.Compare(k, floor) < 0; k, _ = c.First() {
 		if err := c.Delete(); err != nil {

@@ -1,21 +1,18 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/raqib/raqib/storage"
 )
 
-// dayOf is the UTC day of a time, as feed_days counts: days since 1970.
-func dayOf(t time.Time) int32 {
-	if d := t.Unix() / 86400; d > 0 {
-		return int32(d)
-	}
-	return 0
-}
+// dayOf is storage.DayOf as feed_days's integer column holds it.
+func dayOf(t time.Time) int32 { return int32(storage.DayOf(t)) }
 
 // feedDays tallies stored items by feed and day, as the columns of an
 // upsert, in the order of their keys so that commits lock rows alike.
@@ -32,15 +29,7 @@ func feedDays(items []*storage.Item) (feeds []string, days []int32, counts []int
 	for k := range n {
 		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, func(a, b key) int {
-		if a.feed != b.feed {
-			if a.feed < b.feed {
-				return -1
-			}
-			return 1
-		}
-		return int(a.day - b.day)
-	})
+	slices.SortFunc(keys, func(a, b key) int { return cmp.Or(strings.Compare(a.feed, b.feed), cmp.Compare(a.day, b.day)) })
 	for _, k := range keys {
 		feeds, days, counts = append(feeds, k.feed), append(days, k.day), append(counts, n[k])
 	}
@@ -63,7 +52,7 @@ func (s *Store) FeedDays(ctx context.Context, since time.Time) ([]storage.FeedDa
 		if err := rows.Scan(&d.Feed, &day, &n); err != nil {
 			return nil, fmt.Errorf("list feed days: %w", err)
 		}
-		d.Day, d.Items = time.Unix(int64(day)*86400, 0).UTC(), int(n)
+		d.Day, d.Items = storage.DayStart(uint32(day)), int(n)
 		out = append(out, d)
 	}
 	if err := rows.Err(); err != nil {
