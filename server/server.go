@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -103,7 +102,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /api/backup", s.protect(s.apiBackup))
 	if s.Metrics != nil {
-		mux.Handle("GET /metrics", s.protect(promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}).ServeHTTP))
+		mux.Handle("GET /metrics", s.bearer(promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}).ServeHTTP))
 	}
 	mux.HandleFunc("GET /about", s.index)
 	s.webRoutes(mux)
@@ -139,14 +138,24 @@ func (s *Server) ListenAndServe(ctx context.Context, l net.Listener) error {
 	return nil
 }
 
-// protect requires the bearer token, when one is configured, on the API
-// and metrics (the feeds stay open for readers).
+// protect guards the API: the bearer token when one is configured, else
+// a Host that cannot be another site's (hostAllowed).
 func (s *Server) protect(h http.HandlerFunc) http.HandlerFunc {
+	return s.bearer(func(w http.ResponseWriter, r *http.Request) {
+		if s.hostAllowed(w, r) {
+			h(w, r)
+		}
+	})
+}
+
+// bearer requires the bearer token, when one is configured (the metrics,
+// and within protect the API; the feeds stay open for readers).
+func (s *Server) bearer(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if tok := s.Config.Server.Token; tok != "" {
 			// The scheme's name is case-insensitive (RFC 9110).
 			scheme, got, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
-			if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(tok)) != 1 {
+			if !ok || !strings.EqualFold(scheme, "Bearer") || !sameSecret(strings.TrimSpace(got), tok) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="raqib"`)
 				http.Error(w, "a bearer token is required (server.token)", http.StatusUnauthorized)
 				return
@@ -156,17 +165,52 @@ func (s *Server) protect(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// hostAllowed refuses, when the server has no token, a request whose Host
+// is a name other than localhost: a page on any site can point its own
+// name at 127.0.0.1 (DNS rebinding) and then read the desk's pages and API
+// as its own, and post their forms. An IP address or localhost cannot be
+// another site's name. With a token the session and the bearer token
+// guard instead.
+func (s *Server) hostAllowed(w http.ResponseWriter, r *http.Request) bool {
+	if s.Config.Server.Token != "" {
+		return true
+	}
+	h := r.Host
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		h = host
+	}
+	h = strings.ToLower(strings.TrimSuffix(strings.Trim(h, "[]"), "."))
+	if h == "" || net.ParseIP(h) != nil || h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	http.Error(w, "without server.token the desk and the API answer at an IP address or localhost only, not at the name "+strconv.Quote(h)+": set server.token to reach them by name", http.StatusForbidden)
+	return false
+}
+
+// localWithoutToken refuses, when the server has no token, a client on
+// another machine: without a token, what changes the store is for this
+// machine's users only.
+func (s *Server) localWithoutToken(w http.ResponseWriter, r *http.Request) bool {
+	if s.Config.Server.Token != "" {
+		return true
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		http.Error(w, "actions need server.token when asked from another machine", http.StatusForbidden)
+		return false
+	}
+	return true
+}
+
 // protectAction guards what changes the store: the token when one is
 // configured, else a client on this machine only (the API's reads are
-// open without a token; its actions are not open to the network).
+// open there), asking by a Host that is not another site's.
 func (s *Server) protectAction(h http.HandlerFunc) http.HandlerFunc {
 	return s.protect(func(w http.ResponseWriter, r *http.Request) {
+		if !s.localWithoutToken(w, r) {
+			return
+		}
 		if s.Config.Server.Token == "" {
-			host, _, err := net.SplitHostPort(r.RemoteAddr)
-			if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-				http.Error(w, "actions need server.token when asked from another machine", http.StatusForbidden)
-				return
-			}
 			// A page in the machine's browser can POST here too: a request
 			// a browser sends from another site says so in its Origin.
 			if o := r.Header.Get("Origin"); o != "" {

@@ -320,7 +320,7 @@ func TestActionsNeedTokenFromAfar(t *testing.T) {
 		addr string
 		want int
 	}{{"192.0.2.7:4000", http.StatusForbidden}, {"[2001:db8::1]:4000", http.StatusForbidden}, {"127.0.0.1:4000", http.StatusOK}, {"[::1]:4000", http.StatusOK}} {
-		req := httptest.NewRequest(http.MethodPost, "/api/items/3/not-duplicate", nil)
+		req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:8080/api/items/3/not-duplicate", nil)
 		req.RemoteAddr = c.addr
 		w := httptest.NewRecorder()
 		s.Handler().ServeHTTP(w, req)
@@ -329,8 +329,8 @@ func TestActionsNeedTokenFromAfar(t *testing.T) {
 		}
 	}
 	// A page of another site, in this machine's browser, cannot take it.
-	for origin, want := range map[string]int{"http://evil.example": http.StatusForbidden, "null": http.StatusForbidden, "http://example.com": http.StatusOK} {
-		req := httptest.NewRequest(http.MethodPost, "/api/items/3/not-duplicate", nil) // Host example.com
+	for origin, want := range map[string]int{"http://evil.example": http.StatusForbidden, "null": http.StatusForbidden, "http://localhost:8080": http.StatusOK} {
+		req := httptest.NewRequest(http.MethodPost, "http://localhost:8080/api/items/3/not-duplicate", nil)
 		req.RemoteAddr = "127.0.0.1:4000"
 		req.Header.Set("Origin", origin)
 		w := httptest.NewRecorder()
@@ -338,6 +338,16 @@ func TestActionsNeedTokenFromAfar(t *testing.T) {
 		if w.Code != want {
 			t.Errorf("Origin %s: %d, want %d", origin, w.Code, want)
 		}
+	}
+	// Nor can one that points its own name at this machine (DNS
+	// rebinding): its Origin and Host agree, but the Host is a name.
+	req := httptest.NewRequest(http.MethodPost, "http://rebind.attacker.example:8080/api/items/3/not-duplicate", nil)
+	req.RemoteAddr = "127.0.0.1:4000"
+	req.Header.Set("Origin", "http://rebind.attacker.example:8080")
+	w := httptest.NewRecorder()
+	s.Handler().ServeHTTP(w, req)
+	if w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), "server.token") {
+		t.Errorf("a rebound name took an action: %d %s", w.Code, w.Body.String())
 	}
 }
 

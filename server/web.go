@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -19,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/raqib/raqib/pipeline"
 	"github.com/raqib/raqib/storage"
 	"github.com/raqib/raqib/textnorm"
 )
@@ -96,7 +98,12 @@ func itemText(it *storage.Item) string {
 type view struct {
 	Page, Title, Path, CSRF string
 	L                       lang
+	// Code is the page's HTTP status, when not 200 (a query the page
+	// could not read).
+	Code int
 }
+
+func (v view) status() int { return cmp.Or(v.Code, http.StatusOK) }
 
 type pageFunc func(w http.ResponseWriter, r *http.Request, v view) (name string, data any, err error)
 
@@ -104,23 +111,40 @@ type pageFunc func(w http.ResponseWriter, r *http.Request, v view) (name string,
 // page's headers, its language, and its template.
 func (s *Server) page(fn pageFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.hostAllowed(w, r) {
+			return
+		}
 		if !s.signedIn(r) {
 			http.Redirect(w, r, "/login?back="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
+		// A page reads a bounded part of the store, but a filter that
+		// matches little can still read far: it ends with the query
+		// timeout, as the API's text queries do.
+		ctx, cancel := context.WithTimeout(r.Context(), s.queryTimeout())
+		defer cancel()
+		r = r.WithContext(ctx)
 		v := view{Path: r.URL.RequestURI(), CSRF: csrfToken(w, r), L: pickLang(r)}
 		name, data, err := fn(w, r, v)
 		if err != nil {
 			var he httpError
-			if errors.As(err, &he) {
-				s.pageHeaders(w)
-				http.Error(w, he.msg, he.code)
+			switch {
+			case errors.As(err, &he):
+			case errors.Is(err, context.DeadlineExceeded):
+				he = httpError{http.StatusServiceUnavailable, "the page took too long to read: narrow it (a rule, a feed, a shorter time)"}
+			default:
+				s.fail(w, err)
 				return
 			}
-			s.fail(w, err)
+			s.pageHeaders(w)
+			http.Error(w, he.msg, he.code)
 			return
 		}
-		s.render(w, name, data)
+		code := http.StatusOK
+		if st, ok := data.(interface{ status() int }); ok {
+			code = st.status()
+		}
+		s.render(w, code, name, data)
 	}
 }
 
@@ -135,12 +159,17 @@ func (s *Server) pageHeaders(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", pageCSP)
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	// same-origin, not no-referrer: under no-referrer a browser sends
+	// "Origin: null" with the page's own forms, which action refuses;
+	// another site still learns nothing of the desk's addresses.
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Cache-Control", "no-store")
 }
 
-func (s *Server) render(w http.ResponseWriter, name string, data any) {
+// render writes a page with its status: the page's headers go before the
+// status line, or they would not be sent at all.
+func (s *Server) render(w http.ResponseWriter, code int, name string, data any) {
 	pages, err := s.templates()
 	if err != nil {
 		s.fail(w, err)
@@ -153,6 +182,7 @@ func (s *Server) render(w http.ResponseWriter, name string, data any) {
 	}
 	s.pageHeaders(w)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
 	w.Write(b.Bytes())
 }
 
@@ -174,19 +204,31 @@ func csrfToken(w http.ResponseWriter, r *http.Request) string {
 func csrfOK(r *http.Request) bool {
 	c, err := r.Cookie(csrfCookie)
 	form := r.PostFormValue("csrf")
-	return err == nil && form != "" && subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) == 1
+	return err == nil && form != "" && sameSecret(c.Value, form)
+}
+
+// sameSecret compares two secrets in a time that tells nothing of either,
+// their lengths included.
+func sameSecret(a, b string) bool {
+	ha, hb := sha256.Sum256([]byte(a)), sha256.Sum256([]byte(b))
+	return subtle.ConstantTimeCompare(ha[:], hb[:]) == 1
 }
 
 // action guards a page's POST: the session, the CSRF token, and a
 // request from the page's own site.
 func (s *Server) action(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.hostAllowed(w, r) || !s.localWithoutToken(w, r) {
+			return
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 		if !csrfOK(r) {
 			http.Error(w, "the form is out of date or from another site: reload the page and try again", http.StatusForbidden)
 			return
 		}
-		if o := r.Header.Get("Origin"); o != "" && o != "null" {
+		// "null" is the Origin of a sandboxed page or of a post that came
+		// through another site's redirect: not this site's page.
+		if o := r.Header.Get("Origin"); o != "" {
 			if u, err := url.Parse(o); err != nil || u.Host != r.Host {
 				http.Error(w, "actions are not taken for another site's page", http.StatusForbidden)
 				return
@@ -213,12 +255,15 @@ func (s *Server) signedIn(r *http.Request) bool {
 		return true
 	}
 	c, err := r.Cookie(sessionCookie)
-	return err == nil && subtle.ConstantTimeCompare([]byte(c.Value), []byte(s.session())) == 1
+	return err == nil && sameSecret(c.Value, s.session())
 }
 
-// back is where to go after a form: a path on this site only.
+// back is where to go after a form: a path on this site only. Browsers
+// read a backslash as a slash and drop tabs and line breaks, and the
+// redirect cleans "/./" away: any of them could turn a path into another
+// site's address ("/\evil.example", "/\t/evil.example").
 func back(v string) string {
-	if !strings.HasPrefix(v, "/") || strings.HasPrefix(v, "//") || strings.HasPrefix(v, "/\\") {
+	if !strings.HasPrefix(v, "/") || strings.HasPrefix(v, "//") || strings.ContainsAny(v, "\\\x00\t\n\r") {
 		return "/"
 	}
 	return v
@@ -230,22 +275,28 @@ type loginView struct {
 }
 
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	if !s.hostAllowed(w, r) {
+		return
+	}
 	v := view{Page: "login", Path: r.URL.RequestURI(), CSRF: csrfToken(w, r), L: pickLang(r)}
 	v.Title = v.L.T("Sign in")
-	s.render(w, "login", loginView{view: v, Back: back(r.URL.Query().Get("back"))})
+	s.render(w, http.StatusOK, "login", loginView{view: v, Back: back(r.URL.Query().Get("back"))})
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	if !s.hostAllowed(w, r) {
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10) // read before anyone signed in
 	if !csrfOK(r) {
 		http.Error(w, "the form is out of date: reload the page and try again", http.StatusForbidden)
 		return
 	}
 	tok := s.Config.Server.Token
-	if tok == "" || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(r.PostFormValue("token"))), []byte(tok)) != 1 {
+	if tok == "" || !sameSecret(strings.TrimSpace(r.PostFormValue("token")), tok) {
 		v := view{Page: "login", Path: "/login", CSRF: r.PostFormValue("csrf"), L: pickLang(r)}
 		v.Title = v.L.T("Sign in")
-		w.WriteHeader(http.StatusUnauthorized)
-		s.render(w, "login", loginView{view: v, Back: back(r.PostFormValue("back")), Error: v.L.T("That is not the server's token.")})
+		s.render(w, http.StatusUnauthorized, "login", loginView{view: v, Back: back(r.PostFormValue("back")), Error: v.L.T("That is not the server's token.")})
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: s.session(), Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: 30 * 24 * 3600})
@@ -293,10 +344,13 @@ func (s *Server) notDuplicateAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	it, err := s.NotDuplicate(r.Context(), r.PostFormValue("item"))
-	if errors.Is(err, storage.ErrNotFound) {
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
 		http.Error(w, "no item "+r.PostFormValue("item"), http.StatusNotFound)
 		return
-	} else if err != nil {
+	case errors.Is(err, pipeline.ErrNotDuplicate):
+		// A second press (or another desk's) found it split already.
+	case err != nil:
 		s.fail(w, err)
 		return
 	}

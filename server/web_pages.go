@@ -403,8 +403,7 @@ func (s *Server) rulesPage(w http.ResponseWriter, r *http.Request, v view) (stri
 	}
 	n, err := rules.Parse(rv.Q)
 	if err != nil {
-		rv.Error = err.Error()
-		w.WriteHeader(http.StatusBadRequest)
+		rv.Error, rv.Code = err.Error(), http.StatusBadRequest
 		return "rules", rv, nil
 	}
 	// The latest items, matched here: a query that matches little does
@@ -586,7 +585,7 @@ func (s *Server) feedsPage(w http.ResponseWriter, r *http.Request, v view) (stri
 	// A page at a time: a desk of thousands of feeds reads the failing
 	// ones first, without a page of megabytes.
 	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
-	page = max(1, page)
+	page = min(max(1, page), len(rows)/feedsShown+1) // past the last, the last: no overflow
 	link := func(p int) string {
 		q := url.Values{}
 		if fv.Health != "" {

@@ -3,8 +3,10 @@ package server
 import (
 	"context"
 	"html"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -265,5 +267,186 @@ func TestPagesSignIn(t *testing.T) {
 	}
 	if code, b, _ := open(t, c, srv.URL+"/alerts"); code != 200 || !strings.Contains(b, "libya") {
 		t.Errorf("a page with a session: %d\n%s", code, b)
+	}
+}
+
+// Where a form may send the browser afterwards: this site's paths only,
+// however a browser would read the others.
+func TestBackStaysOnThisSite(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"/alerts", "/alerts"},
+		{"/?rule=libya&q=%D9%84", "/?rule=libya&q=%D9%84"},
+		{"", "/"},
+		{"alerts", "/"},
+		{"//evil.example/", "/"},
+		{"https://evil.example/", "/"},
+		{"/\\evil.example/", "/"},
+		{"/./\\evil.example/", "/"},
+		{"/../\\evil.example/", "/"},
+		{"/\t/evil.example/", "/"},
+		{"/\n/evil.example/", "/"},
+		{"/\x00/evil.example/", "/"},
+	} {
+		if got := back(c.in); got != c.want {
+			t.Errorf("back(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// Without a token, the desk answers at an IP address or localhost only: a
+// site that points its own name at this machine (DNS rebinding) reads
+// nothing and takes no action, and another machine takes no action.
+func TestPagesWithoutTokenRefuseOtherNames(t *testing.T) {
+	srv, _, s := newServerAndHandler(t, "")
+	c := browser(t)
+	u, _ := url.Parse(srv.URL)
+	get := func(host, path string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		req.Host = host
+		r, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.StatusCode, body(t, r)
+	}
+	for _, host := range []string{u.Host, "localhost:" + u.Port(), "[::1]:" + u.Port()} {
+		if code, _ := get(host, "/"); code != http.StatusOK {
+			t.Errorf("Host %s: %d, want 200", host, code)
+		}
+	}
+	for _, path := range []string{"/", "/stories/1", "/alerts", "/login", "/api/items"} {
+		code, b := get("rebind.attacker.example:"+u.Port(), path)
+		if code != http.StatusForbidden || !strings.Contains(b, "server.token") || strings.Contains(b, "libya") {
+			t.Errorf("%s at a rebound name: %d\n%s", path, code, b)
+		}
+	}
+	// The feeds stay open to readers by any name.
+	if code, _ := get("monitor.example:"+u.Port(), "/feeds/all.json"); code != http.StatusOK {
+		t.Errorf("the feed at a name: %d", code)
+	}
+
+	// A form posted from another machine, with its token and all.
+	_, page, _ := open(t, c, srv.URL+"/stories/1")
+	m := csrfField.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no form token")
+	}
+	req := httptest.NewRequest(http.MethodPost, srv.URL+"/stories/1/not-duplicate", strings.NewReader(url.Values{"item": {"3"}, "csrf": {m[1]}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: csrfCookie, Value: m[1]})
+	req.RemoteAddr = "192.0.2.7:4000"
+	w := httptest.NewRecorder()
+	s.Handler().ServeHTTP(w, req)
+	if w.Code != http.StatusForbidden {
+		t.Errorf("an action from another machine without a token: %d %s", w.Code, w.Body.String())
+	}
+	if c, _ := s.Store.Cluster(context.Background(), "3"); c != nil {
+		t.Errorf("the action from afar split the story: %+v", c)
+	}
+}
+
+// The actions' forms: a post through another site's redirect (Origin
+// null) is refused; pressing "not a duplicate" twice is not an error.
+func TestPageActionsOriginAndRepeat(t *testing.T) {
+	srv, _, _ := newServerAndHandler(t, "")
+	c := browser(t)
+	_, page, _ := open(t, c, srv.URL+"/stories/1")
+	m := csrfField.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no form token")
+	}
+	post := func(origin string) *http.Response {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/stories/1/not-duplicate", strings.NewReader(url.Values{"item": {"3"}, "csrf": {m[1]}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		r, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		return r
+	}
+	if r := post("null"); r.StatusCode != http.StatusForbidden {
+		t.Errorf("Origin null: %d", r.StatusCode)
+	}
+	for i := 1; i <= 2; i++ {
+		if r := post(srv.URL); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/stories/3?done=split" {
+			t.Errorf("press %d: %d %s", i, r.StatusCode, r.Header.Get("Location"))
+		}
+	}
+}
+
+// A page that answers with an error status still carries the page's
+// headers, as sent (a recorder's Result is the header at WriteHeader).
+func TestPageHeadersOnErrorStatus(t *testing.T) {
+	_, _, s := newServerAndHandler(t, "t0ken")
+	h := s.Handler()
+	do := func(req *http.Request) *http.Response {
+		req.RemoteAddr = "127.0.0.1:4000"
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w.Result()
+	}
+	session := &http.Cookie{Name: sessionCookie, Value: s.session()}
+	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/rules?q=(", nil)
+	req.AddCookie(session)
+	rules := do(req)
+	req = httptest.NewRequest(http.MethodPost, "http://127.0.0.1/login", strings.NewReader("token=wrong&csrf=0123456789abcdef0123456789abcdef"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: csrfCookie, Value: "0123456789abcdef0123456789abcdef"})
+	login := do(req)
+	for name, r := range map[string]*http.Response{"a rule that does not parse": rules, "a wrong token": login} {
+		want := map[string]int{"a rule that does not parse": http.StatusBadRequest, "a wrong token": http.StatusUnauthorized}[name]
+		if r.StatusCode != want || !strings.Contains(r.Header.Get("Content-Security-Policy"), "default-src 'none'") ||
+			r.Header.Get("X-Frame-Options") != "DENY" || r.Header.Get("Cache-Control") != "no-store" || r.Header.Get("Referrer-Policy") != "same-origin" || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
+			t.Errorf("%s: %d, headers %v", name, r.StatusCode, r.Header)
+		}
+	}
+}
+
+// The sign-in form reads a bounded body, before anyone has signed in.
+func TestLoginReadsABoundedBody(t *testing.T) {
+	_, _, s := newServerAndHandler(t, "t0ken")
+	read := &countingReader{r: strings.NewReader("token=" + strings.Repeat("x", 10<<20))}
+	req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1/login", read)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w := httptest.NewRecorder()
+	s.Handler().ServeHTTP(w, req)
+	if w.Code != http.StatusForbidden || read.n > 1<<20 {
+		t.Errorf("a 10 MB sign-in: %d, %d bytes read", w.Code, read.n)
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// A page number past the last shows the last page.
+func TestFeedsPagePastTheLast(t *testing.T) {
+	srv, _, _ := newServerAndHandler(t, "")
+	c := browser(t)
+	for _, p := range []string{"18446744073709553", "9223372036854775807", "-9223372036854775808", "3"} {
+		if code, b := open2(t, c, srv.URL+"/feeds?page="+p); code != http.StatusOK || !strings.Contains(b, "<bdi>a</bdi>") {
+			t.Errorf("page %s: %d\n%s", p, code, b)
+		}
+	}
+}
+
+// A page's reading ends with the query timeout, and says so.
+func TestPageDeadline(t *testing.T) {
+	srv, _, s := newServerAndHandler(t, "")
+	s.QueryTimeout = time.Nanosecond
+	code, b := open2(t, browser(t), srv.URL+"/?q=libya")
+	if code != http.StatusServiceUnavailable || !strings.Contains(b, "took too long") {
+		t.Errorf("a search past its deadline: %d\n%s", code, b)
 	}
 }
