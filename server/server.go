@@ -85,6 +85,7 @@ type Server struct {
 	limOnce sync.Once
 	lim     *limiter
 	web     webState
+	signIns signInLimiter
 }
 
 // Handler routes requests.

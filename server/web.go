@@ -14,8 +14,10 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -56,6 +58,7 @@ func (s *Server) webRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /feeds", s.page(s.feedsPage))
 	mux.HandleFunc("GET /login", s.loginPage)
 	mux.HandleFunc("POST /login", s.login)
+	mux.HandleFunc("POST /logout", s.action(s.logout))
 	mux.HandleFunc("POST /settings/lang", s.action(s.setLang))
 	mux.HandleFunc("POST /alerts/retry", s.action(s.retryAlert))
 	mux.HandleFunc("POST /stories/{id}/not-duplicate", s.action(s.notDuplicateAction))
@@ -101,6 +104,8 @@ type view struct {
 	// Code is the page's HTTP status, when not 200 (a query the page
 	// could not read).
 	Code int
+	// SignOut: the pages are behind a sign-in, so they offer to end it.
+	SignOut bool
 }
 
 func (v view) status() int { return cmp.Or(v.Code, http.StatusOK) }
@@ -124,7 +129,7 @@ func (s *Server) page(fn pageFunc) http.HandlerFunc {
 		ctx, cancel := context.WithTimeout(r.Context(), s.queryTimeout())
 		defer cancel()
 		r = r.WithContext(ctx)
-		v := view{Path: r.URL.RequestURI(), CSRF: csrfToken(w, r), L: pickLang(r)}
+		v := view{Path: r.URL.RequestURI(), CSRF: s.csrfToken(w, r), L: pickLang(r), SignOut: s.Config.Server.Token != ""}
 		name, data, err := fn(w, r, v)
 		if err != nil {
 			var he httpError
@@ -186,25 +191,53 @@ func (s *Server) render(w http.ResponseWriter, code int, name string, data any) 
 	w.Write(b.Bytes())
 }
 
-// csrfToken is the browser's double-submit token: a random cookie that
-// every form carries back. Another site's page can make the browser
-// post, but cannot read the cookie to put it in the form.
-func csrfToken(w http.ResponseWriter, r *http.Request) string {
+// csrfToken is the form token of the browser's CSRF cookie, a random
+// nonce: every form carries back the nonce signed with the server's key
+// (formToken). Another site's page can make the browser post, but cannot
+// read the cookie; and one that can set cookies for this site (a sibling
+// host) cannot sign a nonce it chose.
+func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request) string {
 	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) == 32 {
-		return c.Value
+		return s.formToken(c.Value)
 	}
 	b := make([]byte, 16)
 	rand.Read(b)
-	tok := hex.EncodeToString(b)
-	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: tok, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
-	return tok
+	nonce := hex.EncodeToString(b)
+	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: nonce, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secureCookies(r)})
+	return s.formToken(nonce)
 }
 
-// csrfOK reports whether a form carries back the browser's token.
-func csrfOK(r *http.Request) bool {
+// formToken signs a CSRF nonce: with a key made from server.token when one
+// is set, so that every daemon of a fleet signs alike, else with this
+// process's own.
+func (s *Server) formToken(nonce string) string {
+	key := processKey[:]
+	if tok := s.Config.Server.Token; tok != "" {
+		k := sha256.Sum256([]byte("raqib form key " + tok))
+		key = k[:]
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(nonce))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+var processKey = func() (k [32]byte) {
+	rand.Read(k[:])
+	return k
+}()
+
+// csrfOK reports whether a form carries back the signed nonce of the
+// browser's cookie.
+func (s *Server) csrfOK(r *http.Request) bool {
 	c, err := r.Cookie(csrfCookie)
 	form := r.PostFormValue("csrf")
-	return err == nil && form != "" && sameSecret(c.Value, form)
+	return err == nil && len(c.Value) == 32 && form != "" && sameSecret(s.formToken(c.Value), form)
+}
+
+// secureCookies: over TLS, or behind a proxy that serves the site over
+// https (server.base_url says so), the cookies are not sent in the clear.
+func (s *Server) secureCookies(r *http.Request) bool {
+	return r.TLS != nil || strings.HasPrefix(strings.ToLower(s.Config.Server.BaseURL), "https://")
 }
 
 // sameSecret compares two secrets in a time that tells nothing of either,
@@ -222,7 +255,7 @@ func (s *Server) action(h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-		if !csrfOK(r) {
+		if !s.csrfOK(r) {
 			http.Error(w, "the form is out of date or from another site: reload the page and try again", http.StatusForbidden)
 			return
 		}
@@ -242,12 +275,18 @@ func (s *Server) action(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// session is the cookie value that stands for the token: derived from it,
-// so that a changed token ends every session, and not the token itself.
-func (s *Server) session() string {
+// sessionAge is how long a sign-in lasts.
+const sessionAge = 30 * 24 * time.Hour
+
+// session is the cookie value of a sign-in at a time: the time, signed
+// with the token, so that a changed token ends every session, a session
+// ends after sessionAge whatever the browser keeps, every daemon of a
+// fleet reads it alike, and the cookie is not the token itself.
+func (s *Server) session(at time.Time) string {
+	ts := strconv.FormatInt(at.Unix(), 10)
 	m := hmac.New(sha256.New, []byte(s.Config.Server.Token))
-	m.Write([]byte("raqib web session"))
-	return hex.EncodeToString(m.Sum(nil))
+	m.Write([]byte("raqib web session " + ts))
+	return ts + "." + hex.EncodeToString(m.Sum(nil))
 }
 
 func (s *Server) signedIn(r *http.Request) bool {
@@ -255,7 +294,19 @@ func (s *Server) signedIn(r *http.Request) bool {
 		return true
 	}
 	c, err := r.Cookie(sessionCookie)
-	return err == nil && sameSecret(c.Value, s.session())
+	if err != nil {
+		return false
+	}
+	ts, _, _ := strings.Cut(c.Value, ".")
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return false
+	}
+	at := time.Unix(sec, 0)
+	if age := time.Since(at); age > sessionAge || age < -time.Minute {
+		return false
+	}
+	return sameSecret(c.Value, s.session(at))
 }
 
 // back is where to go after a form: a path on this site only. Browsers
@@ -278,7 +329,7 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	if !s.hostAllowed(w, r) {
 		return
 	}
-	v := view{Page: "login", Path: r.URL.RequestURI(), CSRF: csrfToken(w, r), L: pickLang(r)}
+	v := view{Page: "login", Path: r.URL.RequestURI(), CSRF: s.csrfToken(w, r), L: pickLang(r)}
 	v.Title = v.L.T("Sign in")
 	s.render(w, http.StatusOK, "login", loginView{view: v, Back: back(r.URL.Query().Get("back"))})
 }
@@ -288,19 +339,32 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10) // read before anyone signed in
-	if !csrfOK(r) {
+	if !s.csrfOK(r) {
 		http.Error(w, "the form is out of date: reload the page and try again", http.StatusForbidden)
+		return
+	}
+	client, _, _ := net.SplitHostPort(r.RemoteAddr)
+	if wait := s.signIns.wait(client, time.Now()); wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		http.Error(w, "too many wrong tokens from this address: try again later", http.StatusTooManyRequests)
 		return
 	}
 	tok := s.Config.Server.Token
 	if tok == "" || !sameSecret(strings.TrimSpace(r.PostFormValue("token")), tok) {
+		s.signIns.failed(client, time.Now())
 		v := view{Page: "login", Path: "/login", CSRF: r.PostFormValue("csrf"), L: pickLang(r)}
 		v.Title = v.L.T("Sign in")
 		s.render(w, http.StatusUnauthorized, "login", loginView{view: v, Back: back(r.PostFormValue("back")), Error: v.L.T("That is not the server's token.")})
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: s.session(), Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: 30 * 24 * 3600})
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: s.session(time.Now()), Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secureCookies(r), MaxAge: int(sessionAge.Seconds())})
 	http.Redirect(w, r, back(r.PostFormValue("back")), http.StatusSeeOther)
+}
+
+// logout ends this browser's session.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secureCookies(r), MaxAge: -1})
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
 func (s *Server) setLang(w http.ResponseWriter, r *http.Request) {
@@ -355,4 +419,54 @@ func (s *Server) notDuplicateAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/stories/"+url.PathEscape(cmp.Or(it.Cluster, r.PathValue("id")))+"?done=split", http.StatusSeeOther)
+}
+
+// signInLimiter slows a guess at the token: after maxWrongSignIns wrong
+// tokens from one address within wrongSignInWindow, that address waits out
+// the rest of the window. It forgets everything when it holds
+// signInAddresses addresses, so that a flood of them costs bounded memory.
+type signInLimiter struct {
+	mu    sync.Mutex
+	wrong map[string][]time.Time
+}
+
+const (
+	maxWrongSignIns   = 10
+	wrongSignInWindow = 10 * time.Minute
+	signInAddresses   = 10000
+)
+
+// wait is how long addr must wait before it may try again (0: now).
+func (l *signInLimiter) wait(addr string, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ts := l.recent(addr, now)
+	if len(ts) < maxWrongSignIns {
+		return 0
+	}
+	return ts[0].Add(wrongSignInWindow).Sub(now)
+}
+
+// failed counts a wrong token from addr.
+func (l *signInLimiter) failed(addr string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.wrong == nil || len(l.wrong) >= signInAddresses {
+		l.wrong = map[string][]time.Time{}
+	}
+	l.wrong[addr] = append(l.recent(addr, now), now)
+}
+
+// recent is addr's wrong tokens within the window. Called with l.mu held.
+func (l *signInLimiter) recent(addr string, now time.Time) []time.Time {
+	ts := l.wrong[addr]
+	for len(ts) > 0 && now.Sub(ts[0]) >= wrongSignInWindow {
+		ts = ts[1:]
+	}
+	if len(ts) == 0 {
+		delete(l.wrong, addr)
+	} else {
+		l.wrong[addr] = ts
+	}
+	return ts
 }

@@ -44,7 +44,7 @@ var arabic = map[string]string{
 	"24 h": "24 ساعة", "7 days": "7 أيام", "feed": "المصدر", "health": "الحالة", "last success": "آخر نجاح",
 	"next poll": "الجلب التالي", "items a day": "مواد في اليوم", "last 14 days": "آخر 14 يوماً",
 	"failing": "متعطّل", "disabled": "موقوف", "late": "متأخر", "healthy": "سليم", "new": "جديد",
-	"The server's token (server.token)": "رمز الخادم (server.token)", "Sign in": "دخول",
+	"The server's token (server.token)": "رمز الخادم (server.token)", "Sign in": "دخول", "Sign out": "خروج",
 	"That is not the server's token.": "هذا ليس رمز الخادم.", "last 24 hours": "آخر 24 ساعة",
 	"last 7 days": "آخر 7 أيام", "last 30 days": "آخر 30 يوماً", "all time": "كل الوقت",
 	"Story": "قصة", ", ": "، ", "The alert is queued to be sent again.": "أعيد التنبيه إلى قائمة الإرسال.",

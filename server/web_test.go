@@ -9,10 +9,12 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/raqib/raqib/config"
 	"github.com/raqib/raqib/storage"
 )
 
@@ -333,7 +335,9 @@ func TestPagesWithoutTokenRefuseOtherNames(t *testing.T) {
 	}
 	req := httptest.NewRequest(http.MethodPost, srv.URL+"/stories/1/not-duplicate", strings.NewReader(url.Values{"item": {"3"}, "csrf": {m[1]}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.AddCookie(&http.Cookie{Name: csrfCookie, Value: m[1]})
+	for _, ck := range c.Jar.Cookies(u) {
+		req.AddCookie(ck)
+	}
 	req.RemoteAddr = "192.0.2.7:4000"
 	w := httptest.NewRecorder()
 	s.Handler().ServeHTTP(w, req)
@@ -389,13 +393,14 @@ func TestPageHeadersOnErrorStatus(t *testing.T) {
 		h.ServeHTTP(w, req)
 		return w.Result()
 	}
-	session := &http.Cookie{Name: sessionCookie, Value: s.session()}
+	session := &http.Cookie{Name: sessionCookie, Value: s.session(time.Now())}
 	req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1/rules?q=(", nil)
 	req.AddCookie(session)
 	rules := do(req)
-	req = httptest.NewRequest(http.MethodPost, "http://127.0.0.1/login", strings.NewReader("token=wrong&csrf=0123456789abcdef0123456789abcdef"))
+	const nonce = "0123456789abcdef0123456789abcdef"
+	req = httptest.NewRequest(http.MethodPost, "http://127.0.0.1/login", strings.NewReader("token=wrong&csrf="+s.formToken(nonce)))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.AddCookie(&http.Cookie{Name: csrfCookie, Value: "0123456789abcdef0123456789abcdef"})
+	req.AddCookie(&http.Cookie{Name: csrfCookie, Value: nonce})
 	login := do(req)
 	for name, r := range map[string]*http.Response{"a rule that does not parse": rules, "a wrong token": login} {
 		want := map[string]int{"a rule that does not parse": http.StatusBadRequest, "a wrong token": http.StatusUnauthorized}[name]
@@ -448,5 +453,123 @@ func TestPageDeadline(t *testing.T) {
 	code, b := open2(t, browser(t), srv.URL+"/?q=libya")
 	if code != http.StatusServiceUnavailable || !strings.Contains(b, "took too long") {
 		t.Errorf("a search past its deadline: %d\n%s", code, b)
+	}
+}
+
+// The form token is the cookie's nonce signed by the server: a cookie set
+// by someone else (a sibling host can set this site's cookies) with a
+// form that repeats it, as a plain double-submit would take, is refused.
+func TestFormTokenIsSigned(t *testing.T) {
+	srv, _, s := newServerAndHandler(t, "")
+	const nonce = "00112233445566778899aabbccddeeff"
+	post := func(csrf string) int {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/settings/lang", strings.NewReader(url.Values{"lang": {"en"}, "csrf": {csrf}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(&http.Cookie{Name: csrfCookie, Value: nonce})
+		r, err := browser(t).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		return r.StatusCode
+	}
+	if code := post(nonce); code != http.StatusForbidden {
+		t.Errorf("the planted nonce as the form token: %d", code)
+	}
+	if code := post(s.formToken(nonce)); code != http.StatusSeeOther {
+		t.Errorf("the signed nonce: %d", code)
+	}
+}
+
+// A sign-in lasts sessionAge, ends with "sign out", and its cookies are
+// Secure behind an https base_url.
+func TestSessionAgeAndSignOut(t *testing.T) {
+	srv, _, s := newServerAndHandler(t, "t0ken")
+	page := func(session string) int {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/alerts", nil)
+		req.AddCookie(&http.Cookie{Name: sessionCookie, Value: session})
+		r, err := browser(t).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		return r.StatusCode
+	}
+	if code := page(s.session(time.Now().Add(-time.Hour))); code != http.StatusOK {
+		t.Errorf("an hour-old session: %d", code)
+	}
+	for name, v := range map[string]string{
+		"an expired session":           s.session(time.Now().Add(-sessionAge - time.Minute)),
+		"a session from the future":    s.session(time.Now().Add(time.Hour)),
+		"another token's session":      (&Server{Config: &config.Config{Server: config.Server{Token: "other"}}}).session(time.Now()),
+		"a session with its time lied": strconv.FormatInt(time.Now().Unix(), 10) + "." + strings.SplitN(s.session(time.Now().Add(-time.Hour)), ".", 2)[1],
+	} {
+		if code := page(v); code != http.StatusSeeOther {
+			t.Errorf("%s: %d, want a redirect to sign in", name, code)
+		}
+	}
+
+	c := browser(t)
+	if r := submit(t, c, srv.URL+"/login", srv.URL+"/login", url.Values{"token": {"t0ken"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in: %d", r.StatusCode)
+	}
+	_, b, _ := open(t, c, srv.URL+"/alerts")
+	if !strings.Contains(b, `action="/logout"`) {
+		t.Fatalf("no sign-out on a page:\n%s", b)
+	}
+	if r := submit(t, c, srv.URL+"/alerts", srv.URL+"/logout", url.Values{}); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/login" {
+		t.Errorf("sign out: %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+	if r, err := c.Get(srv.URL + "/alerts"); err != nil || r.StatusCode != http.StatusSeeOther {
+		t.Errorf("a page after signing out: %v %v", r.StatusCode, err)
+	}
+
+	s.Config.Server.BaseURL = "https://desk.example"
+	r, err := browser(t).Get(srv.URL + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	for _, ck := range r.Cookies() {
+		if ck.Name == csrfCookie && !ck.Secure {
+			t.Errorf("the CSRF cookie behind an https base_url is not Secure: %+v", ck)
+		}
+	}
+}
+
+// Wrong tokens from one address: after maxWrongSignIns, that address waits,
+// even with the right token; another address does not.
+func TestSignInGuessesAreSlowed(t *testing.T) {
+	_, _, s := newServerAndHandler(t, "t0ken")
+	h := s.Handler()
+	const nonce = "0123456789abcdef0123456789abcdef"
+	try := func(addr, token string) *http.Response {
+		req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1/login", strings.NewReader(url.Values{"token": {token}, "csrf": {s.formToken(nonce)}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(&http.Cookie{Name: csrfCookie, Value: nonce})
+		req.RemoteAddr = addr
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w.Result()
+	}
+	for i := 0; i < maxWrongSignIns; i++ {
+		if r := try("192.0.2.7:4000", "guess"); r.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d", i+1, r.StatusCode)
+		}
+	}
+	r := try("192.0.2.7:4001", "t0ken")
+	if r.StatusCode != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+		t.Errorf("the right token after %d guesses: %d, Retry-After %q", maxWrongSignIns, r.StatusCode, r.Header.Get("Retry-After"))
+	}
+	if r := try("192.0.2.8:4000", "t0ken"); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("another address: %d", r.StatusCode)
+	}
+	var l signInLimiter
+	now := time.Now()
+	for i := 0; i < maxWrongSignIns; i++ {
+		l.failed("a", now)
+	}
+	if l.wait("a", now) <= 0 || l.wait("a", now.Add(wrongSignInWindow)) != 0 {
+		t.Errorf("the window: waits %v now, %v after it", l.wait("a", now), l.wait("a", now.Add(wrongSignInWindow)))
 	}
 }
