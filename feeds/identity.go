@@ -95,7 +95,27 @@ func Keys(feed, guid, link, title string, date time.Time) []string {
 		h := sha256.Sum256([]byte(textnorm.Normalize(title) + "\x00" + date.UTC().Format(time.RFC3339)))
 		keys = append(keys, "hash:"+feed+":"+hex.EncodeToString(h[:12]))
 	}
+	for i, k := range keys {
+		keys[i] = boundKey(k)
+	}
 	return keys
+}
+
+// maxKey bounds an identity key: a store indexes its keys (PostgreSQL's
+// index takes at most about 2.7 KB a row, BoltDB 32 KB a key), and one
+// feed's 3 KB GUID failed every commit of its feed.
+const maxKey = 1024
+
+// boundKey keeps a key within maxKey and free of control characters (a
+// NUL cannot be stored in PostgreSQL's text): such a key becomes its kind
+// and the SHA-256 of the rest, still one key per item.
+func boundKey(k string) string {
+	if len(k) <= maxKey && !hasControl(k) {
+		return k
+	}
+	kind, rest, _ := strings.Cut(k, ":")
+	h := sha256.Sum256([]byte(rest))
+	return kind + ":sha256:" + hex.EncodeToString(h[:])
 }
 
 // ItemID is the stable public id derived from an item's first key.
@@ -104,10 +124,15 @@ func ItemID(firstKey string) string {
 	return hex.EncodeToString(h[:10])
 }
 
-// maxTitle and maxContent bound what one item can hold.
+// maxTitle and maxContent bound what one item can hold: a long article is
+// tens of kilobytes of HTML, and a feed's hundred 1 MB items made every
+// export that listed them hundreds of megabytes. maxAuthors and
+// maxAuthor bound its bylines.
 const (
 	maxTitle   = 2000
-	maxContent = 1 << 20
+	maxContent = 256 << 10
+	maxAuthors = 10
+	maxAuthor  = 200
 )
 
 // MaxItems is how many items of one fetch are taken, in the feed's order
@@ -180,18 +205,21 @@ func ToItems(feedName, language string, f *gofeed.Feed, now time.Time) []*storag
 		if gi == nil {
 			continue
 		}
+		// A feed's text reaches terminals, logs, PostgreSQL and other
+		// programs: control characters (a NUL, a terminal's escapes) that
+		// entities or JSON escapes let through the body's own cleaning go.
 		it := &storage.Item{
 			Feed:     feedName,
-			GUID:     strings.TrimSpace(gi.GUID),
-			URL:      strings.TrimSpace(gi.Link),
-			Title:    truncate(strings.TrimSpace(textnorm.HTMLToText(gi.Title)), maxTitle),
-			Content:  truncate(gi.Content, maxContent),
-			Summary:  truncate(gi.Description, maxContent),
+			GUID:     stripControls(strings.TrimSpace(gi.GUID)),
+			URL:      stripControls(strings.TrimSpace(gi.Link)),
+			Title:    truncate(stripControls(strings.TrimSpace(textnorm.HTMLToText(gi.Title))), maxTitle),
+			Content:  truncate(stripControls(gi.Content), maxContent),
+			Summary:  truncate(stripControls(gi.Description), maxContent),
 			Language: lang,
 			Fetched:  now,
 		}
 		if it.URL == "" && len(gi.Links) > 0 {
-			it.URL = strings.TrimSpace(gi.Links[0])
+			it.URL = stripControls(strings.TrimSpace(gi.Links[0]))
 		}
 		if gi.PublishedParsed != nil {
 			it.Published = sane(*gi.PublishedParsed, now)
@@ -200,8 +228,8 @@ func ToItems(feedName, language string, f *gofeed.Feed, now time.Time) []*storag
 			it.Updated = sane(*gi.UpdatedParsed, now)
 		}
 		for _, a := range gi.Authors {
-			if a != nil && a.Name != "" {
-				it.Authors = append(it.Authors, a.Name)
+			if a != nil && a.Name != "" && len(it.Authors) < maxAuthors {
+				it.Authors = append(it.Authors, truncate(stripControls(a.Name), maxAuthor))
 			}
 		}
 		it.Media = mediaOf(gi)
@@ -217,6 +245,17 @@ func ToItems(feedName, language string, f *gofeed.Feed, now time.Time) []*storag
 		}
 		it.Keys = Keys(feedName, it.GUID, it.URL, it.Title+"\n"+it.Summary, own)
 		it.ID = ItemID(it.Keys[0])
+		// After the keys, which name the item by what the feed gave: a
+		// date ahead of now (a wrong time zone, or a feed that wants the
+		// top of every list) is now, and the link is one a reader can
+		// follow safely or none.
+		if it.Published.After(now) {
+			it.Published = now
+		}
+		if it.Updated.After(now) {
+			it.Updated = now
+		}
+		it.URL = readableLink(it.URL, f.Link)
 		if seen[it.ID] {
 			continue // the feed lists the same item twice
 		}
@@ -232,6 +271,50 @@ func sane(t time.Time, now time.Time) time.Time {
 		return time.Time{}
 	}
 	return t.UTC()
+}
+
+// readableLink is an item's link as a reader may follow it: an absolute
+// http(s) URL, a relative one resolved against the feed's site, else none
+// (a javascript: or data: link would run in the browser of whoever opens
+// it from raqib's feeds, API, alerts or pages).
+func readableLink(link, site string) string {
+	if l := strings.ToLower(link); strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://") {
+		return link // as published
+	}
+	u, err := url.Parse(link)
+	if link == "" || err != nil || u.IsAbs() {
+		return ""
+	}
+	base, err := url.Parse(strings.TrimSpace(site))
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return ""
+	}
+	return base.ResolveReference(u).String()
+}
+
+// hasControl reports whether s holds a C0 control other than tab, line
+// feed and carriage return, DEL, or a C1 control.
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f || (c == 0xc2 && i+1 < len(s) && s[i+1] >= 0x80 && s[i+1] <= 0x9f) {
+			return true
+		}
+	}
+	return false
+}
+
+// stripControls drops what hasControl finds.
+func stripControls(s string) string {
+	if !hasControl(s) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if (r < 0x20 && r != '\t' && r != '\n' && r != '\r') || (r >= 0x7f && r <= 0x9f) {
+			return -1
+		}
+		return r
+	}, s)
 }
 
 func truncate(s string, n int) string {
