@@ -675,3 +675,30 @@ func TestOfficialLibraryVerifies(t *testing.T) {
 		t.Errorf("raqib payload %v", results[1].Payload)
 	}
 }
+
+// A receiver that redirects does not get its redirect followed: a 302's
+// landing page would have marked the alert delivered, and a 307 handed
+// the signed payload to wherever it points. The delivery fails, saying
+// where the receiver moved.
+func TestWebhookRedirectIsNotFollowed(t *testing.T) {
+	var elsewhere atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { elsewhere.Add(1) }))
+	defer other.Close()
+	for _, code := range []int{http.StatusFound, http.StatusTemporaryRedirect} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, other.URL+"/landing", code)
+		}))
+		e := newEnv(t, []config.Rule{{Name: "libya", Query: "درنة", Channels: []string{"hook"}}}, "")
+		e.ingest(t, "a", "1", "فيضانات درنة", report)
+		d := webhookDispatcher(t, e.store, srv.URL, "plain-secret")
+		d.Flush(context.Background(), 3, time.Millisecond)
+		failed, _ := e.store.Alerts(context.Background(), storage.AlertFailed)
+		if len(failed) != 1 || !strings.Contains(failed[0].LastError, fmt.Sprintf("HTTP %d to %s/landing", code, other.URL)) {
+			t.Errorf("a %d: %+v", code, failed)
+		}
+		srv.Close()
+	}
+	if elsewhere.Load() != 0 {
+		t.Errorf("the redirect was followed %d times", elsewhere.Load())
+	}
+}

@@ -86,7 +86,13 @@ func NewSender(ch config.Channel, log *slog.Logger) (Sender, error) {
 		if timeout <= 0 {
 			timeout = 10 * time.Second
 		}
-		return &WebhookSender{URL: ch.URL, Key: key, Client: &http.Client{Timeout: timeout}, Standard: ch.Payload == "standard"}, nil
+		// A redirect is not followed: a 301 or 302 would turn the POST
+		// into a GET whose 200 (a landing page) marked the alert
+		// delivered, and a 307 would hand the signed payload to wherever
+		// the receiver points. The 3xx fails the delivery and names where
+		// the receiver moved.
+		client := &http.Client{Timeout: timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		return &WebhookSender{URL: ch.URL, Key: key, Client: client, Standard: ch.Payload == "standard"}, nil
 	case "email":
 		return &EmailSender{Channel: ch}, nil
 	}
@@ -203,6 +209,8 @@ func (s *WebhookSender) Send(ctx context.Context, n *Notification) error {
 		return nil
 	case c == http.StatusRequestTimeout || c == http.StatusTooManyRequests || c >= 500:
 		return &DeliveryError{Err: fmt.Errorf("webhook %s: HTTP %d", redact(s.URL), c), RetryAfter: retryAfter(resp.Header.Get("Retry-After"))}
+	case c >= 300 && c <= 399:
+		return &DeliveryError{Err: fmt.Errorf("webhook %s: HTTP %d to %s (not followed, not retried: set the channel's url to where the receiver is)", redact(s.URL), c, redact(resp.Header.Get("Location"))), Permanent: true}
 	default:
 		return &DeliveryError{Err: fmt.Errorf("webhook %s: HTTP %d (not retried: the receiver refuses this request)", redact(s.URL), c), Permanent: true}
 	}

@@ -63,9 +63,12 @@ func (f *Fetcher) lookup(ctx context.Context, host string) ([]netip.Addr, error)
 	return f.resolve(ctx, host)
 }
 
-// privateFeed reports whether a feed's configured address is private (a
-// name that resolves to a private address counts): the operator's choice.
-// The answer is kept for a while per host.
+// privateFeed reports whether a feed's configured address is private: an
+// address literal or localhost, or a name whose every address is private
+// (an intranet's), the operator's choice. A name with any public address
+// is public: else whoever answers for a public outlet's name could add
+// one private address to its answer and lift the guard. The answer is
+// kept for a while per host.
 func (f *Fetcher) privateFeed(ctx context.Context, configured string) bool {
 	u, err := url.Parse(configured)
 	if err != nil {
@@ -84,9 +87,9 @@ func (f *Fetcher) privateFeed(ctx context.Context, configured string) bool {
 	lctx, cancel := context.WithTimeout(ctx, f.opt.ConnectTimeout)
 	defer cancel()
 	ips, err := f.lookup(lctx, host)
-	private := false
+	private := len(ips) > 0
 	for _, ip := range ips {
-		private = private || !isPublic(ip)
+		private = private && !isPublic(ip)
 	}
 	if err == nil {
 		f.mu.Lock()
@@ -143,6 +146,12 @@ func (f *Fetcher) dialPublic(dialer *net.Dialer) func(ctx context.Context, netwo
 // dials the proxy, not the feed, so the feed's host is checked here.
 func (f *Fetcher) proxyPublic(req *http.Request) (*url.URL, error) {
 	p, err := f.opt.Proxy(req)
+	if err == nil && p == nil && f.isProxy(canonicalAddr(req.URL)) {
+		// Not proxied (a proxy never is for loopback), so dialled as a
+		// server: the proxy's own address, which dialPublic lets through
+		// as the proxy's.
+		return nil, fmt.Errorf("%w (%s is the proxy's)", ErrPrivateAddress, req.URL.Host)
+	}
 	if err != nil || p == nil {
 		return p, err
 	}

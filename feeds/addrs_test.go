@@ -166,3 +166,63 @@ func TestPrivateFeedStaysAllowed(t *testing.T) {
 		t.Errorf("hits = %d", hits.Load())
 	}
 }
+
+// A public outlet's name whose answer adds one private address (whoever
+// answers for the name can) does not make it a private feed: its redirect
+// into the private network is refused, as is the name itself.
+func TestMixedAnswerIsNotPrivate(t *testing.T) {
+	secret, hits := secretService(t)
+	u, _ := url.Parse(secret.URL)
+	outlet := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, secret.URL+"/secret", http.StatusMovedPermanently)
+	}))
+	defer outlet.Close()
+	f := NewFetcher(FetchOptions{Proxy: func(*http.Request) (*url.URL, error) { return nil, nil },
+		Resolve: func(ctx context.Context, host string) ([]netip.Addr, error) {
+			return []netip.Addr{netip.MustParseAddr("203.0.113.7"), netip.MustParseAddr("10.1.2.3")}, nil
+		}})
+	for _, target := range []string{"http://news.example:" + u.Port() + "/feed", outlet.URL + "/feed"} {
+		_, err := f.Fetch(context.Background(), Request{URL: target, Configured: "http://news.example/feed", Timeout: 5 * time.Second})
+		if !errors.Is(err, ErrPrivateAddress) {
+			t.Errorf("%s: err = %v, want a refusal", target, err)
+		}
+	}
+	if f.privateFeed(context.Background(), "http://news.example/feed") {
+		t.Error("a name with a public address among its answers counts as private")
+	}
+	if hits.Load() != 0 {
+		t.Errorf("the internal service was asked %d times", hits.Load())
+	}
+}
+
+// A public feed that redirects to the proxy's own address (never proxied:
+// it is loopback) does not get to ask the proxy as a server.
+func TestRedirectToTheProxyItself(t *testing.T) {
+	var asServer atomic.Int32
+	var proxy *httptest.Server
+	proxy = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !r.URL.IsAbs() { // asked as an origin server, not as a proxy
+			asServer.Add(1)
+			w.Write([]byte("PROXY-MANAGER-PAGE"))
+			return
+		}
+		http.Redirect(w, r, proxy.URL+"/squid-internal-mgr/menu", http.StatusFound)
+	}))
+	defer proxy.Close()
+	proxyURL, _ := url.Parse(proxy.URL)
+	f := NewFetcher(FetchOptions{
+		Proxy: func(r *http.Request) (*url.URL, error) {
+			if h := r.URL.Hostname(); h == "127.0.0.1" || h == "localhost" {
+				return nil, nil // as the environment's proxy settings never proxy loopback
+			}
+			return proxyURL, nil
+		},
+		Resolve: func(ctx context.Context, host string) ([]netip.Addr, error) {
+			return []netip.Addr{netip.MustParseAddr("198.51.100.7")}, nil
+		},
+	})
+	_, err := f.Fetch(context.Background(), Request{URL: "http://news.example/feed", Timeout: 5 * time.Second})
+	if !errors.Is(err, ErrPrivateAddress) || asServer.Load() != 0 {
+		t.Errorf("err = %v, the proxy asked as a server %d times", err, asServer.Load())
+	}
+}

@@ -80,9 +80,13 @@ func NewFetcher(opt FetchOptions) *Fetcher {
 			DialContext:           dial,
 			TLSHandshakeTimeout:   opt.ConnectTimeout,
 			ResponseHeaderTimeout: 0, // the request context's total timeout bounds it
-			MaxIdleConnsPerHost:   opt.PerHost,
-			IdleConnTimeout:       90 * time.Second,
-			ForceAttemptHTTP2:     true,
+			// A feed's headers are a few hundred bytes; Go's default of
+			// 10 MB, times every connection in flight, is a hostile
+			// server's to fill.
+			MaxResponseHeaderBytes: maxHeaderBytes,
+			MaxIdleConnsPerHost:    opt.PerHost,
+			IdleConnTimeout:        90 * time.Second,
+			ForceAttemptHTTP2:      true,
 		}
 	}
 	// Two transports, so that a connection one made is never lent to the
@@ -238,8 +242,8 @@ func (f *Fetcher) Fetch(ctx context.Context, r Request) (*Response, error) {
 	out := &Response{
 		Status:       resp.StatusCode,
 		ContentType:  resp.Header.Get("Content-Type"),
-		ETag:         resp.Header.Get("ETag"),
-		LastModified: resp.Header.Get("Last-Modified"),
+		ETag:         validator(resp.Header.Get("ETag")),
+		LastModified: validator(resp.Header.Get("Last-Modified")),
 		FinalURL:     resp.Request.URL.String(),
 	}
 	if len(hops.statuses) > 0 {
@@ -394,4 +398,17 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		return t.Sub(now)
 	}
 	return 0
+}
+
+// maxHeaderBytes bounds a feed server's response headers.
+const maxHeaderBytes = 64 << 10
+
+// validator is an ETag or Last-Modified to keep in the feed's state and
+// send back, or "" for one longer than any server means (a hostile one
+// would have raqib store it and repeat it on every poll).
+func validator(v string) string {
+	if len(v) > 1024 {
+		return ""
+	}
+	return v
 }

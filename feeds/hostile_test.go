@@ -159,3 +159,29 @@ func TestHostileFeeds(t *testing.T) {
 		t.Errorf("heap in use %d MiB after hostile feeds", ms.HeapInuse>>20)
 	}
 }
+
+// A server's headers are bounded, and a validator longer than any server
+// means is not kept to be sent back on every poll.
+func TestHeadersAndValidatorsBounded(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/fat":
+			for i := range 200 {
+				w.Header().Set(fmt.Sprintf("X-Pad-%d", i), strings.Repeat("x", 1000))
+			}
+		case "/etag":
+			w.Header().Set("ETag", `"`+strings.Repeat("e", 5000)+`"`)
+			w.Header().Set("Last-Modified", "Wed, 02 Dec 2026 10:00:00 GMT")
+		}
+		w.Write([]byte("<rss/>"))
+	}))
+	defer srv.Close()
+	f := feeds.NewFetcher(feeds.FetchOptions{})
+	if _, err := f.Fetch(context.Background(), feeds.Request{URL: srv.URL + "/fat", Timeout: 5 * time.Second}); err == nil {
+		t.Error("200 KB of response headers were taken")
+	}
+	resp, err := f.Fetch(context.Background(), feeds.Request{URL: srv.URL + "/etag", Timeout: 5 * time.Second})
+	if err != nil || resp.ETag != "" || resp.LastModified != "Wed, 02 Dec 2026 10:00:00 GMT" {
+		t.Errorf("a 5 KB ETag: %v, kept %d bytes, Last-Modified %q", err, len(resp.ETag), resp.LastModified)
+	}
+}
