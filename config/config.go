@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -331,7 +332,28 @@ func Load(path string) (*Config, error) {
 	if fi, err := os.Stat(abs); err == nil && fi.Mode().Perm()&0o044 != 0 && cfg.HasSecrets() && !referencesOnly(data) {
 		cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("%s holds secrets and others can read it (mode %v): chmod 600 it, or move the secrets to ${VAR} references", abs, fi.Mode().Perm()))
 	}
+	if w := cfg.openListen(); w != "" {
+		cfg.Warnings = append(cfg.Warnings, w)
+	}
 	return cfg, nil
+}
+
+// openListen warns of a server that other machines reach with no token:
+// the desk's pages and API answer them only when asked by IP address, and
+// take no action from them.
+func (c *Config) openListen() string {
+	if c.Server.Token != "" || c.Server.Listen == "" {
+		return ""
+	}
+	host, _, err := splitHostPort(c.Server.Listen)
+	if err != nil {
+		return ""
+	}
+	host = strings.Trim(host, "[]")
+	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return ""
+	}
+	return fmt.Sprintf("server.listen %s reaches other machines, and server.token is not set: the pages and API answer them only at an IP address (not by name), and take no action from them; set server.token", c.Server.Listen)
 }
 
 // dsnPassword finds a password written into a connection string, as a

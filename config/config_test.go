@@ -195,3 +195,25 @@ func TestURLErrorsHideCredentials(t *testing.T) {
 		t.Errorf("error shows credentials: %v", err)
 	}
 }
+
+// A server other machines reach without a token is warned of; one on
+// loopback, or with a token, is not.
+func TestOpenListenWarns(t *testing.T) {
+	for _, c := range []struct {
+		listen, token string
+		warn          bool
+	}{
+		{"127.0.0.1:8080", "", false},
+		{"[::1]:8080", "", false},
+		{"localhost:8080", "", false},
+		{"0.0.0.0:8080", "", true},
+		{":8080", "", true},
+		{"192.0.2.7:8080", "", true},
+		{"0.0.0.0:8080", "t0ken", false},
+	} {
+		cfg := &Config{Server: Server{Listen: c.listen, Token: c.token}}
+		if w := cfg.openListen(); (w != "") != c.warn || (c.warn && !strings.Contains(w, "server.token")) {
+			t.Errorf("listen %q, token %q: warning %q", c.listen, c.token, w)
+		}
+	}
+}
