@@ -3,6 +3,7 @@ package boltstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -33,6 +34,12 @@ func (s *Bolt) Alerts(_ context.Context, state string) ([]*storage.Alert, error)
 			ab := tx.Bucket(bAlerts)
 			return tx.Bucket(bPending).ForEach(func(k, _ []byte) error {
 				a, err := getJSON[storage.Alert](ab, k)
+				if errors.Is(err, storage.ErrNotFound) {
+					// An index entry whose alert is gone (a prune that
+					// raced a retry, before prune looked again) names
+					// nothing to send: the outbox goes on without it.
+					return nil
+				}
 				if err != nil {
 					return fmt.Errorf("pending alert %s: %w", k, err)
 				}
