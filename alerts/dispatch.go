@@ -250,6 +250,16 @@ func (d *Dispatcher) roundLane(ctx context.Context, name string, force bool) (ti
 		}
 		return false
 	}
+	// A digest that failed went out as one message, under one id (its
+	// Batch): when any of its alerts is due, all of it goes again, as that
+	// message, or a receiver that drops an id it has seen would drop the
+	// rest of it.
+	dueBatch := map[string]bool{}
+	for _, a := range pending {
+		if !a.Digest.IsZero() && a.Batch != "" && !a.Digest.After(now) && (force || !a.NextTry.After(now)) {
+			dueBatch[a.Batch] = true
+		}
+	}
 	groups := map[string][]*storage.Alert{}
 	var order []string
 	for _, a := range pending {
@@ -262,7 +272,7 @@ func (d *Dispatcher) roundLane(ctx context.Context, name string, force bool) (ti
 			}
 			continue
 		}
-		if !due(a.NextTry) {
+		if !due(a.NextTry) && !(a.Batch != "" && dueBatch[a.Batch]) {
 			continue
 		}
 		key := a.ID
@@ -440,6 +450,13 @@ func (d *Dispatcher) deliver(ctx context.Context, group []*storage.Alert) error 
 		return errInterrupted
 	}
 	now := d.now()
+	// One wait for the message: its alerts come due together, and go
+	// again together.
+	wait := backoff(a0.Attempts + 1)
+	var de *DeliveryError
+	if errors.As(err, &de) && de.RetryAfter > wait {
+		wait = min(de.RetryAfter, time.Hour)
+	}
 	for _, a := range group {
 		a.Attempts++
 		if n.Digest {
@@ -449,8 +466,7 @@ func (d *Dispatcher) deliver(ctx context.Context, group []*storage.Alert) error 
 			a.State, a.Delivered, a.LastError = storage.AlertDelivered, now, ""
 		} else {
 			a.LastError = err.Error()
-			var de *DeliveryError
-			permanent := errors.As(err, &de) && de.Permanent
+			permanent := de != nil && de.Permanent
 			max := d.MaxAttempts
 			if max <= 0 {
 				max = 10
@@ -459,10 +475,6 @@ func (d *Dispatcher) deliver(ctx context.Context, group []*storage.Alert) error 
 				a.State = storage.AlertFailed
 				d.Log.Error("alert failed for good", "alert", a.ID, "rule", a.Rule, "channel", a.Channel, "attempts", a.Attempts, "error", err)
 			} else {
-				wait := backoff(a.Attempts)
-				if de != nil && de.RetryAfter > wait {
-					wait = min(de.RetryAfter, time.Hour)
-				}
 				a.NextTry = now.Add(wait)
 				d.Log.Warn("alert delivery failed; will retry", "alert", a.ID, "channel", a.Channel, "attempt", a.Attempts, "next_try", a.NextTry.Format(time.RFC3339), "error", err)
 			}

@@ -389,8 +389,11 @@ func (s *Server) retryAlert(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	if a.State != storage.AlertDelivered {
-		a.State, a.Attempts, a.NextTry = storage.AlertPending, 0, time.Now()
+	// Only a failed alert: a pending one is on its way (a round may be
+	// sending it now), and a delivered one went. A retried digest alert
+	// leaves its old message: one is made anew of it.
+	if a.State == storage.AlertFailed {
+		a.State, a.Attempts, a.NextTry, a.Batch = storage.AlertPending, 0, time.Now(), ""
 		if err := s.Store.UpdateAlert(r.Context(), a); err != nil {
 			s.fail(w, err)
 			return

@@ -145,7 +145,18 @@ func TestPages(t *testing.T) {
 		t.Fatalf("alerts: %v %v", as, err)
 	}
 	a := as[0]
-	a.State, a.Attempts, a.LastError = storage.AlertFailed, 5, "HTTP 502 from the webhook"
+	// A pending alert is on its way: "retry" leaves it as it is.
+	a.Attempts = 3
+	if err := s.Store.UpdateAlert(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if r := submit(t, c, srv.URL+"/alerts", srv.URL+"/alerts/retry", url.Values{"id": {a.ID}}); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("retry of a pending alert: %d", r.StatusCode)
+	}
+	if got, _ := s.Store.Alert(ctx, a.ID); got.State != storage.AlertPending || got.Attempts != 3 {
+		t.Errorf("a pending alert retried: %+v", got)
+	}
+	a.State, a.Attempts, a.LastError, a.Batch = storage.AlertFailed, 5, "HTTP 502 from the webhook", "dg_old"
 	if err := s.Store.UpdateAlert(ctx, a); err != nil {
 		t.Fatal(err)
 	}
@@ -159,8 +170,8 @@ func TestPages(t *testing.T) {
 	if r := submit(t, c, srv.URL+"/alerts", srv.URL+"/alerts/retry", url.Values{"id": {a.ID}}); r.StatusCode != http.StatusSeeOther {
 		t.Errorf("retry: %d", r.StatusCode)
 	}
-	if got, _ := s.Store.Alert(ctx, a.ID); got.State != storage.AlertPending || got.Attempts != 0 {
-		t.Errorf("after the retry: %+v", got)
+	if got, _ := s.Store.Alert(ctx, a.ID); got.State != storage.AlertPending || got.Attempts != 0 || got.Batch != "" {
+		t.Errorf("after the retry (a new message, not the failed digest's): %+v", got)
 	}
 
 	// A digest waiting: its stories counted by rule, channel and due time.

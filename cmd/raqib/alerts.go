@@ -97,7 +97,9 @@ func cmdAlertsRetry(ctx context.Context, args []string, stdout, stderr io.Writer
 		} else if err != nil {
 			return err
 		}
-		al.State, al.Attempts, al.NextTry = storage.AlertPending, 0, al.Created
+		// A retried digest alert leaves its old message: one is made
+		// anew of the alerts retried with it.
+		al.State, al.Attempts, al.NextTry, al.Batch = storage.AlertPending, 0, al.Created, ""
 		if err := a.store.UpdateAlert(ctx, al); err != nil {
 			return err
 		}
