@@ -718,7 +718,7 @@ func (r *idReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	body, _ := io.ReadAll(req.Body)
 	var n struct {
-		Item  *struct{ ID string } `json:"item"`
+		Item  *struct{ ID string }  `json:"item"`
 		Items []struct{ ID string } `json:"items"`
 	}
 	json.Unmarshal(body, &n)
@@ -794,4 +794,3 @@ func TestFailedDigestGoesAgainAsOneMessage(t *testing.T) {
 		}
 	}
 }
-
