@@ -556,7 +556,11 @@ func (d *Dispatcher) Flush(ctx context.Context, tries int, pause time.Duration) 
 			}
 			pause *= 2
 		}
-		if _, err := d.Round(ctx, true); err != nil {
+		// The first round sends every pending alert now; the others keep
+		// to each alert's backoff, or a one-shot run every few minutes
+		// would spend several attempts a run and fail an alert for good
+		// after an outage of a few runs.
+		if _, err := d.Round(ctx, i == 0); err != nil {
 			return 0, 0, err
 		}
 		left, err := d.Store.Alerts(ctx, storage.AlertPending)
