@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -796,6 +797,58 @@ func TestFailedDigestGoesAgainAsOneMessage(t *testing.T) {
 	for id, ms := range rcv.msgs {
 		if len(ms) != 1 || len(ms[0]) != len(digestTexts) || id != pend[0].Batch {
 			t.Errorf("webhook-id %s (the digest's %s): messages %v", id, pend[0].Batch, ms)
+		}
+	}
+}
+
+// recordsFail is a real store whose outcome records fail while failing is
+// set, as a full disk's commits do while BoltDB still reads its map.
+type recordsFail struct {
+	storage.Store
+	failing *atomic.Bool
+}
+
+func (s recordsFail) UpdateAlerts(ctx context.Context, as []*storage.Alert) error {
+	if s.failing.Load() {
+		return errors.New("write raqib.db: no space left on device")
+	}
+	return s.Store.UpdateAlerts(ctx, as)
+}
+
+// A delivery whose record fails is not sent again round after round (in
+// the store it is still pending and due): nothing more goes until the
+// outcome is recorded, and then it is, without another send.
+func TestUnrecordedDeliveryIsNotResent(t *testing.T) {
+	rcv := &idReceiver{msgs: map[string][][]string{}}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	e := newEnv(t, []config.Rule{{Name: "libya", Query: "درنة", Channels: []string{"hook"}}}, "")
+	e.ingest(t, "a", "1", "فيضانات درنة", report)
+	var failing atomic.Bool
+	failing.Store(true)
+	d := webhookDispatcher(t, recordsFail{e.store, &failing}, srv.URL, "k")
+	ctx := context.Background()
+	for i := 0; i < 5; i++ {
+		d.Round(ctx, false)
+	}
+	if len(rcv.msgs) != 1 {
+		t.Fatalf("messages: %v", rcv.msgs)
+	}
+	for id, ms := range rcv.msgs {
+		if len(ms) != 1 {
+			t.Errorf("%s sent %d times while its record failed", id, len(ms))
+		}
+	}
+	failing.Store(false)
+	if _, err := d.Round(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if as, _ := e.store.Alerts(ctx, storage.AlertDelivered); len(as) != 1 {
+		t.Errorf("delivered after the disk had room: %+v", as)
+	}
+	for id, ms := range rcv.msgs {
+		if len(ms) != 1 {
+			t.Errorf("%s sent %d times in all", id, len(ms))
 		}
 	}
 }

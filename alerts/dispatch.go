@@ -42,6 +42,28 @@ type Dispatcher struct {
 
 	once  sync.Once
 	lanes map[string]*lane // channel name ("" for alerts of no configured channel)
+
+	// unrecorded holds outcomes sent but not yet recorded (the store
+	// refused the write: a full disk). Until they are recorded no round
+	// sends anything: in the store they are still pending and due, and
+	// every round would send them again.
+	unrecordedMu sync.Mutex
+	unrecorded   []*storage.Alert
+}
+
+// recordLeftovers records the outcomes an earlier round could not.
+func (d *Dispatcher) recordLeftovers(ctx context.Context) error {
+	d.unrecordedMu.Lock()
+	defer d.unrecordedMu.Unlock()
+	if len(d.unrecorded) == 0 {
+		return nil
+	}
+	if err := d.Store.UpdateAlerts(context.WithoutCancel(ctx), d.unrecorded); err != nil {
+		return fmt.Errorf("record the outcomes of %d alerts sent earlier (nothing is sent until they are): %w", len(d.unrecorded), err)
+	}
+	d.release(ctx, d.unrecorded)
+	d.unrecorded = nil
+	return nil
 }
 
 // AlertLeaser leases alerts to the daemons of a fleet (storage.Fleet).
@@ -229,6 +251,9 @@ func (d *Dispatcher) roundLane(ctx context.Context, name string, force bool) (ti
 	l := d.lanes[name]
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if err := d.recordLeftovers(ctx); err != nil {
+		return time.Time{}, err
+	}
 	all, err := d.Store.Alerts(ctx, storage.AlertPending)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("list pending alerts: %w", err)
@@ -340,9 +365,15 @@ func (d *Dispatcher) roundLane(ctx context.Context, name string, force bool) (ti
 		// What was sent is recorded even after a signal: the record is
 		// short, and without it the message would go out again.
 		if err := d.Store.UpdateAlerts(context.WithoutCancel(ctx), done); err != nil {
-			d.Log.Error("record alert outcomes", "alerts", len(done), "error", err)
+			// Kept, and recorded before the next round sends anything;
+			// their leases stay until then (or run out).
+			d.Log.Error("record alert outcomes; nothing more is sent until they are recorded", "alerts", len(done), "error", err)
+			d.unrecordedMu.Lock()
+			d.unrecorded = append(d.unrecorded, done...)
+			d.unrecordedMu.Unlock()
+		} else {
+			d.release(ctx, done)
 		}
-		d.release(ctx, done)
 		if d.OnDelivery != nil {
 			for _, o := range batch {
 				for _, a := range groups[o.key] {
