@@ -72,6 +72,9 @@ type DeliveryError struct {
 func (e *DeliveryError) Error() string { return e.Err.Error() }
 func (e *DeliveryError) Unwrap() error { return e.Err }
 
+// DefaultEmailTimeout is an email channel's timeout when it sets none.
+const DefaultEmailTimeout = 30 * time.Second
+
 // NewSender builds the sender for a configured channel.
 func NewSender(ch config.Channel, log *slog.Logger) (Sender, error) {
 	switch ch.Type {
@@ -298,7 +301,7 @@ func (s *EmailSender) Send(ctx context.Context, n *Notification) error {
 
 	timeout := ch.Timeout.D()
 	if timeout <= 0 {
-		timeout = 30 * time.Second
+		timeout = DefaultEmailTimeout
 	}
 	opts := []mail.Option{mail.WithTimeout(timeout)}
 	if ch.Port > 0 {

@@ -1,6 +1,7 @@
 package alerts
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -25,8 +26,8 @@ type Dispatcher struct {
 	Senders     map[string]Sender
 	MaxAttempts int
 	Timeout     time.Duration // per delivery
-	// Timeouts are the channels' own, where shorter than Timeout: how
-	// long a fleet's lease of their alerts lasts follows them.
+	// Timeouts are the channels' own, in place of Timeout: how long a
+	// fleet's lease of their alerts lasts follows them.
 	Timeouts map[string]time.Duration
 	Log      *slog.Logger
 	Now      func() time.Time
@@ -129,14 +130,10 @@ func alertIDs(alerts []*storage.Alert) []string {
 
 // sendTimeout bounds one message's delivery to a channel.
 func (d *Dispatcher) sendTimeout(channel string) time.Duration {
-	t := d.Timeout
-	if t <= 0 {
-		t = 30 * time.Second
-	}
 	if c := d.Timeouts[channel]; c > 0 {
-		t = min(t, c)
+		return c // the channel's own, longer or shorter
 	}
-	return t
+	return cmp.Or(d.Timeout, 30*time.Second)
 }
 
 // A lane is one channel's delivery: its own rounds and senders, so that a

@@ -179,7 +179,15 @@ func newDispatcher(cfg *config.Config, st storage.Store, log *slog.Logger) (*ale
 			return nil, &exitError{2, err}
 		}
 		senders[ch.Name], concurrency[ch.Name] = s, ch.Concurrency
-		if t := ch.Timeout.D(); t > 0 {
+		t := ch.Timeout.D()
+		switch {
+		case ch.Type == "email":
+			// go-mail's timeout runs once while it connects and greets and
+			// again while it sends, so a send may take twice it; given up
+			// sooner, the send goes on and delivers, and the alert is
+			// sent again, a copy an attempt.
+			timeouts[ch.Name] = 2*cmp.Or(t, alerts.DefaultEmailTimeout) + 5*time.Second
+		case t > 0:
 			// The send cannot outlast its client's timeout; a little
 			// more leaves room for the item's lookups.
 			timeouts[ch.Name] = t + 5*time.Second
