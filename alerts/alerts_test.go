@@ -852,3 +852,47 @@ func TestUnrecordedDeliveryIsNotResent(t *testing.T) {
 		}
 	}
 }
+
+// "Not a duplicate" on the item that raised its story's alert, still
+// waiting in a digest: the old story's alert stands for another of its
+// items that matched the rule, or, with none, is not sent (the item's own
+// story alerts with it); the digest does not carry the item twice.
+func TestSplitMendsTheOldStorysWaitingAlert(t *testing.T) {
+	ctx := context.Background()
+	more := report + " وفي طرابلس أعلنت الحكومة الحداد ثلاثة أيام على أرواح الضحايا."
+	for _, c := range []struct {
+		name  string
+		third bool // a later copy that matches the rule too
+	}{{"none left", false}, {"another left", true}} {
+		e := newEnv(t, []config.Rule{{Name: "tripoli", Query: "طرابلس", Channels: []string{"hook"}, Digest: config.Duration(time.Hour)}}, "")
+		first := e.ingest(t, "a", "1", "فيضانات درنة", report)
+		second := e.ingest(t, "b", "2", "فيضانات درنة", more)
+		if second.Cluster != first.ID || len(second.Rules) != 1 {
+			t.Fatalf("%s: the second copy: story %s, rules %v", c.name, second.Cluster, second.Rules)
+		}
+		var third *storage.Item
+		if c.third {
+			third = e.ingest(t, "c", "3", "فيضانات درنة", more)
+		}
+		if _, err := e.pipe.NotDuplicate(ctx, second.ID); err != nil {
+			t.Fatal(err)
+		}
+		all, _ := e.store.Alerts(ctx, "")
+		byStory := map[string]*storage.Alert{}
+		for _, a := range all {
+			byStory[a.Cluster] = a
+		}
+		old, own := byStory[first.ID], byStory[second.ID]
+		if own == nil || own.ItemID != second.ID || own.State != storage.AlertPending {
+			t.Errorf("%s: the split story's alert: %+v", c.name, own)
+		}
+		switch {
+		case old == nil:
+			t.Errorf("%s: the old story's alert is gone", c.name)
+		case c.third && (old.ItemID != third.ID || old.State != storage.AlertPending):
+			t.Errorf("%s: the old story's alert: %+v, want it for item %s", c.name, old, third.ID)
+		case !c.third && (old.State != storage.AlertFailed || !strings.Contains(old.LastError, "story of its own")):
+			t.Errorf("%s: the old story's alert: %+v, want it not sent, saying why", c.name, old)
+		}
+	}
+}

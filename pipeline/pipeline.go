@@ -525,8 +525,51 @@ func (p *Pipeline) NotDuplicate(ctx context.Context, id string) (*storage.Item, 
 	if err := p.Store.SplitItem(ctx, it, alerts); err != nil {
 		return nil, fmt.Errorf("make item %s its own story: %w", id, err)
 	}
+	if err := p.reassignAlerts(ctx, was, it); err != nil {
+		return nil, fmt.Errorf("item %s is its own story; its old story's alerts: %w", id, err)
+	}
 	if p.OnCommit != nil {
 		p.OnCommit(&storage.CommitResult{Stored: []*storage.Item{it}})
 	}
 	return it, nil
+}
+
+// reassignAlerts mends the alerts still waiting that the split item raised
+// for the story it left (a digest's, say): each now stands for the
+// story's first item left that matched its rule; with none left, it is
+// not sent (the item's own story alerts with it), and says why. Else the
+// digest carried the item twice, once in each story.
+func (p *Pipeline) reassignAlerts(ctx context.Context, story string, it *storage.Item) error {
+	pending, err := p.Store.Alerts(ctx, storage.AlertPending)
+	if err != nil {
+		return err
+	}
+	var raised []*storage.Alert
+	for _, a := range pending {
+		if a.Cluster == story && a.ItemID == it.ID {
+			raised = append(raised, a)
+		}
+	}
+	if len(raised) == 0 {
+		return nil
+	}
+	left, err := p.Store.StoryItems(ctx, time.Time{}, []string{story})
+	if err != nil {
+		return err
+	}
+	items := left[story] // newest first
+	for _, a := range raised {
+		a.ItemID = ""
+		for i := len(items) - 1; i >= 0; i-- {
+			if items[i].ID != it.ID && slices.Contains(items[i].Rules, a.Rule) {
+				a.ItemID = items[i].ID
+				break
+			}
+		}
+		if a.ItemID == "" {
+			a.ItemID, a.State = it.ID, storage.AlertFailed
+			a.LastError = "not sent: the item that raised it was made a story of its own (" + it.ID + "), which alerts for it; nothing left in this story matches the rule"
+		}
+	}
+	return p.Store.UpdateAlerts(ctx, raised)
 }
