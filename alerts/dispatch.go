@@ -79,6 +79,35 @@ type AlertLeaser interface {
 // same id.
 const leaseMargin = 15 * time.Second
 
+// keepLeased renews, in a fleet, the leases of a message's alerts until
+// stop is called: from the claim to the record of the outcome, which may
+// wait for other messages' sends, and a lease that ran out meanwhile let
+// another daemon, healthy, send the message again.
+func (d *Dispatcher) keepLeased(ctx context.Context, group []*storage.Alert) (stop func()) {
+	if d.Leases == nil {
+		return func() {}
+	}
+	ttl := d.sendTimeout(group[0].Channel) + leaseMargin
+	ids := alertIDs(group)
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(ttl / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if _, err := d.Leases.LeaseAlerts(context.WithoutCancel(ctx), ids, ttl); err != nil {
+					d.Log.Warn("renewing alerts' leases failed", "alerts", len(ids), "error", err)
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(done) }) }
+}
+
 // claim leases a message's alerts for this daemon, in a fleet: false
 // when another daemon holds one of them or has sent it since the round
 // read the outbox.
@@ -325,6 +354,26 @@ func (d *Dispatcher) roundLane(ctx context.Context, name string, force bool) (ti
 	}
 	outcomes := make(chan outcome, recordAtOnce)
 	var senders sync.WaitGroup
+	// The leases of the messages claimed and not yet recorded, renewed
+	// until they are (keepLeased).
+	var leasedMu sync.Mutex
+	leased := map[string]func(){}
+	unlease := func(key string) {
+		leasedMu.Lock()
+		stop := leased[key]
+		delete(leased, key)
+		leasedMu.Unlock()
+		if stop != nil {
+			stop()
+		}
+	}
+	defer func() {
+		leasedMu.Lock()
+		defer leasedMu.Unlock()
+		for _, stop := range leased {
+			stop()
+		}
+	}()
 	sendAtOnce := d.concurrency(name)
 	for range min(sendAtOnce, len(order)) {
 		senders.Go(func() {
@@ -337,6 +386,10 @@ func (d *Dispatcher) roundLane(ctx context.Context, name string, force bool) (ti
 					outcomes <- outcome{key, errLeased}
 					continue
 				}
+				stop := d.keepLeased(ctx, groups[key])
+				leasedMu.Lock()
+				leased[key] = stop
+				leasedMu.Unlock()
 				outcomes <- outcome{key, d.deliver(ctx, groups[key])}
 			}
 		})
@@ -371,6 +424,9 @@ func (d *Dispatcher) roundLane(ctx context.Context, name string, force bool) (ti
 		} else {
 			d.release(ctx, done)
 		}
+		for _, o := range batch {
+			unlease(o.key)
+		}
 		if d.OnDelivery != nil {
 			for _, o := range batch {
 				for _, a := range groups[o.key] {
@@ -385,6 +441,7 @@ func (d *Dispatcher) roundLane(ctx context.Context, name string, force bool) (ti
 		left--
 		if o.err == errInterrupted || o.err == errLeased {
 			if o.err == errInterrupted {
+				unlease(o.key)
 				d.release(ctx, groups[o.key])
 			}
 			if left == 0 && len(batch) > 0 {
