@@ -89,23 +89,24 @@ func (d *Dispatcher) keepLeased(ctx context.Context, group []*storage.Alert) (st
 	}
 	ttl := d.sendTimeout(group[0].Channel) + leaseMargin
 	ids := alertIDs(group)
-	done := make(chan struct{})
+	// Not the round's context: a stop's outcomes are still recorded, and
+	// held till then.
+	ctx, stop = context.WithCancel(context.WithoutCancel(ctx))
 	go func() {
 		t := time.NewTicker(ttl / 3)
 		defer t.Stop()
 		for {
 			select {
-			case <-done:
+			case <-ctx.Done():
 				return
 			case <-t.C:
-				if _, err := d.Leases.LeaseAlerts(context.WithoutCancel(ctx), ids, ttl); err != nil {
+				if _, err := d.Leases.LeaseAlerts(ctx, ids, ttl); err != nil && ctx.Err() == nil {
 					d.Log.Warn("renewing alerts' leases failed", "alerts", len(ids), "error", err)
 				}
 			}
 		}
 	}()
-	var once sync.Once
-	return func() { once.Do(func() { close(done) }) }
+	return stop
 }
 
 // claim leases a message's alerts for this daemon, in a fleet: false

@@ -212,9 +212,9 @@ func ToItems(feedName, language string, f *gofeed.Feed, now time.Time) []*storag
 			Feed:     feedName,
 			GUID:     stripControls(strings.TrimSpace(gi.GUID)),
 			URL:      stripControls(strings.TrimSpace(gi.Link)),
-			Title:    truncate(stripControls(strings.TrimSpace(textnorm.HTMLToText(gi.Title))), maxTitle),
-			Content:  truncate(stripControls(gi.Content), maxContent),
-			Summary:  truncate(stripControls(gi.Description), maxContent),
+			Title:    stripControls(truncate(strings.TrimSpace(textnorm.HTMLToText(gi.Title)), maxTitle)),
+			Content:  stripControls(truncate(gi.Content, maxContent)),
+			Summary:  stripControls(truncate(gi.Description, maxContent)),
 			Language: lang,
 			Fetched:  now,
 		}
@@ -229,7 +229,7 @@ func ToItems(feedName, language string, f *gofeed.Feed, now time.Time) []*storag
 		}
 		for _, a := range gi.Authors {
 			if a != nil && a.Name != "" && len(it.Authors) < maxAuthors {
-				it.Authors = append(it.Authors, truncate(stripControls(a.Name), maxAuthor))
+				it.Authors = append(it.Authors, stripControls(truncate(a.Name, maxAuthor)))
 			}
 		}
 		it.Media = mediaOf(gi)
@@ -297,7 +297,7 @@ func readableLink(link, site string) string {
 func hasControl(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f || (c == 0xc2 && i+1 < len(s) && s[i+1] >= 0x80 && s[i+1] <= 0x9f) {
+		if isC0(c) || c == 0x7f || (c == 0xc2 && i+1 < len(s) && s[i+1] >= 0x80 && s[i+1] <= 0x9f) {
 			return true
 		}
 	}
@@ -310,7 +310,7 @@ func stripControls(s string) string {
 		return s
 	}
 	return strings.Map(func(r rune) rune {
-		if (r < 0x20 && r != '\t' && r != '\n' && r != '\r') || (r >= 0x7f && r <= 0x9f) {
+		if (r < 0x20 && isC0(byte(r))) || (r >= 0x7f && r <= 0x9f) {
 			return -1
 		}
 		return r

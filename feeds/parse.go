@@ -195,7 +195,7 @@ func scanUTF8(b []byte) (valid, clean bool) {
 		case c >= 0x20 && c < 0x80:
 			i++
 		case c < 0x20:
-			clean = clean && (c == '\t' || c == '\n' || c == '\r')
+			clean = clean && !isC0(c)
 			i++
 		case c >= 0xC2 && c <= 0xDF && i+1 < len(b) && b[i+1]&0xC0 == 0x80:
 			i += 2 // a two-byte character: all of Arabic
@@ -210,12 +210,16 @@ func scanUTF8(b []byte) (valid, clean bool) {
 	return true, clean
 }
 
+// isC0 reports whether c is a C0 control character other than tab, LF and
+// CR: what XML forbids, and what a feed's text may not carry.
+func isC0(c byte) bool { return c < 0x20 && c != '\t' && c != '\n' && c != '\r' }
+
 // stripControl drops C0 control characters other than tab, CR and LF; XML
 // forbids them and one NUL would otherwise fail the whole feed.
 func stripControl(b []byte) []byte {
 	clean := true
 	for _, c := range b {
-		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+		if isC0(c) {
 			clean = false
 			break
 		}
@@ -225,7 +229,7 @@ func stripControl(b []byte) []byte {
 	}
 	out := make([]byte, 0, len(b))
 	for _, c := range b {
-		if c >= 0x20 || c == '\t' || c == '\n' || c == '\r' {
+		if !isC0(c) {
 			out = append(out, c)
 		}
 	}

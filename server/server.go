@@ -211,18 +211,26 @@ func (s *Server) protectAction(h http.HandlerFunc) http.HandlerFunc {
 		if !s.localWithoutToken(w, r) {
 			return
 		}
-		if s.Config.Server.Token == "" {
-			// A page in the machine's browser can POST here too: a request
-			// a browser sends from another site says so in its Origin.
-			if o := r.Header.Get("Origin"); o != "" {
-				if u, err := url.Parse(o); err != nil || u.Host != r.Host {
-					http.Error(w, "actions are not taken for another site's page", http.StatusForbidden)
-					return
-				}
-			}
+		// A page in the machine's browser can POST here too: a request a
+		// browser sends from another site says so in its Origin.
+		if s.Config.Server.Token == "" && !fromThisSite(w, r) {
+			return
 		}
 		h(w, r)
 	})
+}
+
+// fromThisSite refuses a request a browser sent from another site's page,
+// as its Origin says. "null" is the Origin of a sandboxed page or of a
+// post that came through another site's redirect: not this site's page.
+func fromThisSite(w http.ResponseWriter, r *http.Request) bool {
+	if o := r.Header.Get("Origin"); o != "" {
+		if u, err := url.Parse(o); err != nil || u.Host != r.Host {
+			http.Error(w, "actions are not taken for another site's page", http.StatusForbidden)
+			return false
+		}
+	}
+	return true
 }
 
 // APINotDuplicate is the answer of POST /api/items/ID/not-duplicate:

@@ -259,13 +259,8 @@ func (s *Server) action(h http.HandlerFunc) http.HandlerFunc {
 			http.Error(w, "the form is out of date or from another site: reload the page and try again", http.StatusForbidden)
 			return
 		}
-		// "null" is the Origin of a sandboxed page or of a post that came
-		// through another site's redirect: not this site's page.
-		if o := r.Header.Get("Origin"); o != "" {
-			if u, err := url.Parse(o); err != nil || u.Host != r.Host {
-				http.Error(w, "actions are not taken for another site's page", http.StatusForbidden)
-				return
-			}
+		if !fromThisSite(w, r) {
+			return
 		}
 		if !s.signedIn(r) {
 			http.Error(w, "sign in first (/login)", http.StatusUnauthorized)

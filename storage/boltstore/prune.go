@@ -266,7 +266,7 @@ func (s *Bolt) pruneStories(ctx context.Context, cutoff time.Time, keep map[stri
 		for _, k := range batch {
 			// Listed when it was failed; a retry since (the alerts page)
 			// made it pending, and a pending alert stays.
-			if tx.Bucket(bPending).Get(k[8:]) != nil || string(tx.Bucket(bAlertTime).Get(k)) == storage.AlertPending {
+			if tx.Bucket(bPending).Get(k[8:]) != nil {
 				continue
 			}
 			if err := tx.Bucket(bAlerts).Delete(k[8:]); err != nil {
